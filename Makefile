@@ -1,0 +1,49 @@
+# Inkwell: `make run` serves the blog, `make test` runs every test. Both set everything up first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run dev test lint bench setup clean lock
+
+$(STAMP):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Inkwell needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# A development .env with a fresh random SECRET_KEY; never overwritten once it exists.
+.env: | $(STAMP)
+	@printf 'INKWELL_ENV=development\nSECRET_KEY=%s\n' "$$($(BIN)/inkwell secret)" > .env
+	@echo "Wrote .env (INKWELL_ENV=development, a new random SECRET_KEY)."
+
+setup: $(STAMP) .env
+	$(BIN)/inkwell setup
+
+run: setup
+	@echo "Inkwell is starting on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) inkwell.wsgi:app
+
+dev: setup
+	$(BIN)/flask --app inkwell run --debug --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Re-pin every dependency (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -q -o requirements.lock
+	uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache build src/*.egg-info

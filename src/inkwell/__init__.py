@@ -1,0 +1,42 @@
+"""Inkwell: a Markdown blog on Flask that ships its own production stack."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """The application factory: read settings, bind extensions, register blueprints."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from . import assets, blog, errors, ops
+    from .config import load_settings
+    from .database import configure_engine
+    from .extensions import db
+
+    instance_path = os.environ.get("INKWELL_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
+    app = Flask(__name__, instance_path=os.path.abspath(instance_path))
+    app.config.update(load_settings(app.instance_path, overrides))
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(blog.bp)
+    errors.register(app)
+    assets.register(app)
+
+    from .cli import register_commands
+
+    register_commands(app)
+
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    return app

@@ -1,0 +1,71 @@
+"""Static files: fingerprinted URLs, WhiteNoise when no nginx is in front, plotly.js from its wheel.
+
+Every static URL carries `?v=<content hash>`, so nginx and browsers may cache it for a year
+(`immutable`): a changed file gets a new URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from flask import Flask
+
+STATIC_MAX_AGE = 365 * 24 * 3600
+
+
+@cache
+def plotly_dir() -> Path:
+    """The folder inside the installed `plotly` package that holds plotly.min.js."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("plotly")
+    assert spec and spec.origin, "the plotly package is a dependency of inkwell"
+    return Path(spec.origin).parent / "package_data"
+
+
+@cache
+def plotly_url_prefix() -> str:
+    """Versioned, so a new plotly release is a new URL."""
+    return f"/static/vendor/plotly-{metadata.version('plotly')}/"
+
+
+def _file_hash(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:12]
+
+
+def register(app: Flask) -> None:
+    static_folder = app.static_folder
+    assert static_folder
+    hashes: dict[str, str] = {}
+
+    @app.url_defaults
+    def fingerprint_static(endpoint: str, values: dict) -> None:
+        if endpoint != "static" or "filename" not in values:
+            return
+        filename = values["filename"]
+        if filename not in hashes:
+            full = os.path.join(static_folder, filename)
+            hashes[filename] = _file_hash(full) if os.path.isfile(full) else "0"
+        values["v"] = hashes[filename]
+
+    @app.context_processor
+    def plotly_js() -> dict:
+        return {"plotly_js_url": plotly_url_prefix() + "plotly.min.js"}
+
+    from whitenoise import WhiteNoise
+
+    # Files are fingerprinted by URL, so a year of caching is safe; nginx serves them in the stack.
+    served = WhiteNoise(
+        app.wsgi_app,
+        root=static_folder,
+        prefix="static/",
+        max_age=STATIC_MAX_AGE,
+        immutable_file_test=lambda _path, _url: True,
+    )
+    served.add_files(str(plotly_dir()), prefix=plotly_url_prefix().lstrip("/"))
+    app.wsgi_app = served

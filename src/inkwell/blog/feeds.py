@@ -1,0 +1,41 @@
+"""Machine-readable views: Atom feed, sitemap.xml, robots.txt."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template, url_for
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import Post, utcnow
+from . import bp
+from .caching import cacheable
+
+FEED_SIZE = 20
+
+
+@bp.get("/feed.xml")
+def feed():
+    posts = db.session.scalars(
+        select(Post).where(Post.visible()).order_by(Post.published_at.desc()).limit(FEED_SIZE)
+    ).all()
+    updated = max((p.updated_at for p in posts), default=None)
+    xml = render_template("feed.xml", posts=posts, updated=updated, generated_at=utcnow())
+    return cacheable(xml, updated, mimetype="application/atom+xml")
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    entries = db.session.execute(
+        select(Post.kind, Post.slug, Post.updated_at)
+        .where(or_(Post.visible("post"), Post.visible("page")))
+        .order_by(Post.published_at.desc())
+    ).all()
+    xml = render_template("sitemap.xml", entries=entries)
+    return cacheable(xml, max((e.updated_at for e in entries), default=None), mimetype="application/xml")
+
+
+@bp.get("/robots.txt")
+def robots():
+    site = current_app.config["SITE_URL"]
+    body = f"User-agent: *\nDisallow: /admin/\nSitemap: {site}{url_for('blog.sitemap')}\n"
+    return cacheable(body, mimetype="text/plain")

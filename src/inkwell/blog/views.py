@@ -1,0 +1,131 @@
+"""HTML pages: home, post, tags, archive, search, standalone pages.
+
+Each view runs a fixed number of queries whatever the page size (tags come in one extra
+`selectin` query for the whole page), and only reads HTML that was rendered at save time.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import extract, func, select
+
+from ..extensions import db
+from ..models import Post, SlugRedirect, Tag, tag_counts
+from ..search import search_posts
+from . import bp
+from .caching import cacheable
+
+
+def _page_number() -> int:
+    """?page=N with N >= 1; anything else is a 404, never a 500."""
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1 or len(raw) > 6:
+        abort(404)
+    return int(raw)
+
+
+def _paginate(query, page: int):
+    """One page of posts plus whether an older page exists, without a COUNT query."""
+    per_page = current_app.config["POSTS_PER_PAGE"]
+    rows = db.session.scalars(query.limit(per_page + 1).offset((page - 1) * per_page)).all()
+    if page > 1 and not rows:
+        abort(404)
+    return rows[:per_page], len(rows) > per_page
+
+
+def _newest(posts) -> object:
+    return max((p.updated_at for p in posts), default=None)
+
+
+def _listing_query():
+    return select(Post).where(Post.visible()).order_by(Post.published_at.desc(), Post.id.desc())
+
+
+@bp.get("/")
+def index():
+    page = _page_number()
+    posts, has_older = _paginate(_listing_query(), page)
+    html = render_template("blog/index.html", posts=posts, page=page, has_older=has_older)
+    return cacheable(html, _newest(posts))
+
+
+@bp.get("/posts/<slug>/")
+def post(slug: str):
+    found = db.session.scalar(select(Post).where(Post.visible(), Post.slug == slug))
+    if found is None:
+        return _moved_or_missing("post", slug)
+    return cacheable(render_template("blog/post.html", post=found), found.updated_at)
+
+
+def _moved_or_missing(kind: str, slug: str):
+    """An old slug answers 301 to the current URL; anything else is a 404."""
+    target = db.session.scalar(
+        select(Post)
+        .join(SlugRedirect, SlugRedirect.post_id == Post.id)
+        .where(SlugRedirect.kind == kind, SlugRedirect.old_slug == slug, Post.visible(kind))
+    )
+    if target is None:
+        abort(404)
+    endpoint = "blog.post" if kind == "post" else "blog.page"
+    return redirect(url_for(endpoint, slug=target.slug), 301)
+
+
+@bp.get("/tags/")
+def tags():
+    rows = db.session.execute(tag_counts()).all()
+    return cacheable(render_template("blog/tags.html", tags=rows))
+
+
+@bp.get("/tags/<slug>/")
+def tag(slug: str):
+    found = db.session.scalar(select(Tag).where(Tag.slug == slug))
+    if found is None:
+        abort(404)
+    page = _page_number()
+    query = _listing_query().where(Post.tags.any(Tag.id == found.id))
+    posts, has_older = _paginate(query, page)
+    if not posts:
+        abort(404)
+    html = render_template("blog/tag.html", tag=found, posts=posts, page=page, has_older=has_older)
+    return cacheable(html, _newest(posts))
+
+
+def _year_column():
+    return extract("year", Post.published_at)
+
+
+@bp.get("/archive/")
+def archive():
+    year = _year_column().label("year")
+    years = db.session.execute(
+        select(year, func.count(Post.id)).where(Post.visible()).group_by(year).order_by(year.desc())
+    ).all()
+    return cacheable(render_template("blog/archive.html", years=[(int(y), n) for y, n in years]))
+
+
+@bp.get("/archive/<int:year>/")
+def archive_year(year: int):
+    posts = db.session.scalars(
+        select(Post)
+        .where(Post.visible(), _year_column() == year)
+        .order_by(Post.published_at.desc())
+    ).all()
+    if not posts:
+        abort(404)
+    html = render_template("blog/archive_year.html", year=year, posts=posts)
+    return cacheable(html, _newest(posts))
+
+
+@bp.get("/search")
+def search():
+    q = request.args.get("q", "").strip()[:200]
+    results = search_posts(q) if q else []
+    return cacheable(render_template("blog/search.html", q=q, results=results))
+
+
+@bp.get("/<slug>/")
+def page(slug: str):
+    found = db.session.scalar(select(Post).where(Post.visible("page"), Post.slug == slug))
+    if found is None:
+        return _moved_or_missing("page", slug)
+    return cacheable(render_template("blog/page.html", post=found), found.updated_at)

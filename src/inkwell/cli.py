@@ -1,0 +1,146 @@
+"""The `inkwell` command (a Flask CLI group); `flask --app inkwell ...` runs the same commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from .config import new_secret_key
+from .database import write_intent
+
+DEMO_CONTENT = Path(__file__).parent / "demo"
+
+
+def _progress(label: str):
+    """A progress bar on a terminal; silent otherwise."""
+
+    def wrap(items):
+        items = list(items)
+        if not sys.stderr.isatty() or len(items) < 2:
+            return items
+        return click.progressbar(items, label=label, file=sys.stderr)
+
+    return wrap
+
+
+def _iterate(wrapped):
+    if hasattr(wrapped, "__enter__"):
+        with wrapped as bar:
+            yield from bar
+    else:
+        yield from wrapped
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database migrations."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from .extensions import db
+    from .migrations import upgrade
+
+    with write_intent():
+        upgrade(db.engine)
+    click.echo("Database is up to date.")
+
+
+def _import(path: Path) -> int:
+    from .content.files import import_path
+
+    bar = _progress(f"Importing {path}")
+    report = import_path(
+        path,
+        current_app.config["IMPORT_MAX_FILE_SIZE"],
+        progress=lambda files: _iterate(bar(files)),
+    )
+    for error in report.errors:
+        click.secho(f"error: {error}", fg="red", err=True)
+    click.echo(
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.errors)} failed."
+    )
+    return 1 if report.errors else 0
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@with_appcontext
+def import_command(path: Path) -> None:
+    """Import Markdown posts from a folder (or one file); re-running updates them in place."""
+    with write_intent():
+        sys.exit(_import(path))
+
+
+@click.command("export")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def export_command(path: Path) -> None:
+    """Write every post and page back out as Markdown with front matter."""
+    from .content.files import export_posts
+
+    count = export_posts(path)
+    click.echo(f"Exported {count} posts and pages to {path}.")
+
+
+@click.command("setup")
+@with_appcontext
+def setup_command() -> None:
+    """Migrate the database and add the welcome post when there are no posts yet."""
+    from sqlalchemy import func, select
+
+    from .extensions import db
+    from .migrations import upgrade
+    from .models import Post
+
+    with write_intent():
+        upgrade(db.engine)
+        if db.session.scalar(select(func.count(Post.id))) == 0:
+            _import(DEMO_CONTENT)
+            click.echo("Added the welcome post.")
+    click.echo("Database is ready.")
+
+
+@click.command("secret")
+def secret_command() -> None:
+    """Print a new random SECRET_KEY."""
+    click.echo(new_secret_key())
+
+
+COMMANDS = [db_group, import_command, export_command, setup_command, secret_command]
+
+
+def register_commands(app) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def cli() -> None:
+    """Inkwell: a Markdown blog with its production stack."""
+
+
+cli.add_command(secret_command)  # works before any setting exists
+
+
+def main() -> None:
+    from .config import ConfigError
+
+    try:
+        cli(prog_name="inkwell")
+    except ConfigError as e:
+        click.secho(f"error: {e}", fg="red", err=True)
+        sys.exit(2)

@@ -1,0 +1,165 @@
+"""Settings, read from the environment (and `.env`), validated when the app starts.
+
+One class per environment; `load_settings()` picks it from INKWELL_ENV and returns a plain dict
+that `create_app()` hands to Flask. Everything a deploy artifact needs comes from here too.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+# Values a person might copy from a tutorial; never acceptable in production.
+_KNOWN_WEAK_KEYS = {"dev", "changeme", "change-me", "secret", "secret-key", "your-secret-key", "test"}
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message names the variable and the fix."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _size(name: str, default: int) -> int:
+    """A byte count such as 10485760, 10M or 512K."""
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    try:
+        if raw[-1].upper() in units:
+            return int(float(raw[:-1]) * units[raw[-1].upper()])
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a size such as 10M or 10485760, got {raw!r}") from None
+
+
+def _nav_pages(raw: str) -> list[tuple[str, str]]:
+    pages = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        slug, _, label = item.partition(":")
+        pages.append((slug.strip(), label.strip() or slug.strip().title()))
+    return pages
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs PaaS hosts hand out (postgres://) and pick psycopg 3 as the driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
+    """Read settings for INKWELL_ENV from the environment; raise ConfigError when unsafe."""
+    overrides = overrides or {}
+    env = overrides.get("INKWELL_ENV") or os.environ.get("INKWELL_ENV", "production")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(
+            f"INKWELL_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}"
+        )
+    instance = Path(instance_path)
+    secret_key = os.environ.get("SECRET_KEY", "")
+    if env == "testing" and not secret_key:
+        secret_key = secrets.token_urlsafe(32)
+
+    settings = {
+        "INKWELL_ENV": env,
+        "DEBUG": _bool(os.environ.get("FLASK_DEBUG")) or _bool(os.environ.get("DEBUG")),
+        "TESTING": env == "testing",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(
+            os.environ.get("DATABASE_URL") or _sqlite_url(instance / "inkwell.sqlite3")
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SITE_TITLE": os.environ.get("SITE_TITLE", "Inkwell"),
+        "SITE_DESCRIPTION": os.environ.get("SITE_DESCRIPTION", "A blog written in Markdown."),
+        "SITE_AUTHOR": os.environ.get("SITE_AUTHOR", ""),
+        "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "SITE_LANGUAGE": os.environ.get("SITE_LANGUAGE", "en"),
+        # Standalone pages linked from the header: "about" or "about:About me,now:Now".
+        "NAV_PAGES": _nav_pages(os.environ.get("NAV_PAGES", "about:About")),
+        "POSTS_PER_PAGE": _int("POSTS_PER_PAGE", 10),
+        # Shared caches (nginx) may keep anonymous pages this long; browsers revalidate with ETag.
+        "CACHE_MAX_AGE": _int("CACHE_MAX_AGE", 60),
+        "MEDIA_BACKEND": os.environ.get("MEDIA_BACKEND", "local"),
+        "MEDIA_ROOT": os.environ.get("MEDIA_ROOT") or str(instance / "media"),
+        "MEDIA_URL": os.environ.get("MEDIA_URL", "/media/"),
+        "MAX_CONTENT_LENGTH": _size("MAX_UPLOAD_SIZE", 10 * 1024 * 1024),
+        "IMPORT_MAX_FILE_SIZE": _size("IMPORT_MAX_FILE_SIZE", 5 * 1024 * 1024),
+        "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
+        "S3_REGION": os.environ.get("S3_REGION", "us-east-1"),
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", ""),
+        "S3_PUBLIC_URL": os.environ.get("S3_PUBLIC_URL", ""),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        # How many reverse proxies in front of the app set X-Forwarded-* (0: exposed directly).
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env == "production",
+    }
+    if env == "production":
+        settings["SESSION_COOKIE_NAME"] = "__Host-session"
+    settings.update(overrides)
+    if settings["TESTING"] and not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = secrets.token_urlsafe(32)
+    check_settings(settings)
+    return settings
+
+
+def check_settings(settings: dict) -> None:
+    """Refuse to start on settings that are unsafe for the chosen environment."""
+    env = settings["INKWELL_ENV"]
+    key = settings.get("SECRET_KEY") or ""
+    if settings["MEDIA_BACKEND"] not in {"local", "s3"}:
+        raise ConfigError(f"MEDIA_BACKEND must be local or s3, got {settings['MEDIA_BACKEND']!r}")
+    if env == "development" and not key:
+        raise ConfigError(
+            'SECRET_KEY is not set: run "inkwell secret" and put the value in .env '
+            "(make run does this for you)"
+        )
+    if env != "production":
+        return
+    if not key:
+        raise ConfigError(
+            'SECRET_KEY is not set: run "inkwell secret" and put SECRET_KEY=<value> in .env '
+            "or the service environment"
+        )
+    if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in _KNOWN_WEAK_KEYS or len(set(key)) < 10:
+        raise ConfigError(
+            f"SECRET_KEY is too weak (needs {MIN_SECRET_KEY_LENGTH}+ random characters): "
+            'run "inkwell secret" and replace it in .env'
+        )
+    if settings.get("DEBUG"):
+        raise ConfigError(
+            "DEBUG is on in production: unset FLASK_DEBUG/DEBUG, or set INKWELL_ENV=development "
+            "on a machine nobody else can reach"
+        )
+
+
+def new_secret_key() -> str:
+    return secrets.token_urlsafe(48)

@@ -1,0 +1,137 @@
+"""`inkwell import` and `inkwell export`: Markdown files with YAML front matter <-> posts.
+
+Re-importing matches posts by slug (front matter `slug`, else the file name without a leading
+date), so it updates in place and never duplicates. A bad file is reported with its name and line
+and writes nothing; the other files still import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Post
+from ..publishing import TagCache, apply_markdown, apply_meta, post_meta, touch
+from ..search import index_post
+from .frontmatter import SourceError, dump_source, parse_source, slugify, title_from_body
+
+MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
+_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]")
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def find_markdown_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.suffix.lower() in MARKDOWN_SUFFIXES and p.is_file() and not p.name.startswith(".")
+    )
+
+
+def _read_text(path: Path, max_size: int) -> tuple[str, bytes]:
+    size = path.stat().st_size
+    if size > max_size:
+        raise SourceError(
+            str(path), None, f"file is {size / 1e6:.1f} MB; the limit is {max_size / 1e6:.0f} MB"
+        )
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig"), raw
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise SourceError(
+            str(path), line, "is not UTF-8 text; save the file as UTF-8 and import it again"
+        ) from None
+
+
+def _complete_meta(meta: dict, body: str, path: Path) -> tuple[dict, str]:
+    """Fill what the front matter left out: title, slug and date."""
+    if not meta.get("title"):
+        title, body = title_from_body(body)
+        meta["title"] = title
+    if not meta.get("slug"):
+        meta["slug"] = slugify(_DATE_PREFIX.sub("", path.stem)) or slugify(meta["title"])
+    if not meta["slug"]:
+        raise SourceError(str(path), None, "no usable slug; add `slug: some-name` to the front matter")
+    if not meta.get("date"):
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+        meta["date"] = mtime.replace(microsecond=0)
+    return meta, body
+
+
+def import_path(
+    path: Path,
+    max_file_size: int,
+    progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda files: files,
+) -> ImportReport:
+    """Import one file or every Markdown file under a folder; commit what succeeded."""
+    files = find_markdown_files(path)
+    report = ImportReport()
+    existing = {(p.kind, p.slug): p for p in db.session.scalars(select(Post))}
+    tags = TagCache()
+    seen: dict[tuple[str, str], Path] = {}
+    for file in progress(files):
+        try:
+            text, raw = _read_text(file, max_file_size)
+            meta, body = parse_source(text, str(file))
+            meta, body = _complete_meta(meta, body, file)
+        except SourceError as e:
+            report.errors.append(str(e))
+            continue
+        key = ("page" if meta.get("page") else "post", meta["slug"])
+        if key in seen:
+            report.errors.append(
+                f"{file}: slug {meta['slug']!r} is already used by {seen[key]}; "
+                "give one of them a different `slug:` in its front matter"
+            )
+            continue
+        seen[key] = file
+        digest = hashlib.sha256(raw).hexdigest()
+        post = existing.get(key)
+        if post is not None and post.source_hash == digest:
+            report.unchanged.append(str(file))
+            continue
+        is_new = post is None
+        with db.session.begin_nested():
+            if is_new:
+                post = Post()
+                db.session.add(post)
+            apply_meta(post, meta, tags, default_date=meta["date"])
+            apply_markdown(post, body)
+            touch(post, meta.get("updated") or (meta["date"] if is_new else None))
+            post.source_hash = digest
+            db.session.flush()
+            index_post(post)
+        existing[key] = post
+        (report.created if is_new else report.updated).append(str(file))
+    db.session.commit()
+    return report
+
+
+def export_posts(folder: Path) -> int:
+    """Write every post and page as `<slug>.md` (pages under `pages/`); return how many."""
+    posts = db.session.scalars(select(Post).order_by(Post.published_at)).all()
+    (folder / "pages").mkdir(parents=True, exist_ok=True)
+    for post in posts:
+        target = folder / ("pages" if post.kind == "page" else "") / f"{post.slug}.md"
+        tmp = target.with_suffix(".md.tmp")
+        tmp.write_text(dump_source(post_meta(post), post.body_markdown), encoding="utf-8")
+        os.replace(tmp, target)
+    return len(posts)

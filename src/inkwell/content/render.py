@@ -1,0 +1,253 @@
+"""Markdown to sanitized HTML, done once when a post is saved (never on page views)."""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from latex2mathml.converter import convert as latex_to_mathml
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import unescapeAll
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from mdit_py_plugins.anchors import anchors_plugin
+from mdit_py_plugins.anchors.index import slugify as github_slug
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.footnote import footnote_plugin
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from .sanitize import sanitize_html
+
+WORDS_PER_MINUTE = 220
+_LANG_RE = re.compile(r"^[\w#+.-]+$")
+_MATH_TOKENS = {"math_inline", "math_inline_double", "math_block", "math_block_label"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    toc_html: str
+    summary_html: str
+    plain_text: str
+    has_math: bool
+    has_chart: bool
+    reading_minutes: int
+
+
+def render_markdown(text: str) -> Rendered:
+    """Render a post body; never raises on bad code, math or chart blocks (they show inline)."""
+    md = _markdown()
+    env: dict[str, Any] = {}
+    tokens = md.parse(text, env)
+    body = md.renderer.render(tokens, md.options, env)
+    plain_text, has_math = _plain_text(tokens)
+    words = len(plain_text.split())
+    return Rendered(
+        html=sanitize_html(body),
+        toc_html=sanitize_html(_toc(env.get("headings", []))),
+        summary_html=sanitize_html(_summary(md, tokens, env)),
+        plain_text=plain_text,
+        has_math=has_math,
+        has_chart=bool(env.get("has_chart")),
+        reading_minutes=max(1, round(words / WORDS_PER_MINUTE)),
+    )
+
+
+@functools.cache
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
+    md.enable("table").enable("strikethrough")
+    footnote_plugin(md)
+    # Without the space/digit rules, "costs $5 and $10" would become a formula.
+    dollarmath_plugin(md, allow_space=False, allow_digits=False, renderer=_render_math)
+    anchors_plugin(
+        md,
+        min_level=1,
+        max_level=4,
+        slug_func=lambda title: github_slug(title) or "section",
+        permalink=True,
+        permalinkSymbol="#",
+    )
+    md.core.ruler.after("anchor", "heading_index", _index_headings)
+    md.core.ruler.push("table_align", _table_align)
+    md.add_render_rule("fence", _render_fence)
+    return md
+
+
+def _render_math(latex: str, options: dict[str, Any]) -> str:
+    try:
+        return latex_to_mathml(latex, display="block" if options["display_mode"] else "inline")
+    except Exception:  # latex2mathml raises many unrelated types on malformed input
+        return (
+            '<code class="math-error" title="This formula could not be read">'
+            f"{html.escape(latex)}</code>"
+        )
+
+
+def _index_headings(state: StateCore) -> None:
+    """Label each permalink for screen readers and record headings for the table of contents."""
+    headings: list[tuple[int, str, str]] = []
+    tokens = state.tokens
+    for idx, token in enumerate(tokens):
+        if token.type != "heading_open" or not token.attrGet("id"):
+            continue
+        children = tokens[idx + 1].children or []
+        title_parts = []
+        for child in children:
+            if child.type == "link_open" and child.attrGet("class") == "header-anchor":
+                break
+            if child.type in ("text", "code_inline"):
+                title_parts.append(child.content)
+        title = "".join(title_parts).strip()
+        for child in children:
+            if child.type == "link_open" and child.attrGet("class") == "header-anchor":
+                child.attrSet("aria-label", f"Link to this section: {title}")
+        headings.append((int(token.tag[1]), str(token.attrGet("id")), title))
+    state.env["headings"] = headings
+
+
+def _table_align(state: StateCore) -> None:
+    # The sanitizer drops style attributes, so keep column alignment as align=.
+    for token in state.tokens:
+        if token.type in ("th_open", "td_open"):
+            style = token.attrs.pop("style", None)
+            if isinstance(style, str) and style.startswith("text-align:"):
+                token.attrSet("align", style.removeprefix("text-align:"))
+
+
+def _render_fence(
+    self: Any, tokens: Sequence[Token], idx: int, options: Any, env: dict[str, Any]
+) -> str:
+    token = tokens[idx]
+    lang = _fence_lang(token)
+    if lang.lower() == "plotly":
+        return _render_chart(token.content, env)
+    if not _LANG_RE.match(lang):
+        return f'<pre class="highlight"><code>{html.escape(token.content)}</code></pre>\n'
+    code = html.escape(token.content)
+    lexer = _lexer(lang.lower())
+    if lexer is not None:
+        try:
+            code = highlight(token.content, lexer, _formatter())
+        except Exception:  # a lexer bug must not stop a post from saving; show it unhighlighted
+            pass
+    return f'<pre class="highlight"><code class="language-{lang}">{code}</code></pre>\n'
+
+
+def _fence_lang(token: Token) -> str:
+    info = unescapeAll(token.info).strip()
+    return info.split(maxsplit=1)[0] if info else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _lexer(name: str) -> Lexer | None:
+    try:
+        return get_lexer_by_name(name, stripnl=False, ensurenl=True)
+    except ClassNotFound:
+        return None
+
+
+@functools.cache
+def _formatter() -> HtmlFormatter:
+    return HtmlFormatter(nowrap=True)
+
+
+def _render_chart(source: str, env: dict[str, Any]) -> str:
+    try:
+        figure = json.loads(source)
+    except json.JSONDecodeError as exc:
+        return _chart_error(
+            f"This chart is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        )
+    if not isinstance(figure, dict) or not isinstance(figure.get("data"), list):
+        return _chart_error('A chart must be a JSON object with a "data" list.')
+    if not isinstance(figure.get("layout", {}), dict):
+        return _chart_error('A chart\'s "layout" must be a JSON object.')
+    try:
+        compact = json.dumps(figure, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return _chart_error("A chart cannot contain NaN or Infinity; use null for missing values.")
+    env["has_chart"] = True
+    return (
+        '<figure class="chart"><div class="plotly-chart" '
+        f'data-plotly="{html.escape(compact, quote=True)}"></div></figure>\n'
+    )
+
+
+def _chart_error(message: str) -> str:
+    return f'<pre class="chart-error">{html.escape(message)}</pre>\n'
+
+
+def _plain_text(tokens: Sequence[Token]) -> tuple[str, bool]:
+    """Words a reader sees (code included, formulas and raw HTML left out), and whether any math."""
+    parts: list[str] = []
+    has_math = False
+    for token in tokens:
+        if token.type in _MATH_TOKENS:
+            has_math = True
+        elif token.type == "inline":
+            in_permalink = False
+            for child in token.children or []:
+                if child.type in _MATH_TOKENS:
+                    has_math = True
+                elif child.type == "link_open" and child.attrGet("class") == "header-anchor":
+                    in_permalink = True
+                elif child.type == "link_close":
+                    in_permalink = False
+                elif child.type in ("text", "code_inline") and not in_permalink:
+                    parts.append(child.content)
+                elif child.type in ("softbreak", "hardbreak"):
+                    parts.append(" ")
+            parts.append(" ")
+        elif token.type == "code_block" or (
+            token.type == "fence" and _fence_lang(token).lower() != "plotly"
+        ):
+            parts.append(f" {token.content} ")
+    return " ".join("".join(parts).split()), has_math
+
+
+def _summary(md: MarkdownIt, tokens: Sequence[Token], env: dict[str, Any]) -> str:
+    """The first top-level paragraph, without footnote markers (their notes are not shown)."""
+    start = next(
+        (i for i, t in enumerate(tokens) if t.type == "paragraph_open" and t.level == 0), None
+    )
+    if start is None:
+        return ""
+    inline = tokens[start + 1]
+    children = [c for c in inline.children or [] if c.type != "footnote_ref"]
+    paragraph = [tokens[start], inline.copy(children=children), tokens[start + 2]]
+    return md.renderer.render(paragraph, md.options, env).strip()
+
+
+def _toc(headings: list[tuple[int, str, str]]) -> str:
+    entries = [h for h in headings if h[0] in (2, 3)]
+    if len(entries) < 2:
+        return ""
+    top = min(level for level, _, _ in entries)
+    parts = ['<nav class="toc" aria-label="Contents"><ol>']
+    in_sublist = False
+    for position, (level, anchor, title) in enumerate(entries):
+        link = f'<a href="#{html.escape(anchor)}">{html.escape(title)}</a>'
+        if level > top and position > 0:
+            if not in_sublist:
+                parts.append("<ol>")
+                in_sublist = True
+            parts.append(f"<li>{link}</li>")
+            continue
+        if in_sublist:
+            parts.append("</ol>")
+            in_sublist = False
+        if position > 0:
+            parts.append("</li>")
+        parts.append(f"<li>{link}")
+    parts.append("</ol></li></ol></nav>" if in_sublist else "</li></ol></nav>")
+    return "".join(parts)

@@ -1,0 +1,56 @@
+"""Friendly error pages; a database outage is a 503 with Retry-After, never a 500."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+_TITLES = {
+    400: "Bad request",
+    403: "Forbidden",
+    404: "Page not found",
+    405: "Method not allowed",
+    413: "Too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "Back in a moment",
+}
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
+        "text/html"
+    ]
+
+
+def error_response(code: int, message: str = ""):
+    if _wants_json() or request.path.startswith(("/healthz", "/readyz")):
+        return {"error": _TITLES.get(code, "Error"), "message": message}, code
+    html = render_template(
+        "error.html", code=code, title=_TITLES.get(code, "Error"), message=message
+    )
+    return html, code
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        response = error_response(e.code or 500, e.description if e.code != 404 else "")
+        if e.code == 405 and e.valid_methods:
+            return (*response, {"Allow": ", ".join(e.valid_methods)})
+        return response
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(e: OperationalError):
+        app.logger.error("database unavailable: %s", e.orig)
+        db.session.rollback()
+        body, code = error_response(503, "The database is not answering. Try again shortly.")
+        return body, code, {"Retry-After": "10", "Cache-Control": "no-store"}
+
+    @app.errorhandler(500)
+    def server_error(e):
+        return error_response(500)

@@ -1,0 +1,159 @@
+"""The tables. Post HTML is rendered once at save time and stored here (see content/)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the one time format stored in every database we support."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+post_tags = Table(
+    "post_tags",
+    db.metadata,
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+
+
+class Post(db.Model):
+    """A blog post (kind="post") or a standalone page such as About (kind="page")."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("kind", "slug", name="uq_posts_kind_slug"),
+        Index("ix_posts_listing", "kind", "status", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), default="post")
+    slug: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(12), default="draft")  # draft | published
+    published_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    body_markdown: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    toc_html: Mapped[str] = mapped_column(Text, default="")
+    summary_html: Mapped[str] = mapped_column(Text, default="")
+    plain_text: Mapped[str] = mapped_column(Text, default="")
+    has_chart: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_math: Mapped[bool] = mapped_column(Boolean, default=False)
+    show_toc: Mapped[bool] = mapped_column(Boolean, default=False)
+    reading_minutes: Mapped[int] = mapped_column(Integer, default=1)
+    # Front-matter keys Inkwell has no column for; written back on export.
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Hash of the Markdown source, so re-importing an unchanged file writes nothing.
+    source_hash: Mapped[str] = mapped_column(String(64), default="")
+
+    tags: Mapped[list[Tag]] = relationship(
+        secondary=post_tags, lazy="selectin", order_by=Tag.name
+    )
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == "published" and self.published_at <= utcnow()
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.status == "published" and self.published_at > utcnow()
+
+    @classmethod
+    def visible(cls, kind: str = "post"):
+        """The WHERE clause for what anonymous readers may see."""
+        return and_(cls.kind == kind, cls.status == "published", cls.published_at <= utcnow())
+
+
+class SlugRedirect(db.Model):
+    """An old slug that must keep answering with a 301 to the post's current URL."""
+
+    __tablename__ = "slug_redirects"
+    __table_args__ = (UniqueConstraint("kind", "old_slug", name="uq_redirect_kind_slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), default="post")
+    old_slug: Mapped[str] = mapped_column(String(200))
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class UserSession(db.Model):
+    """A server-side login session; deleting the row logs the cookie out everywhere."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Media(db.Model):
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Server-generated stem; every variant's storage key starts with it.
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(50))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    alt: Mapped[str] = mapped_column(String(300), default="")
+    # {"original": "ab12.jpg", "480": "ab12-480.jpg", "480.webp": "ab12-480.webp", ...}
+    variants: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+def tag_counts():
+    """(Tag, number of visible posts) for every tag in use, most used first: one query."""
+    from sqlalchemy import func
+
+    count = func.count(Post.id).label("n")
+    return (
+        select(Tag, count)
+        .join(post_tags, post_tags.c.tag_id == Tag.id)
+        .join(Post, and_(Post.id == post_tags.c.post_id, Post.visible()))
+        .group_by(Tag.id)
+        .order_by(count.desc(), Tag.name)
+    )

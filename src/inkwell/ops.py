@@ -1,0 +1,58 @@
+"""Health endpoints for load balancers and `inkwell doctor`: JSON, never cached."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+from flask import Blueprint, current_app
+from sqlalchemy import text
+
+from .extensions import db
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up and can answer; checks nothing else."""
+    return {"status": "ok"}, 200, {"Cache-Control": "no-store"}
+
+
+def _check_database() -> str | None:
+    try:
+        db.session.execute(text("SELECT 1"))
+        return None
+    except Exception as e:  # any failure here is the answer, not a crash
+        db.session.rollback()
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+
+
+def _check_media() -> str | None:
+    if current_app.config["MEDIA_BACKEND"] != "local":
+        from .storage import get_store
+
+        return get_store().check_writable()
+    root = current_app.config["MEDIA_ROOT"]
+    try:
+        os.makedirs(root, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".readyz-"):
+            pass
+        return None
+    except OSError as e:
+        return f"media folder {root} is not writable: {e.strerror}"
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready for traffic: the database answers and media storage is writable."""
+    started = time.perf_counter()
+    checks = {"database": _check_database(), "media": _check_media()}
+    ok = all(v is None for v in checks.values())
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {k: ("ok" if v is None else v) for k, v in checks.items()},
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    return body, 200 if ok else 503, {"Cache-Control": "no-store"}

@@ -1,0 +1,81 @@
+"""Saving a post: the one place Markdown becomes stored HTML (import and the editor both call it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Post, Tag, utcnow
+
+# Front-matter keys with a column of their own; everything else is kept in Post.extra.
+KNOWN_KEYS = {"title", "slug", "date", "updated", "description", "tags", "draft", "toc", "page"}
+
+
+class TagCache:
+    """Tags by slug, loaded once, so saving many posts costs no query per tag."""
+
+    def __init__(self) -> None:
+        self._by_slug = {t.slug: t for t in db.session.scalars(select(Tag))}
+
+    def get(self, name: str) -> Tag:
+        from .content.frontmatter import slugify
+
+        slug = slugify(name) or "tag"
+        tag = self._by_slug.get(slug)
+        if tag is None:
+            tag = Tag(name=name, slug=slug)
+            db.session.add(tag)
+            self._by_slug[slug] = tag
+        return tag
+
+
+def apply_markdown(post: Post, body: str) -> None:
+    """Render `body` once and store the results on the post."""
+    from .content.render import render_markdown
+
+    rendered = render_markdown(body)
+    post.body_markdown = body
+    post.body_html = rendered.html
+    post.toc_html = rendered.toc_html
+    post.summary_html = rendered.summary_html
+    post.plain_text = rendered.plain_text
+    post.has_chart = rendered.has_chart
+    post.has_math = rendered.has_math
+    post.reading_minutes = rendered.reading_minutes
+
+
+def apply_meta(post: Post, meta: dict, tags: TagCache, *, default_date: datetime) -> None:
+    post.kind = "page" if meta.get("page") else "post"
+    post.title = meta["title"]
+    post.slug = meta["slug"]
+    post.description = meta.get("description", "")
+    post.status = "draft" if meta.get("draft") else "published"
+    post.published_at = meta.get("date") or default_date
+    post.show_toc = bool(meta.get("toc", False))
+    post.tags = [tags.get(name) for name in meta.get("tags", [])]
+    post.extra = {k: v for k, v in meta.items() if k not in KNOWN_KEYS}
+
+
+def post_meta(post: Post) -> dict:
+    """The front matter that reproduces `post` on import (export's half of the round trip)."""
+    meta: dict = {"title": post.title, "slug": post.slug, "date": post.published_at}
+    if post.updated_at and post.updated_at != post.published_at:
+        meta["updated"] = post.updated_at
+    if post.description:
+        meta["description"] = post.description
+    if post.tags:
+        meta["tags"] = [t.name for t in post.tags]
+    if post.status == "draft":
+        meta["draft"] = True
+    if post.show_toc:
+        meta["toc"] = True
+    if post.kind == "page":
+        meta["page"] = True
+    meta.update(post.extra or {})
+    return meta
+
+
+def touch(post: Post, updated: datetime | None = None) -> None:
+    post.updated_at = updated or utcnow()
