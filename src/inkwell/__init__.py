@@ -27,6 +27,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
 
+    _take_write_lock_for_changes(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(blog.bp)
     errors.register(app)
@@ -40,3 +41,22 @@ def create_app(overrides: dict | None = None) -> Flask:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     return app
+
+
+def _take_write_lock_for_changes(app: Flask) -> None:
+    """Requests that change things begin their transaction with SQLite's write lock (BEGIN
+    IMMEDIATE); page views keep a plain BEGIN. See database.py."""
+    from flask import g, request
+
+    from .database import reset_write_intent, set_write_intent
+
+    @app.before_request
+    def _mark_write_requests() -> None:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            g._write_token = set_write_intent(True)
+
+    @app.teardown_request
+    def _clear_write_mark(_exc) -> None:
+        token = g.pop("_write_token", None)
+        if token is not None:
+            reset_write_intent(token)

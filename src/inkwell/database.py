@@ -34,6 +34,10 @@ def set_write_intent(value: bool) -> contextvars.Token:
     return _writing.set(value)
 
 
+def reset_write_intent(token: contextvars.Token) -> None:
+    _writing.reset(token)
+
+
 def configure_engine(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         return

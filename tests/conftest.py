@@ -1,0 +1,148 @@
+"""Fixtures: `app`, `client`, `runner` on a fresh database; `database_url` for both SQLite and
+PostgreSQL; `write_posts` to make Markdown files; `live_server` to run the real gunicorn."""
+
+from __future__ import annotations
+
+import secrets
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from inkwell import create_app
+from inkwell.config import normalise_database_url
+from inkwell.extensions import db
+from inkwell.migrations import upgrade
+
+from .services import PG_ADMIN_URL, gunicorn_server, missing
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A PostgreSQL database of our own for this test session, migrated once."""
+    admin = create_engine(normalise_database_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as e:
+        admin.dispose()
+        missing(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {type(e).__name__}")
+    name = f"inkwell_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = normalise_database_url(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [t for t in db.metadata.sorted_tables]
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request, tmp_path):
+    """An empty, migrated database. Tests that parametrize it with BACKENDS run on both."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_database")
+        _empty_postgres(url)
+        return url
+    url = f"sqlite:///{tmp_path / 'inkwell.sqlite3'}"
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> dict:
+    return {
+        "INKWELL_ENV": "testing",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "SITE_URL": "http://blog.example",
+    }
+
+
+@pytest.fixture
+def app(settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("INKWELL_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(settings)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def write_posts(tmp_path):
+    """write_posts({"hello.md": "...markdown..."}) -> the folder holding them."""
+    folder = tmp_path / "posts"
+
+    def write(files: dict[str, str | bytes]) -> Path:
+        for name, content in files.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(textwrap.dedent(content).lstrip(), encoding="utf-8")
+        return folder
+
+    return write
+
+
+@pytest.fixture
+def import_posts(app, write_posts):
+    """Write Markdown files and import them through the same code as `inkwell import`."""
+    from inkwell.content.files import import_path
+    from inkwell.database import write_intent
+
+    def run(files: dict[str, str | bytes]):
+        folder = write_posts(files)
+        with app.app_context(), write_intent():
+            return import_path(folder, app.config["IMPORT_MAX_FILE_SIZE"])
+
+    return run
+
+
+@pytest.fixture
+def live_server(settings, tmp_path):
+    """Start real gunicorn (production settings) on this test's database; yield its URL."""
+    env = {
+        "INKWELL_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": settings["SQLALCHEMY_DATABASE_URI"],
+        "INKWELL_INSTANCE_PATH": str(tmp_path / "instance"),
+        "MEDIA_ROOT": settings["MEDIA_ROOT"],
+        "SITE_URL": settings["SITE_URL"],
+    }
+
+    def start(**more_env):
+        return gunicorn_server({**env, **more_env}, cwd=tmp_path)
+
+    return start
