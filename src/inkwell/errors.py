@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -36,7 +36,17 @@ def error_response(code: int, message: str = ""):
     return html, code
 
 
+def _refuse_nul_bytes() -> None:
+    """No database stores NUL in text; refuse such input up front instead of failing later."""
+    if "\x00" in request.path or any(
+        "\x00" in value for values in (request.args, request.form) for value in values.values()
+    ):
+        abort(400, "The request contains a NUL character.")
+
+
 def register(app: Flask) -> None:
+    app.before_request(_refuse_nul_bytes)
+
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         response = error_response(e.code or 500, e.description if e.code != 404 else "")

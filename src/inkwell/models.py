@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -78,7 +79,7 @@ class Post(db.Model):
     source_hash: Mapped[str] = mapped_column(String(64), default="")
 
     tags: Mapped[list[Tag]] = relationship(
-        secondary=post_tags, lazy="selectin", order_by=Tag.name
+        secondary=post_tags, lazy="selectin", order_by=func.lower(Tag.name)
     )
 
     @property
@@ -147,8 +148,6 @@ class Media(db.Model):
 
 def tag_counts():
     """(Tag, number of visible posts) for every tag in use, most used first: one query."""
-    from sqlalchemy import func
-
     count = func.count(Post.id).label("n")
     return (
         select(Tag, count)

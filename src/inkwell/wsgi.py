@@ -13,4 +13,5 @@ try:
     app = create_app()
 except ConfigError as e:
     print(f"inkwell: {e}", file=sys.stderr)
-    raise SystemExit(1) from None
+    # 4 is gunicorn's APP_LOAD_ERROR: the master stops instead of respawning workers forever.
+    raise SystemExit(4) from None

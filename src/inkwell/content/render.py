@@ -34,6 +34,8 @@ _MATH_TOKENS = {"math_inline", "math_inline_double", "math_block", "math_block_l
 
 @dataclass(frozen=True)
 class Rendered:
+    """Everything stored on a post at save time; every *_html field is already sanitized."""
+
     html: str
     toc_html: str
     summary_html: str
@@ -110,7 +112,7 @@ def _index_headings(state: StateCore) -> None:
         title = "".join(title_parts).strip()
         for child in children:
             if child.type == "link_open" and child.attrGet("class") == "header-anchor":
-                child.attrSet("aria-label", f"Link to this section: {title}")
+                child.attrSet("aria-label", f"Link to this section: {title}".rstrip(": "))
         headings.append((int(token.tag[1]), str(token.attrGet("id")), title))
     state.env["headings"] = headings
 
@@ -128,13 +130,13 @@ def _render_fence(
     self: Any, tokens: Sequence[Token], idx: int, options: Any, env: dict[str, Any]
 ) -> str:
     token = tokens[idx]
-    lang = _fence_lang(token)
-    if lang.lower() == "plotly":
+    lang = _fence_lang(token).lower()
+    if lang == "plotly":
         return _render_chart(token.content, env)
-    if not _LANG_RE.match(lang):
-        return f'<pre class="highlight"><code>{html.escape(token.content)}</code></pre>\n'
     code = html.escape(token.content)
-    lexer = _lexer(lang.lower())
+    if not _LANG_RE.match(lang):
+        return f'<pre class="highlight"><code>{code}</code></pre>\n'
+    lexer = _lexer(lang)
     if lexer is not None:
         try:
             code = highlight(token.content, lexer, _formatter())

@@ -16,7 +16,7 @@ _STRUCTURE_TAGS = {
     "ul", "ol", "li", "dl", "dt", "dd", "img", "picture", "source",
     "table", "caption", "colgroup", "col", "thead", "tbody", "tfoot", "tr", "th", "td",
 }  # fmt: skip
-# Exactly what latex2mathml emits; annotation-xml and maction stay out (known XSS vectors).
+# What latex2mathml emits; annotation-xml and maction stay out (known XSS vectors).
 _MATHML_TAGS = {
     "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msup", "msub", "msubsup",
     "mfrac", "msqrt", "mroot", "mtable", "mtr", "mtd", "mover", "munder", "munderover",

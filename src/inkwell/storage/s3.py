@@ -1,0 +1,137 @@
+"""Media in any S3-compatible bucket (AWS S3, MinIO, Cloudflare R2, DigitalOcean Spaces) via boto3."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from . import is_valid_key, validate_key
+
+# Keys are random per upload and never rewritten with other content, so caches may keep them.
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+class S3Store:
+    """Objects in `bucket`; public URLs from `public_url` (a CDN) or the endpoint's bucket URL."""
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        *,
+        public_url: str = "",
+        endpoint_url: str = "",
+        region: str = "us-east-1",
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        if public_url:
+            self.base_url = public_url.rstrip("/") + "/"
+        elif endpoint_url:
+            self.base_url = f"{endpoint_url.rstrip('/')}/{bucket}/"
+        else:
+            self.base_url = f"https://{bucket}.s3.{region}.amazonaws.com/"
+        self.where = f"bucket {bucket!r}" + (f" at {endpoint_url}" if endpoint_url else "")
+
+    @classmethod
+    def from_settings(cls, config: Mapping[str, Any]) -> S3Store:
+        import boto3
+        from botocore.config import Config
+
+        from ..config import ConfigError
+
+        if not config.get("S3_BUCKET"):
+            raise ConfigError(
+                "MEDIA_BACKEND is s3 but S3_BUCKET is not set: put S3_BUCKET=<bucket name> "
+                "(and S3_ENDPOINT_URL for a service other than AWS) in .env"
+            )
+        endpoint = config.get("S3_ENDPOINT_URL") or None
+        options: dict[str, Any] = {
+            "signature_version": "s3v4",
+            # A slow bucket must fail a request or /readyz quickly, not hang a worker.
+            "connect_timeout": 5,
+            "read_timeout": 30,
+            "retries": {"max_attempts": 3, "mode": "standard"},
+        }
+        if endpoint:
+            # MinIO and most self-hosted services only understand path-style bucket URLs.
+            options["s3"] = {"addressing_style": "path"}
+        client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=config.get("S3_REGION") or "us-east-1",
+            aws_access_key_id=config.get("S3_ACCESS_KEY_ID") or None,
+            aws_secret_access_key=config.get("S3_SECRET_ACCESS_KEY") or None,
+            config=Config(**options),
+        )
+        return cls(
+            client,
+            config["S3_BUCKET"],
+            public_url=config.get("S3_PUBLIC_URL") or "",
+            endpoint_url=config.get("S3_ENDPOINT_URL") or "",
+            region=config.get("S3_REGION") or "us-east-1",
+        )
+
+    def save(self, key: str, data: bytes, content_type: str) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=validate_key(key),
+            Body=data,
+            ContentType=content_type,
+            CacheControl=CACHE_CONTROL,
+        )
+
+    def read(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=validate_key(key))
+        except self.client.exceptions.NoSuchKey:
+            raise FileNotFoundError(f"no media object {key!r} in {self.where}") from None
+        return response["Body"].read()
+
+    def size(self, key: str) -> int:
+        head = self._head(key)
+        if head is None:
+            raise FileNotFoundError(f"no media object {key!r} in {self.where}")
+        return int(head["ContentLength"])
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=validate_key(key))
+
+    def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def url(self, key: str) -> str:
+        return self.base_url + quote(validate_key(key))
+
+    def keys(self) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket):
+            for item in page.get("Contents", []):
+                if is_valid_key(item["Key"]):
+                    yield item["Key"]
+
+    def check_writable(self) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        probe = f".readyz/{secrets.token_hex(8)}"
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"ok")
+            self.client.delete_object(Bucket=self.bucket, Key=probe)
+        except ClientError as e:
+            error = e.response.get("Error", {})
+            return f"S3 {self.where} is not writable: {error.get('Code')}: {error.get('Message')}"
+        except BotoCoreError as e:
+            return f"S3 {self.where} is not reachable: {e}"
+        return None
+
+    def _head(self, key: str) -> dict | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=validate_key(key))
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise

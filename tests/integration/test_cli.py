@@ -1,0 +1,71 @@
+"""The `inkwell` console script, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+INKWELL = str(Path(sys.executable).parent / "inkwell")
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {
+        **os.environ,
+        "INKWELL_ENV": "development",
+        "SECRET_KEY": "test-" + "k" * 10 + "abcdefghijklmnopqrstuvwxyz",
+        "INKWELL_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+    }
+
+
+def inkwell(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([INKWELL, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_setup_migrates_and_adds_the_welcome_post_once(env, tmp_path):
+    first = inkwell("setup", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Added the welcome post" in first.stdout
+    second = inkwell("setup", env=env, cwd=tmp_path)
+    assert "Added the welcome post" not in second.stdout
+
+
+def test_import_reports_bad_files_without_a_traceback_and_exits_nonzero(env, tmp_path):
+    inkwell("db", "upgrade", env=env, cwd=tmp_path)
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "ok.md").write_text("---\ntitle: Fine\n---\nBody\n")
+    (posts / "broken.md").write_text("---\ntitle: [oops\n---\nBody\n")
+    result = inkwell("import", str(posts), env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "broken.md:2:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "1 created" in result.stdout and "1 failed" in result.stdout
+
+
+def test_export_writes_markdown_files(env, tmp_path):
+    inkwell("setup", env=env, cwd=tmp_path)
+    result = inkwell("export", str(tmp_path / "out"), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "out" / "welcome.md").read_text()
+    assert text.startswith("---\ntitle: Welcome to Inkwell\n")
+
+
+def test_secret_prints_a_strong_key_without_any_settings(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "INKWELL_ENV")}
+    result = inkwell("secret", env=env, cwd=tmp_path)
+    assert result.returncode == 0 and len(result.stdout.strip()) >= 48
+
+
+def test_unsafe_production_settings_are_a_message_not_a_traceback(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "INKWELL_ENV")}
+    result = inkwell("setup", env=env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr

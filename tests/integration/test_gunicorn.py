@@ -1,0 +1,97 @@
+"""The real thing: gunicorn serving every public page over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import feedparser
+import pytest
+
+from ..conftest import BACKENDS
+from ..services import gunicorn_server
+
+PUBLIC_PAGES = [
+    "/", "/posts/welcome/", "/about/", "/tags/", "/tags/markdown/", "/archive/",
+    "/archive/2026/", "/search?q=markdown", "/feed.xml", "/sitemap.xml", "/robots.txt",
+    "/healthz", "/readyz",
+]
+
+
+def fetch(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+@pytest.fixture(params=BACKENDS)
+def server(request, live_server, app, runner):
+    database_url = request.getfixturevalue("database_url")  # noqa: F841  (same db as app)
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    with live_server() as base:
+        yield base
+
+
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+def test_every_public_page_answers_over_http(live_server, runner, database_url):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    with live_server() as base:
+        for path in PUBLIC_PAGES:
+            status, headers, body = fetch(base + path)
+            assert status == 200, (path, body[:300])
+        status, _, body = fetch(base + "/posts/welcome/")
+        html = body.decode()
+        assert "<math" in html and 'class="highlight"' in html and "plotly-chart" in html
+        assert "/static/vendor/plotly-" in html
+        assert fetch(base + "/no-such-page/")[0] == 404
+        assert fetch(base + "/?page=abc")[0] == 404
+        feed = feedparser.parse(fetch(base + "/feed.xml")[2])
+        assert not feed.bozo and feed.entries[0].title == "Welcome to Inkwell"
+
+
+def test_static_files_are_served_with_long_caching_and_plotly_from_its_wheel(live_server, runner):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    with live_server() as base:
+        html = fetch(base + "/posts/welcome/")[2].decode()
+        css = html.split('href="/static/css/site.css')[1].split('"')[0]
+        status, headers, _ = fetch(base + "/static/css/site.css" + css)
+        assert status == 200 and "immutable" in headers["Cache-Control"]
+        plotly = html.split('src="/static/vendor/')[1].split('"')[0]
+        status, headers, body = fetch(base + "/static/vendor/" + plotly)
+        assert status == 200 and b"plotly" in body[:2000].lower()
+        assert "javascript" in headers["Content-Type"]
+
+
+def test_home_page_loads_nothing_from_other_sites(live_server, runner):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    with live_server() as base:
+        html = fetch(base + "/posts/welcome/")[2].decode()
+    import re
+
+    loaded = re.findall(r'(?:src|href)="(https?://[^"]+)"', html)
+    # Only links a reader clicks (canonical/og URL of this site); nothing loaded from elsewhere.
+    assert all(u.startswith("http://blog.example/") for u in loaded), loaded
+
+
+def test_a_database_outage_is_a_503_page_not_a_500(live_server, tmp_path):
+    from ..services import free_port
+
+    dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=2"
+    with live_server(DATABASE_URL=dead) as base:
+        status, headers, body = fetch(base + "/", {"Accept": "text/html"})
+        assert status == 503
+        assert headers["Retry-After"] == "10"
+        assert "Back in a moment" in body.decode()
+        assert fetch(base + "/healthz")[0] == 200
+        status, _, body = fetch(base + "/readyz")
+        assert status == 503 and b"database" in body
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
+        with gunicorn_server({"INKWELL_ENV": "production", "SECRET_KEY": ""}, cwd=tmp_path):
+            pass

@@ -1,0 +1,217 @@
+"""The public site, through the Flask test client, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+import feedparser
+import pytest
+
+from inkwell.models import utcnow
+
+from ..conftest import BACKENDS
+
+pytestmark = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+
+POSTS = {
+    "2024-03-01-first-light.md": """
+        ---
+        title: First light
+        date: 2024-03-01T10:00:00
+        tags: [astronomy, notes]
+        description: The telescope works.
+        ---
+        The telescope works. We saw **Jupiter** and its moons.
+
+        ## Setup
+
+        A table:
+
+        | a | b |
+        |---|---|
+        | 1 | 2 |
+        """,
+    "2025-06-10-pandas-tricks.md": """
+        ---
+        title: Pandas tricks
+        date: 2025-06-10T08:00:00
+        tags: [python]
+        ---
+        Grouping data with pandas is a superpower.
+
+        ```python
+        df.groupby("k").sum()
+        ```
+        """,
+    "secret-draft.md": """
+        ---
+        title: Secret draft
+        date: 2025-01-01
+        draft: true
+        ---
+        Not for readers yet: zanzibar.
+        """,
+    "pages/about.md": """
+        ---
+        title: About
+        page: true
+        ---
+        Who writes here.
+        """,
+}
+
+
+@pytest.fixture
+def site(import_posts):
+    report = import_posts(POSTS)
+    assert report.errors == []
+    return report
+
+
+def test_home_lists_published_posts_newest_first_and_hides_drafts(client, site):
+    html = client.get("/").get_data(as_text=True)
+    assert html.index("Pandas tricks") < html.index("First light")
+    assert "Secret draft" not in html
+    assert "The telescope works." in html  # the summary
+
+
+def test_post_page_shows_rendered_html_tags_and_meta(client, site):
+    response = client.get("/posts/first-light/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<strong>Jupiter</strong>" in html
+    assert "<table>" in html
+    assert 'href="/tags/astronomy/"' in html
+    assert '<link rel="canonical" href="http://blog.example/posts/first-light/">' in html
+    assert '<meta property="og:title" content="First light">' in html
+    assert '<meta name="description" content="The telescope works.">' in html
+
+
+def test_code_stylesheet_only_on_pages_with_code(client, site):
+    assert "css/code.css" in client.get("/posts/pandas-tricks/").get_data(as_text=True)
+    assert "css/code.css" not in client.get("/posts/first-light/").get_data(as_text=True)
+
+
+def test_drafts_and_future_posts_are_not_found(client, site, app):
+    assert client.get("/posts/secret-draft/").status_code == 404
+    from inkwell.extensions import db
+    from inkwell.models import Post
+
+    with app.app_context():
+        post = db.session.query(Post).filter_by(slug="first-light").one()
+        post.published_at = utcnow() + timedelta(hours=1)
+        db.session.commit()
+    assert client.get("/posts/first-light/").status_code == 404
+    assert "First light" not in client.get("/").get_data(as_text=True)
+
+
+def test_tag_pages_and_tag_index(client, site):
+    html = client.get("/tags/python/").get_data(as_text=True)
+    assert "Pandas tricks" in html and "First light" not in html
+    index = client.get("/tags/").get_data(as_text=True)
+    assert "astronomy" in index and "python" in index
+    assert client.get("/tags/no-such-tag/").status_code == 404
+
+
+def test_archive_by_year(client, site):
+    archive = client.get("/archive/").get_data(as_text=True)
+    assert "/archive/2025/" in archive and "/archive/2024/" in archive
+    year = client.get("/archive/2024/").get_data(as_text=True)
+    assert "First light" in year and "Pandas tricks" not in year
+    assert client.get("/archive/1999/").status_code == 404
+
+
+def test_standalone_page(client, site):
+    response = client.get("/about/")
+    assert response.status_code == 200
+    assert "Who writes here." in response.get_data(as_text=True)
+
+
+def test_search_finds_words_and_stems_and_never_drafts(client, site):
+    assert "Pandas tricks" in client.get("/search?q=grouping").get_data(as_text=True)
+    assert "First light" in client.get("/search?q=jupiter moons").get_data(as_text=True)
+    assert "Secret draft" not in client.get("/search?q=zanzibar").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("q", ['"unbalanced', "AND OR NOT", "*", "a:b", "(((", "' OR 1=1 --"])
+def test_search_survives_query_syntax(client, site, q):
+    assert client.get("/search", query_string={"q": q}).status_code == 200
+
+
+def test_atom_feed_parses_without_errors(client, site):
+    response = client.get("/feed.xml")
+    assert response.mimetype == "application/atom+xml"
+    feed = feedparser.parse(response.data)
+    assert not feed.bozo, feed.get("bozo_exception")
+    titles = [e.title for e in feed.entries]
+    assert titles == ["Pandas tricks", "First light"]
+    assert feed.entries[1].link == "http://blog.example/posts/first-light/"
+    assert "<strong>Jupiter</strong>" in feed.entries[1].content[0].value
+
+
+def test_sitemap_lists_every_published_post_and_page_and_no_draft(client, site):
+    root = ET.fromstring(client.get("/sitemap.xml").data)
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    locs = {e.text for e in root.findall("s:url/s:loc", ns)}
+    assert locs == {
+        "http://blog.example/",
+        "http://blog.example/posts/first-light/",
+        "http://blog.example/posts/pandas-tricks/",
+        "http://blog.example/about/",
+    }
+
+
+def test_robots_txt_points_at_the_sitemap(client, site):
+    body = client.get("/robots.txt").get_data(as_text=True)
+    assert "Sitemap: http://blog.example/sitemap.xml" in body
+
+
+@pytest.mark.parametrize("query", ["page=abc", "page=-1", "page=0", "page=99", "page=1e3",
+                                   "page=%ff", "page=99999999999999999999"])
+def test_malformed_page_numbers_give_404_not_500(client, site, query):
+    assert client.get(f"/?{query}").status_code == 404
+
+
+def test_unknown_urls_get_the_friendly_404_page(client, site):
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert "There is no page at this address" in response.get_data(as_text=True)
+
+
+def test_pages_answer_conditional_get_with_304(client, site):
+    first = client.get("/posts/first-light/")
+    assert first.headers["ETag"] and first.headers["Last-Modified"]
+    again = client.get("/posts/first-light/", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.data == b""
+
+
+def test_anonymous_pages_are_public_and_cookie_holders_private(client, site, app):
+    assert client.get("/").headers["Cache-Control"] == "public, max-age=60"
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], "something")
+    assert client.get("/").headers["Cache-Control"] == "private, no-store"
+
+
+def test_pagination(client, import_posts, app):
+    app.config["POSTS_PER_PAGE"] = 2
+    import_posts({f"p{i}.md": f"---\ntitle: Post {i}\ndate: 2024-01-{i + 1:02d}\n---\nBody {i}\n"
+                  for i in range(5)})
+    page1 = client.get("/").get_data(as_text=True)
+    assert "Post 4" in page1 and "Post 3" in page1 and "Post 2" not in page1
+    assert 'href="/?page=2"' in page1
+    page3 = client.get("/?page=3").get_data(as_text=True)
+    assert "Post 0" in page3 and "Older" not in page3
+    assert client.get("/?page=4").status_code == 404
+
+
+def test_health_and_readiness(client, site):
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json["checks"] == {"database": "ok", "media": "ok"}
+
+
+@pytest.mark.parametrize("url", ["/search?q=%00", "/posts/a%00b/", "/tags/%00/", "/?page=%00"])
+def test_nul_bytes_in_urls_are_a_4xx(client, site, url):
+    assert 400 <= client.get(url).status_code < 500
