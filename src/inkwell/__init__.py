@@ -13,10 +13,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     """The application factory: read settings, bind extensions, register blueprints."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import assets, blog, errors, ops
+    from . import admin, assets, blog, errors, ops
     from .config import load_settings
     from .database import configure_engine
-    from .extensions import db
+    from .extensions import csrf, db, limiter, login_manager
 
     instance_path = os.environ.get("INKWELL_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
     app = Flask(__name__, instance_path=os.path.abspath(instance_path))
@@ -26,10 +26,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
 
     _take_write_lock_for_changes(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(blog.bp)
+    app.register_blueprint(admin.bp)
+    admin.init_app(app)
     errors.register(app)
     assets.register(app)
 

@@ -121,6 +121,19 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
+        # Admin sessions end after this long without a request, and this long after login.
+        "SESSION_IDLE_TIMEOUT": _int("SESSION_IDLE_TIMEOUT", 3600),
+        "SESSION_MAX_AGE": _int("SESSION_MAX_AGE", 12 * 3600),
+        "PERMANENT_SESSION_LIFETIME": _int("SESSION_MAX_AGE", 12 * 3600),
+        # Failed sign-ins allowed per client IP and per account ("N per M minutes").
+        "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "20 per 15 minutes"),
+        "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 15 minutes"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_STRATEGY": "moving-window",
+        # Keeps counters apart when several sites share one Redis.
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "inkwell"),
+        # The token lives as long as the session: a long writing session must not lose its save.
+        "WTF_CSRF_TIME_LIMIT": None,
     }
     if env == "production":
         settings["SESSION_COOKIE_NAME"] = "__Host-session"

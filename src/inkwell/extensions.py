@@ -1,6 +1,10 @@
 """Every extension object, created here and bound to the app in create_app()."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -9,3 +13,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+# Only the admin's sign-in uses it (admin/throttle.py); storage from RATELIMIT_STORAGE_URI.
+limiter = Limiter(key_func=get_remote_address)

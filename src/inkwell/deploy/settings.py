@@ -1,0 +1,132 @@
+"""One set of deploy settings, read from the environment (and `.env`), for every rendered file.
+
+Every artifact (nginx site, gunicorn, systemd, uWSGI, compose, .env) is rendered from one
+`DeploySettings`, so changing the domain or the upload limit in `.env` changes them all.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..assets import plotly_dir, plotly_url_prefix
+from ..config import ConfigError, _int, _size
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """What the deploy files need to know; `from_env()` builds it, tests `replace()` fields."""
+
+    domain: str
+    site_url: str
+    upload_limit: int
+    cache_valid: int
+    app_bind: str
+    app_dir: Path
+    venv_bin: Path
+    instance_path: Path
+    media_root: Path
+    env: str = "production"
+    user: str = "inkwell"
+    web_group: str = "www-data"
+    http_listen: tuple[str, ...] = ("80", "[::]:80")
+    https_listen: tuple[str, ...] = ("443", "[::]:443")
+    tls_cert: str = ""
+    tls_key: str = ""
+    acme_webroot: Path = Path("/var/www/letsencrypt")
+    cache_dir: Path = Path("/var/cache/nginx/inkwell")
+    uwsgi_socket: Path = Path("/run/inkwell/uwsgi.sock")
+    login_rate: str = "10r/m"
+    trusted_proxies: int = 1
+    s3_public_origin: str = ""
+    static_root: Path = field(default=PACKAGE_DIR / "static")
+
+    @property
+    def session_cookie(self) -> str:
+        """The cookie that marks a logged-in author: the app's SESSION_COOKIE_NAME (config.py)."""
+        return "__Host-session" if self.env == "production" else "session"
+
+    @property
+    def https_port(self) -> int:
+        return int(self.https_listen[0].rsplit(":", 1)[-1])
+
+    @property
+    def https_origin(self) -> str:
+        port = "" if self.https_port == 443 else f":{self.https_port}"
+        return f"https://{self.domain}{port}"
+
+    @property
+    def plotly_root(self) -> Path:
+        return plotly_dir()
+
+    @property
+    def plotly_prefix(self) -> str:
+        return plotly_url_prefix()
+
+    @property
+    def upstream(self) -> str:
+        """The app address as nginx writes it: `127.0.0.1:8000` or `unix:/run/inkwell/app.sock`."""
+        return self.app_bind
+
+    def with_changes(self, **changes) -> DeploySettings:
+        return replace(self, **changes)
+
+
+def _listen(raw: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    parts = tuple(p.strip() for p in raw.split(",") if p.strip())
+    return parts or default
+
+
+def from_env() -> DeploySettings:
+    """Build the settings from os.environ (the `inkwell` command has already read `.env`)."""
+    env = os.environ
+    upload_limit = _size("MAX_UPLOAD_SIZE", 10 * 1024 * 1024)
+    cache_valid = _int("CACHE_MAX_AGE", 60)
+    trusted = _int("TRUSTED_PROXIES", 1)
+
+    site_url = env.get("SITE_URL", "").rstrip("/")
+    domain = env.get("DOMAIN", "") or (urlsplit(site_url).hostname or "")
+    if not domain:
+        raise ConfigError(
+            "DOMAIN is not set: put DOMAIN=blog.example.com (or SITE_URL=https://blog.example.com) "
+            "in .env, then run the command again"
+        )
+    if any(c in domain for c in " ;{}/\\'\"$"):
+        raise ConfigError(f"DOMAIN must be a host name such as blog.example.com, got {domain!r}")
+    if upload_limit <= 0:
+        raise ConfigError("MAX_UPLOAD_SIZE must be larger than 0, e.g. 10M")
+    if cache_valid < 0:
+        raise ConfigError("CACHE_MAX_AGE must be 0 or more seconds")
+
+    app_dir = Path(env.get("INKWELL_APP_DIR") or os.getcwd()).resolve()
+    instance = Path(env.get("INKWELL_INSTANCE_PATH") or app_dir / "instance")
+    live = Path("/etc/letsencrypt/live") / domain
+    s3_public = env.get("S3_PUBLIC_URL", "") if env.get("MEDIA_BACKEND") == "s3" else ""
+    return DeploySettings(
+        domain=domain,
+        site_url=site_url or f"https://{domain}",
+        upload_limit=upload_limit,
+        cache_valid=cache_valid,
+        app_bind=env.get("APP_BIND", "127.0.0.1:8000"),
+        app_dir=app_dir,
+        venv_bin=Path(env.get("INKWELL_VENV_BIN") or Path(sys.executable).parent),
+        instance_path=instance,
+        media_root=Path(env.get("MEDIA_ROOT") or instance / "media"),
+        env=env.get("INKWELL_ENV", "production"),
+        user=env.get("INKWELL_USER", "inkwell"),
+        tls_cert=env.get("TLS_CERT") or str(live / "fullchain.pem"),
+        tls_key=env.get("TLS_KEY") or str(live / "privkey.pem"),
+        trusted_proxies=trusted,
+        s3_public_origin=_origin(s3_public),
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
