@@ -26,15 +26,17 @@ def _rows(result: dict) -> list[dict]:
     rows = []
     for label, item in result.get("ratios", {}).items():
         fig = item if isinstance(item, dict) else {"value": item}
-        rows.append({
-            "scenario": result.get("name", "?"),
-            "figure": label,
-            "value": fig.get("value"),
-            "unit": fig.get("unit", ""),
-            "goal": fig.get("goal"),
-            "note": fig.get("note", ""),
-            "verdict": verdict(fig.get("value"), fig.get("goal")),
-        })  # fmt: skip
+        rows.append(
+            {
+                "scenario": result.get("name", "?"),
+                "figure": label,
+                "value": fig.get("value"),
+                "unit": fig.get("unit", ""),
+                "goal": fig.get("goal"),
+                "note": fig.get("note", ""),
+                "verdict": verdict(fig.get("value"), fig.get("goal")),
+            }
+        )
     return rows
 
 
@@ -49,7 +51,8 @@ def _value(row: dict) -> str:
 def _table(rows: list[dict]) -> list[list[str]]:
     head = ["scenario", "figure", "value", "goal", "verdict", "note"]
     body = [
-        [r["scenario"], r["figure"], _value(r), r["goal"] or "", r["verdict"], r["note"]] for r in rows
+        [r["scenario"], r["figure"], _value(r), r["goal"] or "", r["verdict"], r["note"]]
+        for r in rows
     ]
     return [head, *body]
 
@@ -57,7 +60,7 @@ def _table(rows: list[dict]) -> list[list[str]]:
 def _print_table(table: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for n, row in enumerate(table):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -72,10 +75,15 @@ def _markdown(table: list[list[str]], meta: dict) -> str:
         "| " + " | ".join(table[0]) + " |",
         "|" + "---|" * len(table[0]),
     ]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table[1:]]
+    lines += [
+        "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table[1:]
+    ]
     if meta["skipped"] or meta["failed"]:
-        lines += ["", f"Skipped: {', '.join(meta['skipped']) or 'none'}. "
-                      f"Failed: {', '.join(meta['failed']) or 'none'}."]  # fmt: skip
+        lines += [
+            "",
+            f"Skipped: {', '.join(meta['skipped']) or 'none'}. "
+            f"Failed: {', '.join(meta['failed']) or 'none'}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -100,8 +108,17 @@ def run(names: list[str], results_dir: Path) -> int:
         except Exception:
             print(f"[{name}] FAILED:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
             failed.append(name)
-            rows.append({"scenario": name, "figure": "scenario failed", "value": None, "unit": "",
-                         "goal": None, "note": "see the traceback above", "verdict": "FAIL"})  # fmt: skip
+            rows.append(
+                {
+                    "scenario": name,
+                    "figure": "scenario failed",
+                    "value": None,
+                    "unit": "",
+                    "goal": None,
+                    "note": "see the traceback above",
+                    "verdict": "FAIL",
+                }
+            )
             continue
         result.setdefault("name", name)
         write_result(results_dir, name, {**result, "seconds": round(time.monotonic() - started, 1)})
@@ -131,10 +148,19 @@ def run(names: list[str], results_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", choices=SCENARIOS, metavar="NAME",
-                        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}")  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="short single runs: a smoke test of the bench")
-    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where to write the JSON files")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SCENARIOS,
+        metavar="NAME",
+        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short single runs: a smoke test of the bench"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS_DIR, help="where to write the JSON files"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         os.environ[QUICK_ENV] = "1"

@@ -55,7 +55,9 @@ def main(results_dir: Path) -> dict:
         generate_posts(posts, EXTRA_POSTS)
 
         env = prepare_instance(tmp / "sqlite", posts)
-        app = servers.enter_context(gunicorn("inkwell.wsgi:app", env, tmp / "sqlite", ready_path=POST_PATH))
+        app = servers.enter_context(
+            gunicorn("inkwell.wsgi:app", env, tmp / "sqlite", ready_path=POST_PATH)
+        )
         page = _page(app.url + POST_PATH)
         page_file = tmp / "bare" / "page.html"
         page_file.parent.mkdir()
@@ -67,7 +69,9 @@ def main(results_dir: Path) -> dict:
         )
         bare_page = _page(bare.url + "/")
         if len(bare_page) != len(page):
-            raise BenchError(f"the bare page is {len(bare_page)} bytes, Inkwell's {len(page)}: not comparable")
+            raise BenchError(
+                f"the bare page is {len(bare_page)} bytes, Inkwell's {len(page)}: not comparable"
+            )
 
         urls = {"inkwell_sqlite": app.url + POST_PATH, "bare_flask": bare.url + "/"}
         pids = {"inkwell_sqlite": app.pid, "bare_flask": bare.pid}
@@ -89,7 +93,9 @@ def main(results_dir: Path) -> dict:
         "post page / bare Flask (SQLite)": figure(
             round(results["inkwell_sqlite"]["requests_per_sec"] / bare_rps, 3), GOAL
         ),
-        "post page req/s (SQLite)": figure(round(results["inkwell_sqlite"]["requests_per_sec"]), unit="req/s"),
+        "post page req/s (SQLite)": figure(
+            round(results["inkwell_sqlite"]["requests_per_sec"]), unit="req/s"
+        ),
         "post page p99 (SQLite)": figure(round(results["inkwell_sqlite"]["p99_ms"], 1), unit="ms"),
         "bare Flask req/s": figure(round(bare_rps), unit="req/s"),
         "bare Flask p99": figure(round(results["bare_flask"]["p99_ms"], 1), unit="ms"),
@@ -103,7 +109,9 @@ def main(results_dir: Path) -> dict:
         )
         ratios["post page req/s (PostgreSQL)"] = figure(round(pg_rps), unit="req/s")
     else:
-        ratios["post page / bare Flask (PostgreSQL)"] = figure(None, note="PostgreSQL not reachable")
+        ratios["post page / bare Flask (PostgreSQL)"] = figure(
+            None, note="PostgreSQL not reachable"
+        )
     return {
         "name": "app_vs_bare",
         "ratios": ratios,

@@ -58,7 +58,9 @@ def time_to_first_200(app: str, env: dict[str, str], cwd: Path) -> float:
     log = cwd / "cold-start.log"
     with log.open("wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=clean_env(env), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=clean_env(env), stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         while True:
             status = _get_status(port)
@@ -66,7 +68,9 @@ def time_to_first_200(app: str, env: dict[str, str], cwd: Path) -> float:
             if status == 200:
                 return elapsed
             if status is not None:
-                raise BenchError(f"GET / answered {status} while starting:\n{log.read_text(errors='replace')}")
+                raise BenchError(
+                    f"GET / answered {status} while starting:\n{log.read_text(errors='replace')}"
+                )
             if proc.poll() is not None or elapsed > TIMEOUT:
                 raise BenchError(f"gunicorn never answered 200:\n{log.read_text(errors='replace')}")
             time.sleep(0.001)
@@ -78,7 +82,9 @@ def time_command(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     """Wall time of a command on the server core."""
     server_cpu, _ = cpu_layout()
     started = time.perf_counter()
-    done = subprocess.run(pinned(server_cpu, argv), cwd=cwd, env=clean_env(env), capture_output=True, text=True)
+    done = subprocess.run(
+        pinned(server_cpu, argv), cwd=cwd, env=clean_env(env), capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise BenchError(f"{' '.join(argv)} failed:\n{done.stderr}")
@@ -86,13 +92,18 @@ def time_command(argv: list[str], env: dict[str, str], cwd: Path) -> float:
 
 
 def import_cost_by_package(env: dict[str, str], cwd: Path, top: int = 10) -> dict[str, float]:
-    """Milliseconds of `import inkwell.wsgi` spent in each top-level package (-X importtime self)."""
+    """Milliseconds of `import inkwell.wsgi` spent in each top-level package (self time)."""
     done = subprocess.run(
         [str(BIN / "python"), "-X", "importtime", "-c", "import inkwell.wsgi"],
-        cwd=cwd, env=clean_env(env), capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=cwd,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+    )
     per_package: dict[str, float] = defaultdict(float)
-    for match in re.finditer(r"^import time:\s+(\d+) \|\s+\d+ \|\s+(\S+)$", done.stderr, re.MULTILINE):
+    for match in re.finditer(
+        r"^import time:\s+(\d+) \|\s+\d+ \|\s+(\S+)$", done.stderr, re.MULTILINE
+    ):
         per_package[match.group(2).split(".")[0]] += int(match.group(1)) / 1000
     ranked = sorted(per_package.items(), key=lambda kv: kv[1], reverse=True)[:top]
     return {name: round(ms, 1) for name, ms in ranked}
@@ -106,12 +117,16 @@ def main(results_dir: Path) -> dict:
         inkwell(["setup"], env, tmp)
         time_to_first_200("inkwell.wsgi:app", env, tmp)  # warm the page cache of the file system
         inkwell_starts = [time_to_first_200("inkwell.wsgi:app", env, tmp) for _ in range(starts)]
-        imports = [time_command([python, "-c", "import inkwell.wsgi"], env, tmp) for _ in range(starts)]
+        imports = [
+            time_command([python, "-c", "import inkwell.wsgi"], env, tmp) for _ in range(starts)
+        ]
         bare_python = [time_command([python, "-c", "pass"], env, tmp) for _ in range(starts)]
         page = tmp / "bare.html"
         page.write_text("<!doctype html><title>bare</title><p>hello</p>\n")
         bare_env = {"BENCH_BARE_PAGE": str(page)}
-        bare_starts = [time_to_first_200("bench.bare_app:app", bare_env, tmp) for _ in range(starts)]
+        bare_starts = [
+            time_to_first_200("bench.bare_app:app", bare_env, tmp) for _ in range(starts)
+        ]
         packages = import_cost_by_package(env, tmp)
 
     first_200 = median(inkwell_starts)

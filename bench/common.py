@@ -1,7 +1,7 @@
 """Shared helpers for the scenarios: pinned gunicorn and wrk, medians, RSS, instances, result files.
 
-The method is ../shared/BENCHMARKS.md: the server under test runs on one core (`taskset -c 1`), wrk on
-the other (`taskset -c 0 wrk -t1 -c32 --latency`), warm-up first, median of 3 runs. `--quick`
+The method (see bench/README.md): the server under test runs on one core (`taskset -c 1`),
+wrk on the other (`taskset -c 0 wrk -t1 -c32 --latency`), warm-up first, median of 3 runs. `--quick`
 (BENCH_QUICK=1) makes every scenario short and single-run, for a smoke test of the bench itself.
 """
 
@@ -88,7 +88,9 @@ def median(values: list[float]) -> float:
 _GOAL = re.compile(r"^\s*(>=|<=|==)\s*(-?[\d.]+)\s*$")
 
 
-def figure(value: float | int | None, goal: str | None = None, unit: str = "", note: str = "") -> dict:
+def figure(
+    value: float | int | None, goal: str | None = None, unit: str = "", note: str = ""
+) -> dict:
     """One line of the summary table: a measured value, its goal (">= 0.8", "<= 5", "== 0")."""
     return {"value": value, "goal": goal, "unit": unit, "note": note}
 
@@ -120,7 +122,7 @@ def _ms(text: str) -> float:
 
 
 def parse_wrk(output: str) -> dict:
-    """req/s, p99 (ms), request count, non-2xx/3xx responses and socket errors from wrk --latency."""
+    """req/s, p99 (ms), request count, non-2xx/3xx responses and socket errors from wrk."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
     count = re.search(r"(\d+) requests in", output)
@@ -129,7 +131,8 @@ def parse_wrk(output: str) -> dict:
     sock = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
-    socket_errors = dict(zip(("connect", "read", "write", "timeout"), map(int, sock.groups()))) if sock else {}
+    names = ("connect", "read", "write", "timeout")
+    socket_errors = dict(zip(names, map(int, sock.groups()), strict=True)) if sock else {}
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "requests_per_sec": float(rps.group(1)),
@@ -166,15 +169,17 @@ def summarise_runs(runs: list[dict]) -> dict:
     }
 
 
-def measure_side_by_side(urls: Mapping[str, str], settings: LoadSettings | None = None) -> dict[str, dict]:
-    """Warm every URL up, then take turns run by run (order rotated) so drift hits all sides alike."""
+def measure_side_by_side(
+    urls: Mapping[str, str], settings: LoadSettings | None = None
+) -> dict[str, dict]:
+    """Warm every URL up, then take turns run by run (order rotated): drift hits all sides."""
     settings = settings or load_settings()
     labels = list(urls)
     for label in labels:
         run_wrk(urls[label], settings.warmup, settings.connections)
     runs: dict[str, list[dict]] = {label: [] for label in labels}
     for i in range(settings.runs):
-        order = labels[i % len(labels):] + labels[: i % len(labels)]
+        order = labels[i % len(labels) :] + labels[: i % len(labels)]
         for label in order:
             runs[label].append(run_wrk(urls[label], settings.duration, settings.connections))
     return {label: summarise_runs(runs[label]) for label in labels}
@@ -183,12 +188,18 @@ def measure_side_by_side(urls: Mapping[str, str], settings: LoadSettings | None 
 # --- HTTP --------------------------------------------------------------------------------------
 
 
-def fetch(url: str, headers: Mapping[str, str] | None = None, timeout: float = 10) -> tuple[int, dict, bytes]:
+def fetch(
+    url: str, headers: Mapping[str, str] | None = None, timeout: float = 10
+) -> tuple[int, dict, bytes]:
     """(status, lower-cased headers, body) for a GET; HTTP errors are returned, not raised."""
     request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+            return (
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
+            )
     except urllib.error.HTTPError as e:
         return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
 
@@ -207,21 +218,34 @@ class Server:
         return self.proc.pid
 
 
-def gunicorn_argv(app: str, port: int, workers: int = 1, extra_args: tuple[str, ...] = ()) -> list[str]:
-    """`gunicorn` with no config file (`-c /dev/null`), so a gunicorn.conf.py never tilts a ratio."""
+def gunicorn_argv(
+    app: str, port: int, workers: int = 1, extra_args: tuple[str, ...] = ()
+) -> list[str]:
+    """gunicorn with no config file (`-c /dev/null`): a gunicorn.conf.py never tilts a ratio."""
     return [
-        str(BIN / "gunicorn"), "-c", "/dev/null", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--worker-class", "sync", "--log-level", "warning",
-        *extra_args, app,
-    ]  # fmt: skip
+        str(BIN / "gunicorn"),
+        "-c",
+        "/dev/null",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--log-level",
+        "warning",
+        *extra_args,
+        app,
+    ]
 
 
 def clean_env(env: Mapping[str, str]) -> dict[str, str]:
     """The environment for a child: ours minus settings that would change gunicorn or Inkwell."""
     base = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if k != "GUNICORN_CMD_ARGS" and not k.startswith(("INKWELL_", "DATABASE_URL", "SECRET_KEY"))
-    }  # fmt: skip
+    }
     base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return {**base, **env}
 
@@ -230,13 +254,17 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise BenchError(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+            raise BenchError(
+                f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except (OSError, urllib.error.URLError):
             time.sleep(0.02)
-    raise BenchError(f"{url} did not answer within {timeout:.0f} s:\n{log.read_text(errors='replace')}")
+    raise BenchError(
+        f"{url} did not answer within {timeout:.0f} s:\n{log.read_text(errors='replace')}"
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -266,8 +294,11 @@ def gunicorn(
     with log.open("wb") as out:
         proc = subprocess.Popen(
             pinned(server_cpu, gunicorn_argv(app, port, workers, extra_args)),
-            cwd=cwd, env=clean_env(env), stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=cwd,
+            env=clean_env(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url + ready_path, proc, log)
@@ -326,7 +357,9 @@ def inkwell(args: list[str], env: Mapping[str, str], cwd: Path) -> str:
         [str(BIN / "inkwell"), *args], cwd=cwd, env=clean_env(env), capture_output=True, text=True
     )
     if done.returncode != 0:
-        raise BenchError(f"inkwell {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        raise BenchError(
+            f"inkwell {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+        )
     return done.stdout
 
 
@@ -393,7 +426,11 @@ def generate_post(index: int, rng: random.Random) -> str:
     inline math in one post out of ten."""
     date = datetime(2020, 1, 1, 9, 0, tzinfo=UTC) + timedelta(hours=37 * index)
     tags = ", ".join(rng.sample(_TAGS, rng.randint(1, 3)))
-    math = " The cost grows as $O(n \\log n)$ while $a^2 + b^2 = c^2$ holds." if index % 10 == 0 else ""
+    math = (
+        " The cost grows as $O(n \\log n)$ while $a^2 + b^2 = c^2$ holds."
+        if index % 10 == 0
+        else ""
+    )
     parts = [
         "---",
         f"title: Generated post number {index}",
@@ -421,7 +458,10 @@ def generate_post(index: int, rng: random.Random) -> str:
         "",
         "| step | seconds | note |",
         "|------|--------:|------|",
-        *(f"| {name} | {rng.randint(1, 90)} | {rng.choice(_WORDS)} |" for name in ("build", "test", "ship")),
+        *(
+            f"| {name} | {rng.randint(1, 90)} | {rng.choice(_WORDS)} |"
+            for name in ("build", "test", "ship")
+        ),
         "",
         "## What we learned",
         "",

@@ -42,8 +42,11 @@ def _timed_cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, 
     started = time.perf_counter()
     done = subprocess.run(
         pinned(server_cpu, [str(BIN / "inkwell"), *args]),
-        cwd=cwd, env=clean_env(env), capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=cwd,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise BenchError(f"inkwell {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
@@ -99,8 +102,10 @@ def in_process(folder: Path, posts: Path) -> tuple[float, float]:
             report = import_path(posts, app.config["IMPORT_MAX_FILE_SIZE"])
             timings.append(time.perf_counter() - started)
             if report.errors or len(getattr(report, expected)) != POSTS:
-                raise BenchError(f"in-process import: {expected} {len(getattr(report, expected))}, "
-                                 f"errors {report.errors[:3]}")  # fmt: skip
+                raise BenchError(
+                    f"in-process import: {expected} {len(getattr(report, expected))}, "
+                    f"errors {report.errors[:3]}"
+                )
         db.session.remove()
         db.engine.dispose()
     return timings[0], timings[1]

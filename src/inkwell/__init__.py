@@ -17,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .config import load_settings
     from .database import configure_engine
     from .extensions import csrf, db, limiter, login_manager
+    from .storage.views import media_bp
 
     instance_path = os.environ.get("INKWELL_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
     app = Flask(__name__, instance_path=os.path.abspath(instance_path))
@@ -32,6 +33,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     _take_write_lock_for_changes(app)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(media_bp)  # before blog: its /<slug>/ catches everything
     app.register_blueprint(blog.bp)
     app.register_blueprint(admin.bp)
     admin.init_app(app)

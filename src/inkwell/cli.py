@@ -9,8 +9,11 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from .admin.cli import create_admin
 from .config import new_secret_key
 from .database import write_intent
+from .deploy.cli import deploy_group
+from .media_cli import media_group
 
 DEMO_CONTENT = Path(__file__).parent / "demo"
 
@@ -114,7 +117,8 @@ def secret_command() -> None:
     click.echo(new_secret_key())
 
 
-COMMANDS = [db_group, import_command, export_command, setup_command, secret_command]
+COMMANDS = [db_group, import_command, export_command, setup_command, secret_command, create_admin,
+            media_group, deploy_group]
 
 
 def register_commands(app) -> None:
@@ -134,6 +138,7 @@ def cli() -> None:
 
 
 cli.add_command(secret_command)  # works before any setting exists
+cli.add_command(deploy_group)  # renders .env itself, so must not need one
 
 
 def main() -> None:

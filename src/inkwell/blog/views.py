@@ -1,7 +1,7 @@
 """HTML pages: home, post, tags, archive, search, standalone pages.
 
-Each view runs a fixed number of queries whatever the page size (tags come in one extra
-`selectin` query for the whole page), and only reads HTML that was rendered at save time.
+Each view runs a fixed number of queries whatever the page size (tags for a whole list come in
+one extra query; see queries.py), and only reads HTML that was rendered at save time.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from sqlalchemy import extract, func, select
 
 from ..extensions import db
-from ..models import Post, SlugRedirect, Tag, tag_counts
+from ..models import Post, SlugRedirect, Tag, post_tags, tag_counts
 from ..search import search_posts
 from . import bp
 from .caching import cacheable
+from .queries import fetch_posts, listing, visible_post
 
 
 def _page_number() -> int:
@@ -27,7 +28,7 @@ def _page_number() -> int:
 def _paginate(query, page: int):
     """One page of posts plus whether an older page exists, without a COUNT query."""
     per_page = current_app.config["POSTS_PER_PAGE"]
-    rows = db.session.scalars(query.limit(per_page + 1).offset((page - 1) * per_page)).all()
+    rows = fetch_posts(query, limit=per_page + 1, offset=(page - 1) * per_page)
     if page > 1 and not rows:
         abort(404)
     return rows[:per_page], len(rows) > per_page
@@ -37,21 +38,17 @@ def _newest(posts) -> object:
     return max((p.updated_at for p in posts), default=None)
 
 
-def _listing_query():
-    return select(Post).where(Post.visible()).order_by(Post.published_at.desc(), Post.id.desc())
-
-
 @bp.get("/")
 def index():
     page = _page_number()
-    posts, has_older = _paginate(_listing_query(), page)
+    posts, has_older = _paginate(listing(), page)
     html = render_template("blog/index.html", posts=posts, page=page, has_older=has_older)
     return cacheable(html, _newest(posts))
 
 
 @bp.get("/posts/<slug>/")
 def post(slug: str):
-    found = db.session.scalar(select(Post).where(Post.visible(), Post.slug == slug))
+    found = visible_post("post", slug)
     if found is None:
         return _moved_or_missing("post", slug)
     return cacheable(render_template("blog/post.html", post=found), found.updated_at)
@@ -82,7 +79,7 @@ def tag(slug: str):
     if found is None:
         abort(404)
     page = _page_number()
-    query = _listing_query().where(Post.tags.any(Tag.id == found.id))
+    query = listing(Post.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id == found.id)))
     posts, has_older = _paginate(query, page)
     if not posts:
         abort(404)
@@ -105,11 +102,7 @@ def archive():
 
 @bp.get("/archive/<int:year>/")
 def archive_year(year: int):
-    posts = db.session.scalars(
-        select(Post)
-        .where(Post.visible(), _year_column() == year)
-        .order_by(Post.published_at.desc())
-    ).all()
+    posts = fetch_posts(listing(_year_column() == year))
     if not posts:
         abort(404)
     html = render_template("blog/archive_year.html", year=year, posts=posts)
@@ -125,7 +118,7 @@ def search():
 
 @bp.get("/<slug>/")
 def page(slug: str):
-    found = db.session.scalar(select(Post).where(Post.visible("page"), Post.slug == slug))
+    found = visible_post("page", slug)
     if found is None:
         return _moved_or_missing("page", slug)
     return cacheable(render_template("blog/page.html", post=found), found.updated_at)

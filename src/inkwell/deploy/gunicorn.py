@@ -70,7 +70,9 @@ def workers_from_env(environ: dict[str, str] | os._Environ = os.environ) -> int:
     raw = environ.get("WEB_CONCURRENCY", "").strip()
     if raw:
         if not raw.isdigit() or int(raw) < 1:
-            raise ConfigError(f"WEB_CONCURRENCY must be a whole number of workers >= 1, got {raw!r}")
+            raise ConfigError(
+                f"WEB_CONCURRENCY must be a whole number of workers >= 1, got {raw!r}"
+            )
         return int(raw)
     return worker_count(cpu_count(), mem_available_bytes())
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..assets import plotly_dir, plotly_url_prefix
-from ..config import ConfigError, _int, _size
+from ..config import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -33,19 +34,24 @@ class DeploySettings:
     instance_path: Path
     media_root: Path
     env: str = "production"
+    site_title: str = "Inkwell"
     user: str = "inkwell"
     web_group: str = "www-data"
     http_listen: tuple[str, ...] = ("80", "[::]:80")
     https_listen: tuple[str, ...] = ("443", "[::]:443")
     tls_cert: str = ""
     tls_key: str = ""
-    acme_webroot: Path = Path("/var/www/letsencrypt")
+    # Debian nginx's default site serves this folder, so certbot --webroot works before ours.
+    acme_webroot: Path = Path("/var/www/html")
     cache_dir: Path = Path("/var/cache/nginx/inkwell")
     uwsgi_socket: Path = Path("/run/inkwell/uwsgi.sock")
     login_rate: str = "10r/m"
     trusted_proxies: int = 1
     s3_public_origin: str = ""
     static_root: Path = field(default=PACKAGE_DIR / "static")
+    plotly_root: Path = field(default_factory=plotly_dir)
+    # When set (compose + MinIO), /media/ is proxied to this bucket URL instead of read from disk.
+    media_upstream: str = ""
 
     @property
     def session_cookie(self) -> str:
@@ -60,10 +66,6 @@ class DeploySettings:
     def https_origin(self) -> str:
         port = "" if self.https_port == 443 else f":{self.https_port}"
         return f"https://{self.domain}{port}"
-
-    @property
-    def plotly_root(self) -> Path:
-        return plotly_dir()
 
     @property
     def plotly_prefix(self) -> str:
@@ -83,12 +85,27 @@ def _listen(raw: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return parts or default
 
 
-def from_env() -> DeploySettings:
-    """Build the settings from os.environ (the `inkwell` command has already read `.env`)."""
-    env = os.environ
-    upload_limit = _size("MAX_UPLOAD_SIZE", 10 * 1024 * 1024)
-    cache_valid = _int("CACHE_MAX_AGE", 60)
-    trusted = _int("TRUSTED_PROXIES", 1)
+def _number(env: Mapping[str, str], name: str, default: int, units: bool = False) -> int:
+    """A whole number, or with `units` a size such as 10M; parsed as config.py parses it."""
+    raw = env.get(name, "").strip()
+    if raw == "":
+        return default
+    factors = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    try:
+        if units and raw[-1].upper() in factors:
+            return int(float(raw[:-1]) * factors[raw[-1].upper()])
+        return int(raw)
+    except ValueError:
+        example = "a size such as 10M or 10485760" if units else "a whole number"
+        raise ConfigError(f"{name} must be {example}, got {raw!r}") from None
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
+    """Build the settings from `environ` (default os.environ: `inkwell` has already read .env)."""
+    env = os.environ if environ is None else environ
+    upload_limit = _number(env, "MAX_UPLOAD_SIZE", 10 * 1024 * 1024, units=True)
+    cache_valid = _number(env, "CACHE_MAX_AGE", 60)
+    trusted = _number(env, "TRUSTED_PROXIES", 1)
 
     site_url = env.get("SITE_URL", "").rstrip("/")
     domain = env.get("DOMAIN", "") or (urlsplit(site_url).hostname or "")
@@ -119,10 +136,12 @@ def from_env() -> DeploySettings:
         instance_path=instance,
         media_root=Path(env.get("MEDIA_ROOT") or instance / "media"),
         env=env.get("INKWELL_ENV", "production"),
+        site_title=env.get("SITE_TITLE", "Inkwell"),
         user=env.get("INKWELL_USER", "inkwell"),
         tls_cert=env.get("TLS_CERT") or str(live / "fullchain.pem"),
         tls_key=env.get("TLS_KEY") or str(live / "privkey.pem"),
         trusted_proxies=trusted,
+        cache_dir=Path(env.get("NGINX_CACHE_DIR") or "/var/cache/nginx/inkwell"),
         s3_public_origin=_origin(s3_public),
     )
 

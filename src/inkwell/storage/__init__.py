@@ -35,7 +35,7 @@ class InvalidKey(ValueError):
 
 
 class MediaStore(Protocol):
-    """What every media backend offers. `read` and `size` raise FileNotFoundError for unknown keys."""
+    """What every media backend offers; `read` and `size` raise FileNotFoundError if missing."""
 
     def save(self, key: str, data: bytes, content_type: str) -> None: ...
 

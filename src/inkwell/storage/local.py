@@ -1,4 +1,4 @@
-"""Media on the local disk, under MEDIA_ROOT (the instance folder by default), served at MEDIA_URL."""
+"""Media on local disk under MEDIA_ROOT (the instance folder by default), served at MEDIA_URL."""
 
 from __future__ import annotations
 

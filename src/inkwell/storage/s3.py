@@ -1,4 +1,4 @@
-"""Media in any S3-compatible bucket (AWS S3, MinIO, Cloudflare R2, DigitalOcean Spaces) via boto3."""
+"""Media in an S3-compatible bucket (AWS S3, MinIO, Cloudflare R2, DO Spaces) through boto3."""
 
 from __future__ import annotations
 

@@ -1,0 +1,76 @@
+"""The admin site at /admin: sign-in, the editor for posts and pages, the media library.
+
+Every admin URL needs a signed-in author (anonymous visitors are sent to the sign-in page, or get a
+401 JSON answer when they asked for JSON) and every admin response is `private, no-store`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# Reachable without signing in.
+PUBLIC_ENDPOINTS = {"admin.login"}
+
+
+def wants_json() -> bool:
+    accept = request.accept_mimetypes
+    return (
+        request.headers.get("X-Requested-With") == "XMLHttpRequest"
+        or accept.best_match(["application/json", "text/html"]) == "application/json"
+        and accept["application/json"] > accept["text/html"]
+    )
+
+
+@bp.before_request
+def require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    return unauthorized()
+
+
+def unauthorized():
+    if wants_json():
+        return {
+            "error": "Unauthorized",
+            "message": "You are not signed in (or your session ended). Sign in again.",
+            "login_url": url_for("admin.login"),
+        }, 401
+    target = request.full_path if request.method == "GET" else None
+    return redirect(url_for("admin.login", next=target.rstrip("?") if target else None))
+
+
+@bp.after_request
+def never_cache(response: Response) -> Response:
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(e: CSRFError):
+    from ..errors import error_response
+
+    return error_response(
+        400,
+        "This form has expired or did not come from this site (" + e.description.rstrip(".")
+        + "). Go back, reload the page and try again.",
+    )
+
+
+def init_app(app: Flask) -> None:
+    from ..extensions import login_manager
+    from . import sessions, throttle
+
+    throttle.check_limit_settings(app)
+    # Creating app.logger gives the "inkwell" logger its handler; inkwell.auth logs through it.
+    app.logger.debug("admin: sign-in log is %s", sessions.log.name)
+    login_manager.user_loader(sessions.load_session)
+    login_manager.unauthorized_handler(unauthorized)
+    # Our own server-side sessions decide who is signed in; no remember-me cookie.
+    login_manager.session_protection = None
+
+
+from . import auth, media_views, posts  # noqa: E402,F401  (routes register on bp)

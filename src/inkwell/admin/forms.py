@@ -1,0 +1,110 @@
+"""The admin's forms (Flask-WTF: every one carries the CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    PasswordField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from ..content.frontmatter import slugify
+from .passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 100
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class LoginForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired("Enter your email."), Length(max=254)],
+                        filters=[_strip])
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password."), Length(max=MAX_PASSWORD_LENGTH)],
+    )
+
+
+class PostForm(FlaskForm):
+    title = StringField(
+        "Title", validators=[DataRequired("Give it a title."), Length(max=300)], filters=[_strip]
+    )
+    slug = StringField(
+        "Slug",
+        validators=[Optional(), Length(max=200)],
+        filters=[_strip],
+        description="The last part of the address; made from the title when left empty.",
+    )
+    description = TextAreaField(
+        "Description", validators=[Length(max=1000)], filters=[_strip],
+        description="Shown in search results and link previews.",
+    )
+    tags = StringField(
+        "Tags", validators=[Length(max=2000)], filters=[_strip],
+        description="Separated by commas.",
+    )
+    body = TextAreaField("Text (Markdown)")
+    publish_at = DateTimeLocalField(
+        "Publish date (UTC)",
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        validators=[Optional()],
+    )
+    toc = BooleanField("Show a table of contents")
+    save = SubmitField("Save")
+    publish = SubmitField("Publish now")
+    schedule = SubmitField("Schedule")
+    unpublish = SubmitField("Unpublish")
+
+    def validate_slug(self, field) -> None:
+        if field.data and slugify(field.data) != field.data:
+            from wtforms.validators import ValidationError
+
+            suggestion = slugify(field.data)
+            hint = f' such as "{suggestion}"' if suggestion else ""
+            raise ValidationError(
+                f"Use lowercase letters, digits and hyphens only{hint}."
+            )
+
+    def validate_tags(self, field) -> None:
+        from wtforms.validators import ValidationError
+
+        names = tag_names(field.data or "")
+        if len(names) > MAX_TAGS:
+            raise ValidationError(f"Use at most {MAX_TAGS} tags.")
+        if any(len(name) > MAX_TAG_LENGTH for name in names):
+            raise ValidationError(f"A tag may be at most {MAX_TAG_LENGTH} characters long.")
+
+
+def tag_names(raw: str) -> list[str]:
+    """Comma-separated tags, trimmed, without empties or repeats (same slug = same tag)."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for name in (part.strip() for part in raw.split(",")):
+        key = slugify(name) or "tag"
+        if name and key not in seen:
+            seen.add(key)
+            names.append(name)
+    return names
+
+
+class UploadForm(FlaskForm):
+    file = FileField("Image")
+    alt = StringField(
+        "Description for screen readers (alt text)", validators=[Length(max=300)],
+        filters=[_strip],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A button and the CSRF token: deleting and signing out are POSTs."""
+
+    confirm = SubmitField("Yes, delete")

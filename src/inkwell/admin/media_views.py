@@ -1,0 +1,110 @@
+"""Uploading images (from the editor by fetch, or the media library's form) and deleting them.
+
+The size limit is Flask's MAX_CONTENT_LENGTH (a 413 before anything is read); the image itself is
+checked, cleaned and stored by `inkwell.media`. A refused file leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from ..errors import error_response
+from ..extensions import db
+from ..media import ImageRejected, delete_media, media_markdown, store_upload
+from ..models import Media, Post
+from ..storage import get_store
+from . import bp, wants_json
+from .auth import client_ip
+from .forms import ConfirmForm, UploadForm
+from .sessions import log
+
+PER_PAGE = 60
+
+
+def _thumbnail(media: Media) -> str:
+    variants = media.variants or {}
+    return get_store().url(variants.get("480") or variants["original"])
+
+
+@bp.get("/media/")
+def media_library():
+    items = db.session.scalars(
+        select(Media).order_by(Media.created_at.desc(), Media.id.desc()).limit(PER_PAGE)
+    ).all()
+    return render_template(
+        "admin/media.html",
+        items=[(m, _thumbnail(m), media_markdown(m)) for m in items],
+        form=UploadForm(),
+    )
+
+
+def _is_storage_error(e: Exception) -> bool:
+    if isinstance(e, OSError):
+        return True
+    # botocore is only imported when the s3 backend is in use.
+    boto = sys.modules.get("botocore.exceptions")
+    return boto is not None and isinstance(e, (boto.BotoCoreError, boto.ClientError))
+
+
+def _refuse(message: str):
+    if wants_json():
+        return {"error": "Bad request", "message": message}, 400
+    flash(message, "error")
+    return redirect(url_for("admin.media_library")), 303
+
+
+@bp.post("/media/upload")
+def upload():
+    form = UploadForm()
+    if not form.validate():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        return _refuse(" ".join(str(e) for e in errors) or "The upload could not be read.")
+    upload_file = form.file.data
+    if upload_file is None or not getattr(upload_file, "filename", None):
+        return _refuse("Choose an image file (PNG, JPEG, WebP or GIF) to upload.")
+    data = upload_file.read()
+    try:
+        media = store_upload(data, upload_file.filename, get_store(), alt=form.alt.data or "")
+    except ImageRejected as e:
+        db.session.rollback()
+        return _refuse(e.message)
+    except Exception as e:
+        db.session.rollback()
+        if not _is_storage_error(e):
+            raise
+        log.error("upload from %s failed: media storage: %s", client_ip(), e)
+        return error_response(503, "Media storage is not answering; nothing was saved. Try again.")
+    db.session.commit()
+    log.info("upload %s (%d bytes) from %s", media.key, len(data), client_ip())
+    markdown = media_markdown(media)
+    if wants_json():
+        return {"id": media.id, "markdown": markdown, "url": _thumbnail(media)}, 201
+    flash("Uploaded. Paste this into a post: " + markdown)
+    return redirect(url_for("admin.media_library"), 303)
+
+
+@bp.route("/media/<int:media_id>/delete", methods=["GET", "POST"])
+def delete_upload(media_id: int):
+    media = db.session.get(Media, media_id)
+    if media is None:
+        abort(404)
+    form = ConfirmForm()
+    if request.method == "GET":
+        # Posts that show the image would lose it; tell the author before they decide.
+        used_in = db.session.scalars(
+            select(Post).where(Post.body_markdown.contains(media.key, autoescape=True)).limit(20)
+        ).all()
+        return render_template(
+            "admin/media_delete.html", media=media, thumbnail=_thumbnail(media),
+            used_in=used_in, form=form,
+        )
+    if not form.validate():
+        return error_response(400, "The request could not be read; reload the page.")
+    delete_media(media, get_store())
+    db.session.commit()
+    log.info("deleted media %s from %s", media.key, client_ip())
+    flash("Deleted the image and all its sizes.")
+    return redirect(url_for("admin.media_library"), 303)

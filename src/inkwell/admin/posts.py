@@ -1,0 +1,274 @@
+"""The editor: list, search, create, edit, preview, publish, schedule, unpublish and delete posts
+and standalone pages. Saving goes through `inkwell.publishing`, like `inkwell import` does.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from ..content.frontmatter import slugify
+from ..content.render import render_markdown
+from ..errors import error_response
+from ..extensions import db
+from ..models import Post, SlugRedirect, utcnow
+from ..publishing import TagCache, apply_markdown, touch
+from ..search import index_post, unindex_post
+from . import bp
+from .forms import ConfirmForm, PostForm, tag_names
+
+SECTIONS = {"posts": "post", "pages": "page"}
+PER_PAGE = 50
+STATUSES = ("draft", "scheduled", "published")
+# First path segments that are not free for pages (/<slug>/ would be shadowed or confusing).
+_ALWAYS_RESERVED = {"admin", "media", "static", "posts", "tags", "archive", "search", "feed"}
+
+
+def status_of(post: Post) -> str:
+    if post.status != "published":
+        return "draft"
+    return "scheduled" if post.is_scheduled else "published"
+
+
+@bp.app_template_filter("admin_status")
+def _status_filter(post: Post) -> str:
+    return status_of(post)
+
+
+def _section_kind(section: str) -> str:
+    return SECTIONS[section]
+
+
+def _get_post(section: str, post_id: int) -> Post:
+    post = db.session.get(Post, post_id)
+    if post is None or post.kind != _section_kind(section):
+        abort(404)
+    return post
+
+
+def _like(q: str) -> str:
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@bp.get("/", defaults={"section": "posts"}, endpoint="posts")
+@bp.get("/pages/", defaults={"section": "pages"}, endpoint="pages")
+def post_list(section: str):
+    kind = _section_kind(section)
+    q = request.args.get("q", "").strip()[:200]
+    status = request.args.get("status", "")
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < len(page) < 6 and int(page) > 0 else 1
+    query = select(Post).where(Post.kind == kind)
+    if q:
+        pattern = _like(q)
+        query = query.where(
+            or_(
+                Post.title.ilike(pattern, escape="\\"),
+                Post.slug.ilike(pattern, escape="\\"),
+                Post.body_markdown.ilike(pattern, escape="\\"),
+            )
+        )
+    now = utcnow()
+    if status == "draft":
+        query = query.where(Post.status != "published")
+    elif status == "scheduled":
+        query = query.where(Post.status == "published", Post.published_at > now)
+    elif status == "published":
+        query = query.where(Post.status == "published", Post.published_at <= now)
+    else:
+        status = ""
+    query = query.order_by(Post.published_at.desc(), Post.id.desc())
+    rows = db.session.scalars(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
+    return render_template(
+        "admin/posts.html",
+        section=section,
+        posts=rows[:PER_PAGE],
+        has_more=len(rows) > PER_PAGE,
+        page=page,
+        q=q,
+        status=status,
+        statuses=STATUSES,
+    )
+
+
+@bp.route("/<any(posts,pages):section>/new", methods=["GET", "POST"])
+def new(section: str):
+    post = Post(kind=_section_kind(section))
+    form = PostForm()
+    if request.method == "POST":
+        return _save(section, post, form, is_new=True)
+    return render_template("admin/edit.html", section=section, post=None, form=form)
+
+
+@bp.route("/<any(posts,pages):section>/<int:post_id>", methods=["GET", "POST"])
+def edit(section: str, post_id: int):
+    post = _get_post(section, post_id)
+    if request.method == "POST":
+        return _save(section, post, PostForm(), is_new=False)
+    form = PostForm(
+        data={
+            "title": post.title,
+            "slug": post.slug,
+            "description": post.description,
+            "tags": ", ".join(t.name for t in post.tags),
+            "body": post.body_markdown,
+            "toc": post.show_toc,
+            "publish_at": post.published_at if post.status == "published" else None,
+        }
+    )
+    return render_template("admin/edit.html", section=section, post=post, form=form)
+
+
+def _reserved_page_slugs() -> set[str]:
+    firsts = {
+        rule.rule.strip("/").split("/")[0] for rule in current_app.url_map.iter_rules()
+    }
+    return _ALWAYS_RESERVED | {s for s in firsts if s and not s.startswith("<")}
+
+
+def _check_slug(form: PostForm, post: Post) -> str | None:
+    slug = form.slug.data or slugify(form.title.data or "")
+    if not slug:
+        form.slug.errors = [*form.slug.errors, "Give it a slug made of letters, digits and -."]
+        return None
+    if post.kind == "page" and slug in _reserved_page_slugs():
+        form.slug.errors = [*form.slug.errors, f'"{slug}" is used by the site itself; pick another.']
+        return None
+    taken = db.session.scalar(
+        select(Post).where(Post.kind == post.kind, Post.slug == slug, Post.id != post.id)
+        if post.id
+        else select(Post).where(Post.kind == post.kind, Post.slug == slug)
+    )
+    if taken is not None:
+        form.slug.errors = [*form.slug.errors, f'"{taken.title}" already uses this slug.']
+        return None
+    return slug
+
+
+def _apply_action(form: PostForm, post: Post, is_new: bool) -> str | None:
+    """Set status and date from the button pressed; return the message for the author."""
+    now = utcnow().replace(microsecond=0)
+    when = form.publish_at.data
+    if form.unpublish.data:
+        post.status = "draft"
+        return "Unpublished: it is a draft again."
+    if form.schedule.data:
+        if when is None or when <= now:
+            form.publish_at.errors = [
+                *form.publish_at.errors, "To schedule, pick a date and time in the future (UTC)."
+            ]
+            return None
+        post.status, post.published_at = "published", when
+        return f"Scheduled for {when:%Y-%m-%d %H:%M} UTC."
+    if form.publish.data:
+        post.status = "published"
+        post.published_at = when if when is not None and when <= now else now
+        return "Published."
+    if is_new or post.status != "published":
+        post.status = "draft"
+        if is_new:
+            post.published_at = now
+        return "Saved as a draft."
+    if when is not None:
+        post.published_at = when
+    if post.published_at > now:
+        return f"Saved; it appears on {post.published_at:%Y-%m-%d %H:%M} UTC."
+    return "Saved."
+
+
+def _keep_old_url(post: Post, old_slug: str) -> None:
+    """The published post moved: its old address answers with a 301 from now on."""
+    existing = db.session.scalar(
+        select(SlugRedirect).where(
+            SlugRedirect.kind == post.kind, SlugRedirect.old_slug == old_slug
+        )
+    )
+    if existing is None:
+        db.session.add(SlugRedirect(kind=post.kind, old_slug=old_slug, post_id=post.id))
+    else:
+        existing.post_id = post.id
+
+
+def _save(section: str, post: Post, form: PostForm, is_new: bool):
+    def invalid():
+        db.session.rollback()
+        return render_template(
+            "admin/edit.html", section=section, post=None if is_new else post, form=form
+        ), 400
+
+    if not form.validate():
+        return invalid()
+    body = (form.body.data or "").replace("\r\n", "\n")
+    limit = current_app.config["IMPORT_MAX_FILE_SIZE"]
+    if len(body.encode()) > limit:
+        form.body.errors = [f"The text is longer than the limit of {limit // 1024 // 1024} MB."]
+        return invalid()
+    slug = _check_slug(form, post)
+    was_public = not is_new and post.is_published
+    old_slug = post.slug
+    message = _apply_action(form, post, is_new) if slug else None
+    if slug is None or message is None:
+        return invalid()
+    post.title = form.title.data
+    post.slug = slug
+    post.description = form.description.data or ""
+    post.show_toc = bool(form.toc.data)
+    tags = TagCache()
+    post.tags = [tags.get(name) for name in tag_names(form.tags.data or "")]
+    apply_markdown(post, body)
+    touch(post)
+    db.session.add(post)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        form.slug.errors = ["Another post took this slug a moment ago; pick another."]
+        return invalid()
+    if was_public and old_slug != slug:
+        _keep_old_url(post, old_slug)
+    db.session.execute(
+        delete(SlugRedirect).where(
+            SlugRedirect.kind == post.kind, SlugRedirect.old_slug == slug
+        )
+    )
+    index_post(post)
+    db.session.commit()
+    flash(message)
+    return redirect(url_for("admin.edit", section=section, post_id=post.id))
+
+
+@bp.route("/<any(posts,pages):section>/<int:post_id>/delete", methods=["GET", "POST"])
+def delete_post(section: str, post_id: int):
+    post = _get_post(section, post_id)
+    form = ConfirmForm()
+    if request.method == "GET":
+        return render_template("admin/confirm_delete.html", section=section, post=post, form=form)
+    if not form.validate():
+        return error_response(400, "The request could not be read; reload the page.")
+    title = post.title
+    unindex_post(post.id)
+    db.session.delete(post)
+    db.session.commit()
+    flash(f'Deleted "{title}".')
+    return redirect(url_for("admin.posts" if section == "posts" else "admin.pages"))
+
+
+@bp.post("/preview")
+def preview():
+    """The Markdown rendered exactly as a saved post would be (sanitized HTML, as JSON)."""
+    data = request.get_json(silent=True)
+    markdown = data.get("markdown") if isinstance(data, dict) else None
+    if not isinstance(markdown, str):
+        return {"error": "Bad request", "message": 'Send JSON like {"markdown": "..."}.'}, 400
+    limit = current_app.config["IMPORT_MAX_FILE_SIZE"]
+    if len(markdown.encode(errors="replace")) > limit:
+        return {"error": "Too large", "message": "The text is too long to preview."}, 413
+    rendered = render_markdown(markdown.replace("\r\n", "\n"))
+    return {
+        "html": rendered.html,
+        "toc_html": rendered.toc_html,
+        "has_math": rendered.has_math,
+        "has_chart": rendered.has_chart,
+        "reading_minutes": rendered.reading_minutes,
+    }

@@ -1,0 +1,116 @@
+"""Server-side sign-in sessions: the cookie carries only a random id naming a `UserSession` row.
+
+Deleting the row signs that cookie out for good (logout, expiry, "sign out everywhere else").
+Idle and absolute timeouts are checked against the row on every admin request.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from flask_login import UserMixin
+from sqlalchemy import delete, select, update
+
+from ..database import write_intent
+from ..extensions import db
+from ..models import User, UserSession, utcnow
+
+log = logging.getLogger("inkwell.auth")
+log.setLevel(logging.INFO)
+
+
+@dataclass
+class Author(UserMixin):
+    """The signed-in person, as Flask-Login sees them; `get_id` is the session id, not the user's."""
+
+    user_id: int
+    email: str
+    session_id: str
+
+    def get_id(self) -> str:
+        return self.session_id
+
+
+def _commit_write(statement) -> None:
+    """Run one write in its own transaction that takes SQLite's write lock up front (a GET's
+    deferred read transaction cannot always be upgraded to a write)."""
+    db.session.rollback()
+    with write_intent():
+        db.session.execute(statement)
+        db.session.commit()
+
+
+def start_session(user: User, ip: str) -> Author:
+    config = current_app.config
+    now = utcnow()
+    # Sessions nobody came back to would otherwise stay in the table forever.
+    db.session.execute(
+        delete(UserSession).where(
+            (UserSession.last_seen_at < now - timedelta(seconds=config["SESSION_IDLE_TIMEOUT"]))
+            | (UserSession.created_at < now - timedelta(seconds=config["SESSION_MAX_AGE"]))
+        )
+    )
+    row = UserSession(id=secrets.token_urlsafe(32), user_id=user.id, ip=ip[:64])
+    db.session.add(row)
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return Author(user.id, user.email, row.id)
+
+
+def load_session(session_id: str) -> Author | None:
+    """The author for a session id, or None when it is unknown, idle too long or too old."""
+    row = db.session.get(UserSession, session_id)
+    if row is None:
+        return None
+    config = current_app.config
+    now = utcnow()
+    idle = now - row.last_seen_at
+    if idle > timedelta(seconds=config["SESSION_IDLE_TIMEOUT"]):
+        log.info("session of user %s ended after %d s idle", row.user_id, idle.total_seconds())
+        _commit_write(delete(UserSession).where(UserSession.id == session_id))
+        return None
+    if now - row.created_at > timedelta(seconds=config["SESSION_MAX_AGE"]):
+        log.info("session of user %s reached its maximum age", row.user_id)
+        _commit_write(delete(UserSession).where(UserSession.id == session_id))
+        return None
+    user_id = row.user_id
+    email = db.session.scalar(select(User.email).where(User.id == user_id))
+    if email is None:
+        return None
+    # Writing last_seen_at on every request would make every admin page a write; a tenth of the
+    # idle timeout (at most a minute) is precise enough.
+    if idle > timedelta(seconds=min(60, config["SESSION_IDLE_TIMEOUT"] / 10)):
+        _commit_write(
+            update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
+        )
+    return Author(user_id, email, session_id)
+
+
+def end_session(session_id: str) -> None:
+    _commit_write(delete(UserSession).where(UserSession.id == session_id))
+
+
+def end_other_sessions(author: Author) -> int:
+    """Sign out every other browser of this author; return how many."""
+    others = db.session.scalars(
+        select(UserSession.id).where(
+            UserSession.user_id == author.user_id, UserSession.id != author.session_id
+        )
+    ).all()
+    if others:
+        _commit_write(delete(UserSession).where(UserSession.id.in_(others)))
+    return len(others)
+
+
+def sessions_of(author: Author) -> list[UserSession]:
+    return list(
+        db.session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == author.user_id)
+            .order_by(UserSession.last_seen_at.desc())
+        )
+    )

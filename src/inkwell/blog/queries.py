@@ -1,0 +1,131 @@
+"""Read-only queries for page views, tuned for the hot path.
+
+Page views read plain rows through prepared Core statements (compiled once, cached by SQLAlchemy)
+instead of loading ORM objects: a post page is two small queries and no ORM bookkeeping. Tags for a
+whole list of posts come in one query, never one per post.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, bindparam, func, select
+
+from ..extensions import db
+from ..models import Post, Tag, post_tags, utcnow
+
+_posts = Post.__table__
+
+
+@dataclass(slots=True)
+class TagLink:
+    name: str
+    slug: str
+
+
+@dataclass(slots=True)
+class PostView:
+    """What a template needs of a post; built from a row, never lazy-loads."""
+
+    id: int
+    slug: str
+    title: str
+    published_at: datetime
+    updated_at: datetime
+    reading_minutes: int
+    summary_html: str = ""
+    description: str = ""
+    body_html: str = ""
+    toc_html: str = ""
+    plain_text: str = ""
+    show_toc: bool = False
+    has_chart: bool = False
+    kind: str = "post"
+    tags: list[TagLink] = field(default_factory=list)
+
+
+_LIST_COLUMNS = (
+    _posts.c.id, _posts.c.slug, _posts.c.title, _posts.c.published_at, _posts.c.updated_at,
+    _posts.c.reading_minutes, _posts.c.summary_html,
+)
+_PAGE_COLUMNS = _LIST_COLUMNS + (
+    _posts.c.description, _posts.c.body_html, _posts.c.toc_html, _posts.c.plain_text,
+    _posts.c.show_toc, _posts.c.has_chart, _posts.c.kind,
+)
+
+
+def _visible(kind: str = "post"):
+    return (
+        (_posts.c.kind == kind)
+        & (_posts.c.status == "published")
+        & (_posts.c.published_at <= bindparam("now"))
+    )
+
+
+# Tags ride along in the same row as "name<US>slug<RS>name<US>slug", so a post page is one query.
+_UNIT, _RECORD = "\x1f", "\x1e"
+_TAGS_PACKED = (
+    select(func.aggregate_strings(Tag.name + _UNIT + Tag.slug, _RECORD))
+    .join(post_tags, post_tags.c.tag_id == Tag.id)
+    .where(post_tags.c.post_id == _posts.c.id)
+    .scalar_subquery()
+    .label("packed_tags")
+)
+
+_ONE_BY_SLUG = select(*_PAGE_COLUMNS, _TAGS_PACKED).where(
+    _posts.c.kind == bindparam("kind"),
+    _posts.c.slug == bindparam("slug"),
+    _posts.c.status == "published",
+    _posts.c.published_at <= bindparam("now"),
+)
+
+_TAGS_OF = (
+    select(post_tags.c.post_id, Tag.name, Tag.slug)
+    .join(Tag, Tag.id == post_tags.c.tag_id)
+    .where(post_tags.c.post_id.in_(bindparam("ids", expanding=True)))
+    .order_by(func.lower(Tag.name))
+)
+
+
+def _attach_tags(posts: list[PostView]) -> list[PostView]:
+    if not posts:
+        return posts
+    by_post: dict[int, list[TagLink]] = defaultdict(list)
+    for post_id, name, slug in db.session.execute(_TAGS_OF, {"ids": [p.id for p in posts]}):
+        by_post[post_id].append(TagLink(name, slug))
+    for post in posts:
+        post.tags = by_post.get(post.id, [])
+    return posts
+
+
+def _unpack_tags(packed: str | None) -> list[TagLink]:
+    if not packed:
+        return []
+    tags = [TagLink(*item.split(_UNIT, 1)) for item in packed.split(_RECORD)]
+    return sorted(tags, key=lambda t: t.name.lower())
+
+
+def visible_post(kind: str, slug: str) -> PostView | None:
+    row = db.session.execute(_ONE_BY_SLUG, {"kind": kind, "slug": slug, "now": utcnow()}).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    tags = _unpack_tags(values.pop("packed_tags"))
+    return PostView(**values, tags=tags)
+
+
+def listing(where=None) -> Select:
+    """Visible posts, newest first; `where` narrows it (a tag, a year)."""
+    query = select(*_LIST_COLUMNS).where(_visible())
+    if where is not None:
+        query = query.where(where)
+    return query.order_by(_posts.c.published_at.desc(), _posts.c.id.desc())
+
+
+def fetch_posts(query: Select, limit: int | None = None, offset: int = 0) -> list[PostView]:
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    rows = db.session.execute(query, {"now": utcnow()})
+    return _attach_tags([PostView(**row._mapping) for row in rows])

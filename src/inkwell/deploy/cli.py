@@ -1,0 +1,139 @@
+"""`inkwell deploy ...`: render every deploy file from .env, check them with their real tools,
+diagnose this machine, and run the production stack locally (`make stack`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..config import ConfigError
+from . import compose, envfile, gunicorn, nginx, systemd, uwsgi
+from .settings import DeploySettings, from_env
+
+
+def _settings() -> DeploySettings:
+    try:
+        return from_env()
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group("deploy")
+def deploy_group() -> None:
+    """Render, check and run the production stack (nginx, gunicorn, systemd, uWSGI, compose)."""
+
+
+def render_all(settings: DeploySettings, out: Path) -> list[Path]:
+    """Write every deploy file into `out`; return their paths."""
+    out = out.resolve()
+    for sub in ("nginx", "systemd", "uwsgi"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    unavailable = out / "nginx" / nginx.UNAVAILABLE_FILE
+    conf = out / gunicorn.CONF_FILE
+    ini = out / "uwsgi" / uwsgi.INI_FILE
+    files = {
+        unavailable: nginx.render_unavailable_page(settings),
+        out / "nginx" / nginx.SITE_FILE: nginx.render_site(settings, unavailable),
+        out / "nginx" / nginx.UWSGI_SITE_FILE: nginx.render_site(settings, unavailable, uwsgi=True),
+        conf: gunicorn.render_conf(),
+        out / "systemd" / systemd.UNIT_FILE: systemd.render_unit(settings, conf),
+        ini: uwsgi.render_ini(settings, ini),
+    }
+    for path, text in files.items():
+        path.write_text(text)
+    env_path = out / envfile.ENV_FILE
+    database_url = os.environ.get("DATABASE_URL", "")
+    envfile.write_private(env_path, envfile.render_env(settings, database_url))
+    return [*files, env_path]
+
+
+@deploy_group.command("render")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the files into (created if missing).")
+def render_command(out: Path) -> None:
+    """Write the nginx site, gunicorn.conf.py, systemd unit, uWSGI ini and an .env template."""
+    settings = _settings()
+    for path in render_all(settings, out):
+        click.echo(f"wrote {path}")
+    click.echo(f"All files are for {settings.domain} (upload limit {settings.upload_limit} bytes). "
+               "Check them with: inkwell deploy check --out " + str(out))
+
+
+def check_all(settings: DeploySettings, out: Path) -> dict[str, str | None]:
+    """Each rendered file checked by its real tool: name -> problem (None when fine)."""
+    out = out.resolve()
+    return {
+        "nginx site": nginx.check_site(out / "nginx" / nginx.SITE_FILE),
+        "nginx site (uWSGI)": nginx.check_site(out / "nginx" / nginx.UWSGI_SITE_FILE),
+        "gunicorn.conf.py": gunicorn.check_conf(out / gunicorn.CONF_FILE,
+                                                settings.venv_bin / "gunicorn", settings.app_dir),
+        "systemd unit": systemd.check(out / "systemd" / systemd.UNIT_FILE),
+        "uWSGI ini": uwsgi.check(out / "uwsgi" / uwsgi.INI_FILE, settings),
+    }
+
+
+@deploy_group.command("check")
+@click.option("--out", "out", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path))
+def check_command(out: Path) -> None:
+    """Validate rendered files with nginx -t, systemd-analyze, gunicorn --check-config."""
+    failed = False
+    for name, problem in check_all(_settings(), out).items():
+        if problem:
+            failed = True
+            click.secho(f"FAIL {name}: {problem}", fg="red")
+        else:
+            click.secho(f"ok   {name}", fg="green")
+    sys.exit(1 if failed else 0)
+
+
+@deploy_group.command("doctor")
+def doctor_command() -> None:
+    """What on this machine stops the production stack from working, and how to fix it."""
+    settings = _settings()
+    problems = [
+        *nginx.doctor(settings), *gunicorn.doctor(settings), *systemd.doctor(settings),
+        *envfile.doctor(settings), *uwsgi.doctor(settings),
+    ]
+    for problem in problems:
+        click.echo(f"- {problem}")
+    if not problems:
+        click.echo("No problems found.")
+
+
+@deploy_group.command("stack")
+@click.option("--http-port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--https-port", default=8443, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where configs, certificates, cache and logs go [default: instance/stack].")
+def stack_command(http_port: int, https_port: int, run_dir: Path | None) -> None:
+    """Run nginx (TLS, cache) -> gunicorn -> the database on loopback; Ctrl-C stops it."""
+    from .stack import run_forever
+
+    app_dir = Path.cwd()
+    instance = Path(os.environ.get("INKWELL_INSTANCE_PATH") or app_dir / "instance")
+    try:
+        run_forever(app_dir, (run_dir or instance / "stack").resolve(), http_port, https_port)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@deploy_group.command("compose-setup")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def compose_setup_command(target: Path) -> None:
+    """(Run by compose.yaml's setup container.) Migrate, create the bucket, write nginx files."""
+    from ..cli import setup_command
+
+    click.get_current_context().invoke(setup_command)
+    config = current_app.config
+    if config["MEDIA_BACKEND"] == "s3" and config["S3_ENDPOINT_URL"]:
+        click.echo(f"Bucket {compose.create_public_bucket(config)} is ready.")
+    compose.write_nginx_files(_settings(), target)
+    click.echo(f"nginx files written to {target}.")

@@ -1,0 +1,154 @@
+"""nginx: the site config (TLS, static/media from disk, microcache, headers, rate limit), its
+`nginx -t` check, and doctor checks.
+
+The site file goes in /etc/nginx/sites-enabled/ on a VPS; `make stack` wraps it in a small main
+config of its own (`render_main`) so it runs without root and without touching /etc.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .render import render_template
+from .settings import DeploySettings
+
+SITE_FILE = "inkwell.conf"
+UWSGI_SITE_FILE = "inkwell-uwsgi.conf"
+UNAVAILABLE_FILE = "unavailable.html"
+MIME_TYPES = Path("/etc/nginx/mime.types")
+UWSGI_PARAMS = Path("/etc/nginx/uwsgi_params")
+TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
+# Headers nginx sets on every response; the app's own copies are dropped so there is one of each.
+SECURITY_HEADERS = (
+    "Strict-Transport-Security",
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Cross-Origin-Resource-Policy",
+    "Permissions-Policy",
+)
+MEDIA_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def content_security_policy(settings: DeploySettings) -> str:
+    """No inline script; inline style only because charts (plotly) set style attributes."""
+    images = " ".join(filter(None, ["'self'", "data:", settings.s3_public_origin]))
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src {images}; font-src 'self'; connect-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'; upgrade-insecure-requests"
+    )
+
+
+def render_site(settings: DeploySettings, unavailable_page: Path, uwsgi: bool = False) -> str:
+    """The server blocks for the site; `uwsgi=True` talks to uWSGI with uwsgi_pass instead."""
+    from .gunicorn import TIMEOUT
+
+    if uwsgi:
+        settings = settings.with_changes(app_bind=f"unix:{settings.uwsgi_socket}")
+    return render_template(
+        "nginx-site.conf",
+        s=settings,
+        uwsgi=uwsgi,
+        uwsgi_params=UWSGI_PARAMS,
+        csp=content_security_policy(settings),
+        media_csp=MEDIA_CSP,
+        app_security_headers=SECURITY_HEADERS,
+        unavailable_page=unavailable_page,
+        read_timeout=TIMEOUT + 5,
+    )
+
+
+def render_unavailable_page(settings: DeploySettings) -> str:
+    """The styled 502/503/504 page nginx shows when the app does not answer."""
+    from html import escape
+
+    return render_template("unavailable.html", title=escape(settings.site_title))
+
+
+def render_main(
+    run_dir: Path,
+    site: Path,
+    worker_processes: int | str = 1,
+    access_log: str | None = None,
+    error_log: str | None = None,
+    user: str | None = None,
+) -> str:
+    """A whole nginx.conf that keeps pid, logs and temp files in `run_dir` (make stack, compose)."""
+    # Running as root, nginx would drop to "nobody", who cannot read a private checkout.
+    if user is None and os.geteuid() == 0:
+        user = _current_user()
+    return render_template(
+        "nginx-main.conf",
+        run_dir=run_dir,
+        site=site,
+        user=user,
+        worker_processes=worker_processes,
+        mime_types=MIME_TYPES,
+        access_log=access_log or f"{run_dir}/nginx-access.log",
+        error_log=error_log or f"{run_dir}/nginx-error.log warn",
+    )
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    for name in TEMP_DIRS:
+        (run_dir / "tmp" / name).mkdir(parents=True, exist_ok=True)
+
+
+def _current_user() -> str:
+    import grp
+    import pwd
+
+    return f"{pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name}"
+
+
+def nginx_binary() -> str | None:
+    debian = "/usr/sbin/nginx"  # not on a normal user's PATH
+    return shutil.which("nginx") or (debian if os.path.exists(debian) else None)
+
+
+def check(main_conf: Path, run_dir: Path, nginx: str | None = None) -> str | None:
+    """`nginx -t` on a whole config; the error text, or None when nginx accepts it."""
+    nginx = nginx or nginx_binary()
+    if nginx is None:
+        return "nginx is not installed: apt install nginx"
+    result = subprocess.run(
+        [nginx, "-t", "-q", "-p", str(run_dir), "-c", str(main_conf)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return None if result.returncode == 0 else (result.stdout + result.stderr).strip()
+
+
+def doctor(settings: DeploySettings) -> list[str]:
+    """What stops the site config from working on this machine."""
+    problems = []
+    if nginx_binary() is None:
+        problems.append("nginx is not installed: apt install nginx")
+    for label, path in (("TLS certificate", settings.tls_cert), ("TLS key", settings.tls_key)):
+        if not Path(path).exists():
+            problems.append(
+                f"{label} {path} does not exist: run certbot (docs/vps.md) or set "
+                f"{'TLS_CERT' if label.endswith('certificate') else 'TLS_KEY'} in .env"
+            )
+    if not settings.static_root.is_dir():
+        problems.append(f"static folder {settings.static_root} is missing: reinstall inkwell")
+    return problems
+
+
+def check_site(site: Path) -> str | None:
+    """`nginx -t` on a site file, wrapped in a throwaway main config (no root, no /etc)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="inkwell-nginx-") as tmp:
+        run_dir = Path(tmp)
+        prepare_run_dir(run_dir)
+        main = run_dir / "nginx.conf"
+        main.write_text(render_main(run_dir, site.resolve()))
+        return check(main, run_dir)

@@ -1,0 +1,297 @@
+"""`make stack`: the production topology on this machine, without root.
+
+nginx (HTTP on 127.0.0.1:8080, HTTPS on 127.0.0.1:8443 with a certificate from a local CA made by
+trustme) -> gunicorn (gunicorn.conf.py) -> SQLite, or PostgreSQL when DATABASE_URL says so.
+Everything it writes lives in one run folder (default instance/stack/). Tests and the benchmark
+start the same `Stack` on free ports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from dotenv import dotenv_values
+
+from ..config import ConfigError, new_secret_key
+from . import gunicorn, nginx
+from .settings import DeploySettings, from_env
+
+CA_FILE = "ca.pem"
+
+
+def _write_tls(run_dir: Path) -> tuple[Path, Path]:
+    """A local CA and a certificate for 127.0.0.1/localhost signed by it (kept between runs)."""
+    ca_path, cert_path = run_dir / CA_FILE, run_dir / "tls-cert.pem"
+    key_path = run_dir / "tls-key.pem"
+    if not (ca_path.exists() and cert_path.exists() and key_path.exists()):
+        import trustme
+
+        ca = trustme.CA(organization_name="Inkwell make stack")
+        issued = ca.issue_cert("127.0.0.1", "localhost")
+        ca.cert_pem.write_to_path(str(ca_path))
+        issued.cert_chain_pems[0].write_to_path(str(cert_path))
+        for extra in issued.cert_chain_pems[1:]:
+            extra.write_to_path(str(cert_path), append=True)
+        issued.private_key_pem.write_to_path(str(key_path))
+        key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def _secret_key(run_dir: Path) -> str:
+    """A stable SECRET_KEY for the stack when .env has none (sessions survive restarts)."""
+    path = run_dir / "secret-key"
+    if not path.exists():
+        path.write_text(new_secret_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    """nginx + gunicorn on loopback; `start()` / `stop()`, or use it as a context manager."""
+
+    app_dir: Path
+    run_dir: Path
+    http_port: int = 8080
+    https_port: int = 8443
+    app_port: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)
+    log_to_files: bool = False
+    env: dict[str, str] = field(init=False, default_factory=dict)
+    settings: DeploySettings = field(init=False)
+    _nginx: subprocess.Popen | None = field(init=False, default=None)
+    _app: subprocess.Popen | None = field(init=False, default=None)
+    _logs: list[IO] = field(init=False, default_factory=list)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def https_url(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}"
+
+    @property
+    def app_url(self) -> str:
+        return f"http://127.0.0.1:{self.app_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.run_dir / CA_FILE
+
+    @property
+    def app_log(self) -> Path:
+        return self.run_dir / "gunicorn.log"
+
+    def prepare(self) -> None:
+        """Certificates, environment and rendered nginx/gunicorn configs; checked by nginx -t."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for port in (self.http_port, self.https_port):
+            if not _port_is_free(port):
+                raise ConfigError(
+                    f"port {port} on 127.0.0.1 is in use: stop what uses it or run "
+                    f"make stack STACK_HTTP_PORT=... STACK_HTTPS_PORT=..."
+                )
+        self.app_port = self.app_port or _free_port()
+        cert, key = _write_tls(self.run_dir)
+        env = {k: v for k, v in dotenv_values(self.app_dir / ".env").items() if v is not None}
+        env.update(os.environ)
+        env.update(
+            {
+                "INKWELL_ENV": "production",
+                "SITE_URL": self.https_url,
+                "TRUSTED_PROXIES": "1",
+                "APP_BIND": f"127.0.0.1:{self.app_port}",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.setdefault("INKWELL_INSTANCE_PATH", str(self.app_dir / "instance"))
+        if len(env.get("SECRET_KEY", "")) < 32:
+            env["SECRET_KEY"] = _secret_key(self.run_dir)
+        env.update(self.extra_env)
+        self.env = env
+        self.settings = from_env(env).with_changes(
+            domain="127.0.0.1",
+            http_listen=(f"127.0.0.1:{self.http_port}",),
+            https_listen=(f"127.0.0.1:{self.https_port}",),
+            tls_cert=str(cert),
+            tls_key=str(key),
+            cache_dir=self.run_dir / "cache",
+            acme_webroot=self.run_dir / "acme",
+            app_dir=self.app_dir,
+        )
+        unavailable = self.run_dir / nginx.UNAVAILABLE_FILE
+        unavailable.write_text(nginx.render_unavailable_page(self.settings))
+        site = self.run_dir / nginx.SITE_FILE
+        site.write_text(nginx.render_site(self.settings, unavailable))
+        main = self.run_dir / "nginx.conf"
+        main.write_text(nginx.render_main(self.run_dir, site))
+        (self.run_dir / gunicorn.CONF_FILE).write_text(gunicorn.render_conf())
+        nginx.prepare_run_dir(self.run_dir)
+        Path(self.settings.media_root).mkdir(parents=True, exist_ok=True)
+        problem = nginx.check(main, self.run_dir)
+        if problem:
+            raise ConfigError(f"nginx does not accept the rendered config:\n{problem}")
+
+    def _output(self, name: str) -> IO | None:
+        if not self.log_to_files:
+            return None
+        log = open(self.run_dir / name, "ab")  # noqa: SIM115 (closed in stop())
+        self._logs.append(log)
+        return log
+
+    def migrate(self) -> None:
+        """`inkwell setup`: migrations, and the welcome post on an empty database."""
+        subprocess.run(
+            [str(self.settings.venv_bin / "inkwell"), "setup"],
+            cwd=self.app_dir,
+            env=self.env,
+            check=True,
+            stdout=self._output("setup.log"),
+            stderr=subprocess.STDOUT if self.log_to_files else None,
+        )
+
+    def start_app(self, cpu: str | None = None) -> None:
+        command = [
+            str(self.settings.venv_bin / "gunicorn"),
+            "--config", str(self.run_dir / gunicorn.CONF_FILE),
+            "inkwell.wsgi:app",
+        ]
+        out = self._output("gunicorn.log")
+        self._app = subprocess.Popen(
+            _pinned(command, cpu), cwd=self.app_dir, env=self.env,
+            stdout=out, stderr=subprocess.STDOUT if out else None,
+        )
+        _wait_for(f"{self.app_url}/healthz", self._app, "gunicorn")
+
+    def stop_app(self) -> None:
+        _stop(self._app, signal.SIGTERM, gunicorn.GRACEFUL_TIMEOUT + 5)
+        self._app = None
+
+    def start_nginx(self, cpu: str | None = None) -> None:
+        command = [nginx.nginx_binary() or "nginx", "-p", str(self.run_dir),
+                   "-c", str(self.run_dir / "nginx.conf")]
+        out = self._output("nginx.log")
+        self._nginx = subprocess.Popen(
+            _pinned(command, cpu), stdout=out, stderr=subprocess.STDOUT if out else None
+        )
+        _wait_for(f"{self.http_url}/.well-known/acme-challenge/ready", self._nginx, "nginx",
+                  any_status=True)
+
+    def stop_nginx(self) -> None:
+        _stop(self._nginx, signal.SIGQUIT, 10)
+        self._nginx = None
+
+    def start(self, app_cpu: str | None = None, nginx_cpu: str | None = None) -> Stack:
+        self.prepare()
+        self.migrate()
+        try:
+            self.start_app(app_cpu)
+            self.start_nginx(nginx_cpu)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self.stop_nginx()
+        self.stop_app()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def running(self) -> bool:
+        return all(p is not None and p.poll() is None for p in (self._nginx, self._app))
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _pinned(command: list[str], cpu: str | None) -> list[str]:
+    return ["taskset", "-c", cpu, *command] if cpu is not None else command
+
+
+def _wait_for(url: str, proc: subprocess.Popen, name: str, any_status: bool = False) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ConfigError(f"{name} exited with status {proc.returncode} while starting")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            if any_status:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise ConfigError(f"{name} did not answer {url} within 60 s")
+
+
+def _stop(proc: subprocess.Popen | None, sig: int, timeout: float) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int) -> None:
+    """What `make stack` runs: start, print the URLs, stop everything on Ctrl-C."""
+    stack = Stack(app_dir=app_dir, run_dir=run_dir, http_port=http_port, https_port=https_port)
+    stack.start()
+    print(
+        f"\nInkwell production stack is up (Ctrl-C stops it):\n"
+        f"  {stack.https_url}/   HTTPS (nginx, TLS from a local CA)\n"
+        f"  {stack.http_url}/    HTTP, redirects to HTTPS\n"
+        f"  {stack.app_url}/   gunicorn directly\n"
+        f"Trust the CA to avoid browser warnings: {stack.ca_file}\n"
+        f"  e.g. curl --cacert {stack.ca_file} {stack.https_url}/\n",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while stack.running():
+            time.sleep(0.5)
+        print("nginx or gunicorn stopped on its own; stopping the stack.", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nStopping nginx and gunicorn...", flush=True)
+    finally:
+        stack.stop()
+    print("Stopped.")

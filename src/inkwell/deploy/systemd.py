@@ -1,0 +1,57 @@
+"""systemd: the service unit that runs gunicorn on a VPS, its `systemd-analyze verify` check and
+doctor checks.
+
+The unit restarts gunicorn on failure, runs it as a non-root user in a sandbox, reloads it with
+HUP (new code, no dropped requests) and gives it longer to stop than gunicorn's graceful timeout.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import gunicorn
+from .render import render_template
+from .settings import DeploySettings
+
+UNIT_FILE = "inkwell.service"
+STOP_MARGIN = 15
+
+
+def stop_timeout() -> int:
+    return gunicorn.GRACEFUL_TIMEOUT + STOP_MARGIN
+
+
+def render_unit(settings: DeploySettings, gunicorn_conf: Path) -> str:
+    writable = sorted({str(settings.instance_path), str(settings.media_root)})
+    return render_template(
+        UNIT_FILE,
+        s=settings,
+        conf=gunicorn_conf,
+        graceful=gunicorn.GRACEFUL_TIMEOUT,
+        stop_timeout=stop_timeout(),
+        writable=writable,
+    )
+
+
+def check(unit: Path) -> str | None:
+    """`systemd-analyze verify`; the complaints about this unit, or None when it is clean."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        return "systemd-analyze is not installed (Debian: apt install systemd)"
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    mine = [line for line in (result.stdout + result.stderr).splitlines() if unit.name in line]
+    return "\n".join(mine) if result.returncode != 0 or mine else None
+
+
+def doctor(settings: DeploySettings) -> list[str]:
+    problems = []
+    if not (settings.app_dir / ".env").exists():
+        problems.append(f"{settings.app_dir}/.env does not exist: run `inkwell deploy render` "
+                        "and copy env.example to it")
+    if not (settings.venv_bin / "gunicorn").exists():
+        problems.append(f"{settings.venv_bin}/gunicorn is missing: install inkwell into that venv")
+    return problems

@@ -1,0 +1,239 @@
+"""Uploaded images as the author sees them: store an upload with its responsive variants, delete
+it, the Markdown that shows it, and the <picture> markup published posts use (see images.py for
+how an upload is checked and cleaned). Animated GIF and WebP stay animated in every variant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import re
+import secrets
+from html.parser import HTMLParser
+
+from flask import current_app, has_app_context
+from sqlalchemy import inspect, select
+
+from .extensions import db
+from .images import ImageRejected, decode_image, encode, resize
+from .models import Media
+from .storage import MediaStore, get_store
+from .storage.views import media_bp
+
+__all__ = [
+    "ImageRejected",
+    "delete_media",
+    "media_bp",
+    "media_markdown",
+    "responsive_images",
+    "store_upload",
+]
+
+WIDTHS = (480, 960, 1600)
+SIZES = "(max-width: 42rem) 100vw, 42rem"
+DEFAULT_MAX_PIXELS = 50_000_000
+MAX_ALT_LENGTH = 300
+
+# Pillow format -> (extension, Content-Type, format written back).
+FORMATS = {
+    "PNG": ("png", "image/png", "PNG"),
+    "JPEG": ("jpg", "image/jpeg", "JPEG"),
+    "MPO": ("jpg", "image/jpeg", "JPEG"),
+    "WEBP": ("webp", "image/webp", "WEBP"),
+    "GIF": ("gif", "image/gif", "GIF"),
+}
+
+
+def store_upload(
+    data: bytes, filename: str, store: MediaStore, alt: str = "", *, max_pixels: int | None = None
+) -> Media:
+    """Verify, clean and resize an uploaded image, save every variant, add (not commit) its row.
+
+    Raises ImageRejected (with a message for the author) when the bytes are not an acceptable
+    image; then nothing is stored. A storage failure is re-raised after removing what was saved.
+    `filename` is only used to explain a refusal; it never names anything.
+    """
+    if max_pixels is None:
+        max_pixels = _setting("MEDIA_MAX_PIXELS", DEFAULT_MAX_PIXELS)
+    fmt, frames, loop = decode_image(data, filename, max_pixels)
+    ext, content_type, out_format = FORMATS[fmt]
+    stem = secrets.token_hex(16)
+    width, height = frames[0][0].size
+
+    variants: dict[str, str] = {"original": f"{stem}.{ext}"}
+    outputs: dict[str, tuple[bytes, str]] = {
+        variants["original"]: (encode(frames, out_format, loop), content_type)
+    }
+    current = frames
+    for w in sorted((w for w in WIDTHS if w < width), reverse=True):
+        current = resize(current, w)  # each width from the next larger one: fast, still sharp
+        variants[str(w)] = f"{stem}-{w}.{ext}"
+        variants[f"{w}.webp"] = f"{stem}-{w}.webp"
+        outputs[variants[str(w)]] = (encode(current, out_format, loop), content_type)
+        if out_format != "WEBP":
+            outputs[variants[f"{w}.webp"]] = (encode(current, "WEBP", loop), "image/webp")
+    if width <= WIDTHS[-1]:
+        variants["original.webp"] = f"{stem}.webp"
+        if out_format != "WEBP":
+            outputs[variants["original.webp"]] = (encode(frames, "WEBP", loop), "image/webp")
+
+    attempted: list[str] = []
+    try:
+        for key, (blob, ctype) in outputs.items():
+            attempted.append(key)
+            store.save(key, blob, ctype)
+    except Exception:
+        for key in attempted:
+            with contextlib.suppress(Exception):
+                store.delete(key)
+        raise
+    media = Media(
+        key=stem,
+        content_type=content_type,
+        width=width,
+        height=height,
+        size=len(outputs[variants["original"]][0]),
+        alt=_clean_alt(alt),
+        variants=variants,
+    )
+    db.session.add(media)
+    return media
+
+
+def delete_media(media: Media, store: MediaStore) -> None:
+    """Remove every variant from the backend, then the row (the caller commits)."""
+    for key in sorted(set((media.variants or {}).values())):
+        store.delete(key)
+    state = inspect(media)
+    if state.persistent:
+        db.session.delete(media)
+    elif state.pending:
+        db.session.expunge(media)
+
+
+def media_markdown(media: Media) -> str:
+    """What the editor inserts: the backend-neutral /media/ path, resolved at save time."""
+    alt = _clean_alt(media.alt)
+    alt = alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return f"![{alt}]({_media_url()}{media.variants['original']})"
+
+
+def _setting(name: str, default: int) -> int:
+    if has_app_context():
+        return int(current_app.config.get(name, default))
+    return default
+
+
+def _media_url() -> str:
+    if has_app_context():
+        return current_app.config.get("MEDIA_URL", "/media/")
+    return "/media/"
+
+
+def _clean_alt(alt: str) -> str:
+    return " ".join((alt or "").split())[:MAX_ALT_LENGTH]
+
+
+# --- published HTML ----------------------------------------------------------------------------
+
+_NAME_RE = re.compile(r"^([A-Za-z0-9_]+)\.(png|jpg|webp|gif)$")
+
+
+class _ImageFinder(HTMLParser):
+    """Collects every <img> start tag with its position and whether it sits inside <picture>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.images: list[tuple[tuple[int, int], str, dict[str, str | None], bool]] = []
+        self._pictures = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "picture":
+            self._pictures += 1
+        elif tag == "img":
+            raw = self.get_starttag_text() or ""
+            self.images.append((self.getpos(), raw, dict(attrs), self._pictures > 0))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "picture":
+            self._pictures = max(0, self._pictures - 1)
+
+
+def responsive_images(html_text: str) -> str:
+    """Turn each <img> of an uploaded image into a <picture> with srcset/sizes and lazy loading.
+
+    Runs on sanitized post HTML at save time; images that are not ours are left as they are.
+    Every value written comes from the Media row or the store and is escaped.
+    """
+    media_url = _media_url()
+    if media_url not in html_text or "<img" not in html_text:
+        return html_text
+    finder = _ImageFinder()
+    finder.feed(html_text)
+    finder.close()
+    wanted: list[tuple[int, str, dict[str, str | None], str, str]] = []
+    line_starts = [0] + [m.end() for m in re.finditer("\n", html_text)]
+    for (line, col), raw, attrs, in_picture in finder.images:
+        src = attrs.get("src") or ""
+        if in_picture or "srcset" in attrs or not src.startswith(media_url):
+            continue
+        match = _NAME_RE.match(src[len(media_url) :])
+        offset = line_starts[line - 1] + col
+        if match and html_text.startswith(raw, offset):
+            wanted.append((offset, raw, attrs, match.group(1), match.group(0)))
+    if not wanted:
+        return html_text
+    stems = {stem for _, _, _, stem, _ in wanted}
+    rows = {m.key: m for m in db.session.scalars(select(Media).where(Media.key.in_(stems)))}
+    store = get_store()
+    parts: list[str] = []
+    done = 0
+    for offset, raw, attrs, stem, name in sorted(wanted, key=lambda item: item[0]):
+        media = rows.get(stem)
+        if media is None or (media.variants or {}).get("original") != name:
+            continue
+        parts.append(html_text[done:offset])
+        parts.append(_picture(media, attrs, store))
+        done = offset + len(raw)
+    parts.append(html_text[done:])
+    return "".join(parts)
+
+
+def _picture(media: Media, attrs: dict[str, str | None], store: MediaStore) -> str:
+    variants = media.variants
+    widths = [w for w in WIDTHS if str(w) in variants]
+    small_enough = media.width <= WIDTHS[-1]
+
+    def srcset(suffix: str, original: str | None) -> str:
+        items = [(variants[f"{w}{suffix}"], w) for w in widths if f"{w}{suffix}" in variants]
+        if original and small_enough:
+            items.append((original, media.width))
+        return ", ".join(f"{store.url(key)} {w}w" for key, w in items)
+
+    webp_original = variants.get("original.webp") or (
+        variants["original"] if variants["original"].endswith(".webp") else None
+    )
+    fallback = variants.get("960") or variants["original"]
+    img_attrs = {
+        "src": store.url(fallback),
+        "srcset": srcset("", variants["original"]),
+        "sizes": SIZES,
+        "width": str(media.width),
+        "height": str(media.height),
+        "loading": "lazy",
+        "decoding": "async",
+        "alt": attrs.get("alt") or media.alt or "",
+    }
+    if attrs.get("title"):
+        img_attrs["title"] = attrs["title"] or ""
+    webp = srcset(".webp", webp_original)
+    source = (
+        f'<source type="image/webp" srcset="{_attr(webp)}" sizes="{SIZES}">' if webp else ""
+    )
+    img = "<img " + " ".join(f'{name}="{_attr(value)}"' for name, value in img_attrs.items()) + ">"
+    return f"<picture>{source}{img}</picture>"
+
+
+def _attr(value: str) -> str:
+    return html.escape(value, quote=True)
+

@@ -1,0 +1,131 @@
+"""`inkwell media ...`: list uploaded media and move it between storage backends.
+
+`migrate` copies, never moves: the source keeps every file, so the site serves images from
+either backend while the switch happens, and running it again only copies what is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .database import write_intent
+from .storage import BACKENDS, content_type_for, get_store
+
+RENDER_BATCH = 100
+
+
+@click.group("media")
+def media_group() -> None:
+    """Uploaded images: list them, move them between local disk and S3."""
+
+
+@media_group.command("migrate")
+@click.option("--to", "target_name", type=click.Choice(BACKENDS), required=True,
+              help="Backend to copy media to.")
+@click.option("--from", "source_name", type=click.Choice(BACKENDS), default=None,
+              help="Backend to copy from (default: MEDIA_BACKEND).")
+@with_appcontext
+def migrate_command(target_name: str, source_name: str | None) -> None:
+    """Copy every media file to another backend and point posts at it.
+
+    Idempotent and resumable: files already at the target with the same size are skipped.
+    Nothing is deleted from the source.
+    """
+    from .cli import _iterate, _progress
+
+    source_name = source_name or current_app.config["MEDIA_BACKEND"]
+    if source_name == target_name:
+        raise click.UsageError(
+            f"media is already on {target_name}; pass --from to copy from the other backend"
+        )
+    source = get_store(backend=source_name)
+    target = get_store(backend=target_name)
+    problem = target.check_writable()
+    if problem:
+        click.secho(f"error: {problem}", fg="red", err=True)
+        sys.exit(1)
+
+    copied = skipped = 0
+    failed: list[str] = []
+    bar = _progress(f"Copying media from {source_name} to {target_name}")
+    for key in _iterate(bar(source.keys())):
+        expected = source.size(key)
+        try:
+            if target.size(key) == expected:
+                skipped += 1
+                continue
+        except FileNotFoundError:
+            pass
+        target.save(key, source.read(key), content_type_for(key))
+        if target.size(key) != expected:
+            failed.append(key)
+            continue
+        copied += 1
+    click.echo(f"{copied} copied, {skipped} already there, {len(failed)} failed.")
+    for key in failed:
+        click.secho(f"error: {key} has a different size on {target_name}", fg="red", err=True)
+    if failed:
+        sys.exit(1)
+
+    posts = _rerender_posts(target_name)
+    click.echo(f"{posts} posts and pages now point at {target_name}.")
+    current = current_app.config["MEDIA_BACKEND"]
+    if current != target_name:
+        click.echo(
+            f"Next: set MEDIA_BACKEND={target_name} in .env (or the service environment) and "
+            "restart the app. Run this command again with "
+            f"--from {source_name} --to {target_name} afterwards to copy uploads made meanwhile."
+        )
+
+
+def _rerender_posts(backend: str) -> int:
+    """Re-render posts that show uploaded images so their stored HTML uses `backend`'s URLs."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import Post
+    from .publishing import apply_markdown
+
+    config = current_app.config
+    previous = config["MEDIA_BACKEND"]
+    # Rendering builds image URLs from the configured backend; this process renders for the target.
+    config["MEDIA_BACKEND"] = backend
+    count = 0
+    try:
+        with write_intent():
+            ids = db.session.scalars(
+                select(Post.id).where(Post.body_markdown.contains(config["MEDIA_URL"]))
+            ).all()
+            for start in range(0, len(ids), RENDER_BATCH):
+                batch = ids[start : start + RENDER_BATCH]
+                for post in db.session.scalars(select(Post).where(Post.id.in_(batch))):
+                    apply_markdown(post, post.body_markdown)
+                    count += 1
+                db.session.commit()
+    finally:
+        config["MEDIA_BACKEND"] = previous
+    return count
+
+
+@media_group.command("list")
+@with_appcontext
+def list_command() -> None:
+    """Show every uploaded image: key, size in pixels and bytes, alt text, URL."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import Media
+
+    store = get_store()
+    count = 0
+    for media in db.session.scalars(select(Media).order_by(Media.created_at, Media.id)):
+        count += 1
+        click.echo(
+            f"{media.variants.get('original', media.key)}\t{media.width}x{media.height}\t"
+            f"{media.size} bytes\t{store.url(media.variants['original'])}\t{media.alt}"
+        )
+    click.echo(f"{count} media items on {current_app.config['MEDIA_BACKEND']}.", err=True)

@@ -1,0 +1,112 @@
+// The post editor: live preview rendered by the server (the same pipeline as published posts)
+// and image upload by button or drag-and-drop, inserting the Markdown at the cursor.
+// Loaded with defer; no inline script anywhere because the CSP forbids it.
+"use strict";
+
+(function () {
+  var body = document.getElementById("body");
+  var preview = document.getElementById("preview");
+  var status = document.getElementById("editor-status");
+  var picker = document.getElementById("upload-input");
+  if (!body || !preview) return;
+  var token = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  var plotlyLoading = null;
+  var timer = null;
+  var latest = 0;
+
+  function say(message) { status.textContent = message || ""; }
+
+  function post(url, data, isJson) {
+    var headers = { "X-CSRFToken": token, "Accept": "application/json" };
+    if (isJson) headers["Content-Type"] = "application/json";
+    return fetch(url, {
+      method: "POST", credentials: "same-origin", headers: headers,
+      body: isJson ? JSON.stringify(data) : data
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (json) {
+        if (response.status === 401) throw new Error("You were signed out; sign in again in another tab, then keep writing.");
+        if (!response.ok) throw new Error(json.message || ("The server answered " + response.status + "."));
+        return json;
+      });
+    });
+  }
+
+  function loadPlotly() {
+    if (window.Plotly) return Promise.resolve();
+    if (!plotlyLoading) {
+      plotlyLoading = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = body.getAttribute("data-plotly-src");
+        script.onload = resolve;
+        script.onerror = function () { reject(new Error("Could not load the chart library.")); };
+        document.head.appendChild(script);
+      });
+    }
+    return plotlyLoading;
+  }
+
+  function drawCharts() {
+    preview.querySelectorAll(".plotly-chart[data-plotly]").forEach(function (el) {
+      try {
+        var fig = JSON.parse(el.getAttribute("data-plotly"));
+        window.Plotly.newPlot(el, fig.data, fig.layout || {}, { responsive: true, displaylogo: false });
+      } catch (err) {
+        console.error("Could not draw chart", el, err);
+      }
+    });
+  }
+
+  function refresh() {
+    var ticket = ++latest;
+    post(body.getAttribute("data-preview-url"), { markdown: body.value }, true).then(function (json) {
+      if (ticket !== latest) return;  // an older answer arriving late must not win
+      preview.innerHTML = json.html;  // sanitized by the server with the published posts' allowlist
+      say("");
+      if (json.has_chart) loadPlotly().then(drawCharts).catch(function (err) { say(err.message); });
+    }).catch(function (err) { say("Preview: " + err.message); });
+  }
+
+  body.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 400);
+  });
+  if (preview.querySelector(".plotly-chart")) loadPlotly().then(drawCharts).catch(function () {});
+
+  function insertAtCursor(text) {
+    var start = body.selectionStart, end = body.selectionEnd;
+    var before = body.value.slice(0, start);
+    var padded = (before && !/\n$/.test(before) ? "\n" : "") + text + "\n";
+    body.setRangeText(padded, start, end, "end");
+    body.focus();
+    body.dispatchEvent(new Event("input"));
+  }
+
+  function upload(files) {
+    Array.prototype.forEach.call(files, function (file) {
+      var form = new FormData();
+      form.append("file", file);
+      say("Uploading " + file.name + "…");
+      post(body.getAttribute("data-upload-url"), form, false).then(function (json) {
+        insertAtCursor(json.markdown);
+        say("Uploaded " + file.name + ".");
+      }).catch(function (err) {
+        say(file.name + ": " + (err.message === "Failed to fetch" ? "the upload failed (is the file too large?)" : err.message));
+      });
+    });
+  }
+
+  if (picker) picker.addEventListener("change", function () { upload(picker.files); picker.value = ""; });
+  body.addEventListener("dragover", function (e) {
+    if (e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types, "Files") !== -1) {
+      e.preventDefault();
+      body.classList.add("dragging");
+    }
+  });
+  body.addEventListener("dragleave", function () { body.classList.remove("dragging"); });
+  body.addEventListener("drop", function (e) {
+    body.classList.remove("dragging");
+    if (!e.dataTransfer || !e.dataTransfer.files.length) return;
+    e.preventDefault();
+    upload(e.dataTransfer.files);
+  });
+})();
