@@ -215,3 +215,12 @@ def test_health_and_readiness(client, site):
 @pytest.mark.parametrize("url", ["/search?q=%00", "/posts/a%00b/", "/tags/%00/", "/?page=%00"])
 def test_nul_bytes_in_urls_are_a_4xx(client, site, url):
     assert 400 <= client.get(url).status_code < 500
+
+
+def test_an_unexpected_error_shows_the_friendly_500_page(app, client):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.add_url_rule("/boom/", "boom", lambda: 1 / 0)
+    response = client.get("/boom/")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "Something went wrong" in body and "Traceback" not in body

@@ -1,0 +1,36 @@
+"""What a reader sees in a real browser: charts drawn, no errors, nothing from other sites."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+
+def test_welcome_post_draws_its_chart_with_no_console_errors_and_no_third_party_requests(
+    page, live_server, runner
+):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    with live_server() as base:
+        errors: list[str] = []
+        hosts: set[str] = set()
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: hosts.add(urlparse(r.url).netloc))
+        page.goto(base + "/posts/welcome/")
+        page.wait_for_selector(".plotly-chart .main-svg", timeout=15000)
+        bars = page.locator(".plotly-chart .bars path").count()
+        assert bars == 3
+        assert page.locator("math").count() >= 2
+        assert errors == []
+        assert hosts == {urlparse(base).netloc}
+
+
+def test_home_page_without_charts_loads_no_plotly(page, live_server, runner):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    with live_server() as base:
+        urls: list[str] = []
+        page.on("request", lambda r: urls.append(r.url))
+        page.goto(base + "/")
+        page.wait_for_load_state("networkidle")
+        assert page.title() == "Inkwell"
+        assert not [u for u in urls if "plotly" in u]
+        assert page.locator(".post-list article").count() == 1
