@@ -78,6 +78,8 @@ def _markdown(table: list[list[str]], meta: dict) -> str:
     lines += [
         "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table[1:]
     ]
+    if _busy_warning(meta["load_average"]):
+        lines += ["", _busy_warning(meta["load_average"])]
     if meta["skipped"] or meta["failed"]:
         lines += [
             "",
@@ -87,8 +89,19 @@ def _markdown(table: list[list[str]], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _busy_warning(load_average: list[float]) -> str:
+    """Absolute times (cold start, import) are only meaningful on an otherwise idle machine."""
+    if max(load_average) < 1.5:
+        return ""
+    return (
+        f"Warning: load average was {load_average[0]} before and {load_average[1]} after the run: "
+        "something else was using the CPUs, so absolute times are inflated; ratios less so."
+    )
+
+
 def run(names: list[str], results_dir: Path) -> int:
     results_dir.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
     rows: list[dict] = []
     skipped: list[str] = []
     failed: list[str] = []
@@ -133,12 +146,16 @@ def run(names: list[str], results_dir: Path) -> int:
         "load_cpu": load_cpu,
         "skipped": skipped,
         "failed": failed,
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     table = _table(rows)
     print()
     _print_table(table)
     (results_dir / "summary.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
     (results_dir / "summary.md").write_text(_markdown(table, meta))
+    busy = _busy_warning(meta["load_average"])
+    if busy:
+        print(f"\n{busy}")
     print(f"\nWrote {results_dir / 'summary.md'} and one JSON file per scenario.")
     misses = sum(r["verdict"] == "MISS" for r in rows)
     print(f"{misses} figure(s) missed their goal; {len(failed)} scenario(s) failed.")
@@ -147,7 +164,10 @@ def run(names: list[str], results_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run Inkwell's benchmarks; print every figure next to its goal.",
+    )
     parser.add_argument(
         "--only",
         action="append",

@@ -239,14 +239,15 @@ def gunicorn_argv(
     ]
 
 
+_PASSED_ON = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH")
+
+
 def clean_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The environment for a child: ours minus settings that would change gunicorn or Inkwell."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k != "GUNICORN_CMD_ARGS" and not k.startswith(("INKWELL_", "DATABASE_URL", "SECRET_KEY"))
-    }
-    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    """A minimal environment for a child plus `env`: no setting of yours (SITE_URL, REDIS_URL,
+    GUNICORN_CMD_ARGS, a .env file ...) can change what is measured."""
+    base = {k: os.environ[k] for k in _PASSED_ON if k in os.environ}
+    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")]))
+    base["FLASK_SKIP_DOTENV"] = "1"
     return {**base, **env}
 
 

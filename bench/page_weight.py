@@ -62,7 +62,8 @@ class Resource:
     status: int = 0
     bytes: int = 0
     gzip_bytes: int = 0
-    served_encoding: str = ""
+    content_type: str = ""
+    served_encoding: str = ""  # what the app sends to a client that accepts gzip
 
     @property
     def path(self) -> str:
@@ -150,21 +151,28 @@ def _compressed_size(body: bytes, content_type: str) -> int:
     return len(body)
 
 
+def _load(resource: Resource) -> bytes:
+    """Fetch a resource and fill in its sizes; return its body."""
+    resource.status, headers, body = fetch(resource.url)
+    resource.content_type = headers.get("content-type", "")
+    resource.bytes = len(body)
+    resource.gzip_bytes = _compressed_size(body, resource.content_type)
+    gzipped = fetch(resource.url, {"Accept-Encoding": "gzip"})[1]
+    resource.served_encoding = gzipped.get("content-encoding", "")
+    return body
+
+
 def page_resources(base: str, path: str) -> tuple[Resource, list[Resource]]:
     """The page itself and every resource it loads (stylesheet imports followed), fetched."""
-    status, headers, html = fetch(base + path)
-    if status != 200:
-        raise BenchError(f"GET {path} answered {status}")
-    page = Resource(
-        base + path,
-        "html",
-        status,
-        len(html),
-        _compressed_size(html, headers.get("content-type", "")),
-    )
+    page = Resource(base + path, "html")
+    html = _load(page)
+    if page.status != 200:
+        raise BenchError(f"GET {path} answered {page.status}")
     parser = _Refs()
     parser.feed(html.decode("utf-8", errors="replace"))
-    queue = [(urljoin(page.url, u), _kind_from_url(u, k)) for u, k in parser.refs]
+    queue = [
+        (urljoin(page.url, u), _kind_from_url(u, k) if k == "other" else k) for u, k in parser.refs
+    ]
     for css in parser.inline_css:
         queue += [(urljoin(page.url, u), k) for u, k in _css_refs(css)]
     found: dict[str, Resource] = {}
@@ -176,12 +184,7 @@ def page_resources(base: str, path: str) -> tuple[Resource, list[Resource]]:
         resource = found[url] = Resource(url, kind)
         if urlsplit(url).netloc != server:
             continue  # third party: counted, never fetched
-        resource.status, headers, body = fetch(url)
-        resource.bytes = len(body)
-        resource.gzip_bytes = _compressed_size(body, headers.get("content-type", ""))
-        resource.served_encoding = fetch(url, {"Accept-Encoding": "gzip"})[1].get(
-            "content-encoding", ""
-        )
+        body = _load(resource)
         if resource.status == 200 and kind == "stylesheet":
             css = body.decode("utf-8", errors="replace")
             queue += [(urljoin(url, u), k) for u, k in _css_refs(css)]
@@ -224,6 +227,12 @@ def main(results_dir: Path) -> dict:
     not_content = [r.path for r in extras if not r.is_content]
     code_css = [r for r in post_res if r.path.endswith("/code.css")]
     plotly = [r for r in post_res if r.is_plotly]
+    text = {
+        r.path: r
+        for r in [home_page, post_page, *home_res, *post_res]
+        if r.status == 200 and r.content_type.startswith(TEXT_TYPES)
+    }
+    compressed = [path for path, r in text.items() if r.served_encoding in ("gzip", "br")]
     return {
         "name": "page_weight",
         "ratios": {
@@ -249,6 +258,9 @@ def main(results_dir: Path) -> dict:
                 len(home["broken"]) + len(post["broken"]),
                 "== 0",
                 note=", ".join(sorted(set(home["broken"] + post["broken"]))),
+            ),
+            "text files the app itself sends gzipped": figure(
+                len(compressed), note=f"of {len(text)}; nginx compresses in the stack"
             ),
         },
         "raw": {

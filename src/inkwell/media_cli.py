@@ -71,8 +71,17 @@ def migrate_command(target_name: str, source_name: str | None) -> None:
     if failed:
         sys.exit(1)
 
+    sample = next(iter(target.keys()), None)
+    unreadable = sample and _not_public(target.url(sample))
+    if unreadable:
+        click.secho(
+            f"warning: visitors cannot load {target.url(sample)} ({unreadable}): allow public "
+            "reads (s3:GetObject) on the bucket, or set S3_PUBLIC_URL to a CDN in front of it.",
+            fg="yellow",
+            err=True,
+        )
     posts = _rerender_posts(target_name)
-    click.echo(f"{posts} posts and pages now point at {target_name}.")
+    click.echo(f"Posts and pages re-rendered to load images from {target_name}: {posts}.")
     current = current_app.config["MEDIA_BACKEND"]
     if current != target_name:
         click.echo(
@@ -80,6 +89,24 @@ def migrate_command(target_name: str, source_name: str | None) -> None:
             "restart the app. Run this command again with "
             f"--from {source_name} --to {target_name} afterwards to copy uploads made meanwhile."
         )
+
+
+def _not_public(url: str) -> str | None:
+    """Why a visitor could not load `url`, or None when they can (app paths are served by us)."""
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        return None
+    try:
+        # A one-byte GET rather than HEAD: some S3-compatible services authorise HEAD differently.
+        request = urllib.request.Request(url, headers={"Range": "bytes=0-0"})
+        with urllib.request.urlopen(request, timeout=10):
+            return None
+    except urllib.error.HTTPError as e:
+        return f"HTTP {e.code}"
+    except OSError as e:
+        return str(getattr(e, "reason", e))
 
 
 def _rerender_posts(backend: str) -> int:
@@ -98,11 +125,20 @@ def _rerender_posts(backend: str) -> int:
     try:
         with write_intent():
             ids = db.session.scalars(
-                select(Post.id).where(Post.body_markdown.contains(config["MEDIA_URL"]))
+                select(Post.id).where(
+                    Post.body_markdown.contains(config["MEDIA_URL"], autoescape=True)
+                )
             ).all()
             for start in range(0, len(ids), RENDER_BATCH):
                 batch = ids[start : start + RENDER_BATCH]
-                for post in db.session.scalars(select(Post).where(Post.id.in_(batch))):
+                # Locked (PostgreSQL) so an author saving the same post meanwhile is not undone.
+                rows = (
+                    select(Post)
+                    .where(Post.id.in_(batch))
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+                for post in db.session.scalars(rows):
                     apply_markdown(post, post.body_markdown)
                     count += 1
                 db.session.commit()

@@ -57,13 +57,13 @@ def _admin_client(endpoint: str):
     )
 
 
-def new_bucket(endpoint: str) -> dict:
+def new_bucket(endpoint: str, public: bool = True) -> dict:
     """Create an empty bucket of our own; return the settings that point Inkwell at it."""
     bucket = f"inkwell-{uuid.uuid4().hex[:12]}"
     client = _admin_client(endpoint)
     client.create_bucket(Bucket=bucket)
-    # What the docs tell a user to do: readers may GET objects, nothing else.
-    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read_policy(bucket)))
+    if public:  # what the docs tell a user to do: readers may GET objects, nothing else
+        client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read_policy(bucket)))
     return {"S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1",
             **S3_CREDENTIALS}
 

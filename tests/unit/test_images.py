@@ -27,6 +27,8 @@ from inkwell.models import Media
 from inkwell.storage import get_store
 from inkwell.storage.local import LocalStore
 
+from ..conftest import BACKENDS
+
 
 def encode(img: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
@@ -289,6 +291,7 @@ def test_a_storage_failure_midway_leaves_nothing_behind(app, tmp_path):
 # --- deleting and inserting --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 def test_deleting_media_removes_every_variant_and_the_row(store):
     keep = store_upload(photo((800, 400)), "keep.jpg", store)
     media = store_upload(photo((2000, 1000)), "gone.jpg", store)
@@ -367,6 +370,7 @@ def test_other_images_are_left_alone(store):
     assert responsive_images(html) == html
 
 
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 def test_one_query_for_all_images_and_a_second_pass_changes_nothing(app, store):
     uploads = [store_upload(photo((900, 450)), f"{i}.jpg", store) for i in range(5)]
     db.session.commit()

@@ -14,6 +14,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # Reachable without signing in.
 PUBLIC_ENDPOINTS = {"admin.login"}
+# Row ids in URLs stop at PostgreSQL's integer range: a larger number is a 404, not an overflow.
+ROW_ID = "int(min=1, max=2147483647)"
 
 
 def wants_json() -> bool:

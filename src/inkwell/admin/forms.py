@@ -12,7 +12,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from ..content.frontmatter import slugify
 from .passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
@@ -26,8 +26,9 @@ def _strip(value):
 
 
 class LoginForm(FlaskForm):
-    email = StringField("Email", validators=[DataRequired("Enter your email."), Length(max=254)],
-                        filters=[_strip])
+    email = StringField(
+        "Email", validators=[DataRequired("Enter your email."), Length(max=254)], filters=[_strip]
+    )
     password = PasswordField(
         "Password",
         validators=[InputRequired("Enter your password."), Length(max=MAX_PASSWORD_LENGTH)],
@@ -57,6 +58,7 @@ class PostForm(FlaskForm):
         "Publish date (UTC)",
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[Optional()],
+        description="When to publish with Schedule; on a published post, Save moves its date.",
     )
     toc = BooleanField("Show a table of contents")
     save = SubmitField("Save")
@@ -66,17 +68,11 @@ class PostForm(FlaskForm):
 
     def validate_slug(self, field) -> None:
         if field.data and slugify(field.data) != field.data:
-            from wtforms.validators import ValidationError
-
             suggestion = slugify(field.data)
             hint = f' such as "{suggestion}"' if suggestion else ""
-            raise ValidationError(
-                f"Use lowercase letters, digits and hyphens only{hint}."
-            )
+            raise ValidationError(f"Use lowercase letters, digits and hyphens only{hint}.")
 
     def validate_tags(self, field) -> None:
-        from wtforms.validators import ValidationError
-
         names = tag_names(field.data or "")
         if len(names) > MAX_TAGS:
             raise ValidationError(f"Use at most {MAX_TAGS} tags.")

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..media import ImageRejected, delete_media, media_markdown, store_upload
 from ..models import Media, Post
 from ..storage import get_store
-from . import bp, wants_json
+from . import ROW_ID, bp, wants_json
 from .auth import client_ip
 from .forms import ConfirmForm, UploadForm
 from .sessions import log
@@ -86,7 +86,7 @@ def upload():
     return redirect(url_for("admin.media_library"), 303)
 
 
-@bp.route("/media/<int:media_id>/delete", methods=["GET", "POST"])
+@bp.route(f"/media/<{ROW_ID}:media_id>/delete", methods=["GET", "POST"])
 def delete_upload(media_id: int):
     media = db.session.get(Media, media_id)
     if media is None:

@@ -4,18 +4,19 @@ and standalone pages. Saving goes through `inkwell.publishing`, like `inkwell im
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..content.frontmatter import slugify
-from ..content.render import render_markdown
 from ..errors import error_response
 from ..extensions import db
 from ..models import Post, SlugRedirect, utcnow
 from ..publishing import TagCache, apply_markdown, touch
 from ..search import index_post, unindex_post
-from . import bp
+from . import ROW_ID, bp
 from .forms import ConfirmForm, PostForm, tag_names
 
 SECTIONS = {"posts": "post", "pages": "page"}
@@ -58,8 +59,9 @@ def post_list(section: str):
     kind = _section_kind(section)
     q = request.args.get("q", "").strip()[:200]
     status = request.args.get("status", "")
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < len(page) < 6 and int(page) > 0 else 1
+    raw_page = request.args.get("page", "1")
+    # str.isdigit() accepts "¹" and other digits int() refuses; only ASCII digits here.
+    page = max(1, int(raw_page)) if re.fullmatch(r"[0-9]{1,5}", raw_page) else 1
     query = select(Post).where(Post.kind == kind)
     if q:
         pattern = _like(q)
@@ -102,7 +104,10 @@ def new(section: str):
     return render_template("admin/edit.html", section=section, post=None, form=form)
 
 
-@bp.route("/<any(posts,pages):section>/<int:post_id>", methods=["GET", "POST"])
+EDIT_URL = f"/<any(posts,pages):section>/<{ROW_ID}:post_id>"
+
+
+@bp.route(EDIT_URL, methods=["GET", "POST"])
 def edit(section: str, post_id: int):
     post = _get_post(section, post_id)
     if request.method == "POST":
@@ -134,7 +139,8 @@ def _check_slug(form: PostForm, post: Post) -> str | None:
         form.slug.errors = [*form.slug.errors, "Give it a slug made of letters, digits and -."]
         return None
     if post.kind == "page" and slug in _reserved_page_slugs():
-        form.slug.errors = [*form.slug.errors, f'"{slug}" is used by the site itself; pick another.']
+        message = f'"{slug}" is used by the site itself; pick another.'
+        form.slug.errors = [*form.slug.errors, message]
         return None
     taken = db.session.scalar(
         select(Post).where(Post.kind == post.kind, Post.slug == slug, Post.id != post.id)
@@ -225,20 +231,22 @@ def _save(section: str, post: Post, form: PostForm, is_new: bool):
     except IntegrityError:
         form.slug.errors = ["Another post took this slug a moment ago; pick another."]
         return invalid()
-    if was_public and old_slug != slug:
-        _keep_old_url(post, old_slug)
-    db.session.execute(
-        delete(SlugRedirect).where(
-            SlugRedirect.kind == post.kind, SlugRedirect.old_slug == slug
+    if old_slug != slug:
+        if was_public:
+            _keep_old_url(post, old_slug)
+        # A redirect from the new slug, left by an earlier rename, is obsolete now.
+        db.session.execute(
+            delete(SlugRedirect).where(
+                SlugRedirect.kind == post.kind, SlugRedirect.old_slug == slug
+            )
         )
-    )
     index_post(post)
     db.session.commit()
     flash(message)
     return redirect(url_for("admin.edit", section=section, post_id=post.id))
 
 
-@bp.route("/<any(posts,pages):section>/<int:post_id>/delete", methods=["GET", "POST"])
+@bp.route(EDIT_URL + "/delete", methods=["GET", "POST"])
 def delete_post(section: str, post_id: int):
     post = _get_post(section, post_id)
     form = ConfirmForm()
@@ -264,11 +272,13 @@ def preview():
     limit = current_app.config["IMPORT_MAX_FILE_SIZE"]
     if len(markdown.encode(errors="replace")) > limit:
         return {"error": "Too large", "message": "The text is too long to preview."}, 413
-    rendered = render_markdown(markdown.replace("\r\n", "\n"))
+    # A throwaway post through the very function that saving uses, so nothing can differ.
+    draft = Post()
+    apply_markdown(draft, markdown.replace("\r\n", "\n"))
     return {
-        "html": rendered.html,
-        "toc_html": rendered.toc_html,
-        "has_math": rendered.has_math,
-        "has_chart": rendered.has_chart,
-        "reading_minutes": rendered.reading_minutes,
+        "html": draft.body_html,
+        "toc_html": draft.toc_html,
+        "has_math": draft.has_math,
+        "has_chart": draft.has_chart,
+        "reading_minutes": draft.reading_minutes,
     }

@@ -25,7 +25,7 @@ log.setLevel(logging.INFO)
 
 @dataclass
 class Author(UserMixin):
-    """The signed-in person, as Flask-Login sees them; `get_id` is the session id, not the user's."""
+    """The signed-in person as Flask-Login sees them; `get_id` is the session id, not the user's."""
 
     user_id: int
     email: str

