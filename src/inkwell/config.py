@@ -108,6 +108,7 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT") or str(instance / "media"),
         "MEDIA_URL": os.environ.get("MEDIA_URL", "/media/"),
         "MAX_CONTENT_LENGTH": _size("MAX_UPLOAD_SIZE", 10 * 1024 * 1024),
+        "MEDIA_MAX_PIXELS": _int("MEDIA_MAX_PIXELS", 50_000_000),
         "IMPORT_MAX_FILE_SIZE": _size("IMPORT_MAX_FILE_SIZE", 5 * 1024 * 1024),
         "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
         "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
@@ -150,6 +151,10 @@ def check_settings(settings: dict) -> None:
     key = settings.get("SECRET_KEY") or ""
     if settings["MEDIA_BACKEND"] not in {"local", "s3"}:
         raise ConfigError(f"MEDIA_BACKEND must be local or s3, got {settings['MEDIA_BACKEND']!r}")
+    if settings["MEDIA_BACKEND"] == "s3" and not settings["S3_BUCKET"]:
+        raise ConfigError(
+            "MEDIA_BACKEND is s3 but S3_BUCKET is not set: put S3_BUCKET=<bucket> in .env"
+        )
     if env == "development" and not key:
         raise ConfigError(
             'SECRET_KEY is not set: run "inkwell secret" and put the value in .env '

@@ -34,10 +34,11 @@ class TagCache:
 def apply_markdown(post: Post, body: str) -> None:
     """Render `body` once and store the results on the post."""
     from .content.render import render_markdown
+    from .media import responsive_images
 
     rendered = render_markdown(body)
     post.body_markdown = body
-    post.body_html = rendered.html
+    post.body_html = responsive_images(rendered.html)
     post.toc_html = rendered.toc_html
     post.summary_html = rendered.summary_html
     post.plain_text = rendered.plain_text

@@ -1,7 +1,7 @@
 """`make stack`: the production topology on this machine, without root.
 
 nginx (HTTP on 127.0.0.1:8080, HTTPS on 127.0.0.1:8443 with a certificate from a local CA made by
-trustme) -> gunicorn (gunicorn.conf.py) -> SQLite, or PostgreSQL when DATABASE_URL says so.
+localca.py) -> gunicorn (gunicorn.conf.py) -> SQLite, or PostgreSQL when DATABASE_URL says so.
 Everything it writes lives in one run folder (default instance/stack/). Tests and the benchmark
 start the same `Stack` on free ports.
 """
@@ -24,27 +24,10 @@ from dotenv import dotenv_values
 
 from ..config import ConfigError, new_secret_key
 from . import gunicorn, nginx
+from .localca import write_local_tls
 from .settings import DeploySettings, from_env
 
 CA_FILE = "ca.pem"
-
-
-def _write_tls(run_dir: Path) -> tuple[Path, Path]:
-    """A local CA and a certificate for 127.0.0.1/localhost signed by it (kept between runs)."""
-    ca_path, cert_path = run_dir / CA_FILE, run_dir / "tls-cert.pem"
-    key_path = run_dir / "tls-key.pem"
-    if not (ca_path.exists() and cert_path.exists() and key_path.exists()):
-        import trustme
-
-        ca = trustme.CA(organization_name="Inkwell make stack")
-        issued = ca.issue_cert("127.0.0.1", "localhost")
-        ca.cert_pem.write_to_path(str(ca_path))
-        issued.cert_chain_pems[0].write_to_path(str(cert_path))
-        for extra in issued.cert_chain_pems[1:]:
-            extra.write_to_path(str(cert_path), append=True)
-        issued.private_key_pem.write_to_path(str(key_path))
-        key_path.chmod(0o600)
-    return cert_path, key_path
 
 
 def _secret_key(run_dir: Path) -> str:
@@ -119,7 +102,7 @@ class Stack:
                     f"make stack STACK_HTTP_PORT=... STACK_HTTPS_PORT=..."
                 )
         self.app_port = self.app_port or _free_port()
-        cert, key = _write_tls(self.run_dir)
+        _, cert, key = write_local_tls(self.run_dir, f"{self.http_url}/ca.crl")
         env = {k: v for k, v in dotenv_values(self.app_dir / ".env").items() if v is not None}
         env.update(os.environ)
         env.update(
