@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run dev test lint bench setup clean lock
+.PHONY: run dev test lint bench setup clean lock stack audit
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Inkwell needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -47,3 +47,14 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info
+
+# nginx (TLS from a local CA, static, microcache) -> gunicorn -> SQLite, or PostgreSQL when
+# DATABASE_URL says so; Ctrl-C stops it (docs/stack.md).
+STACK_HTTP_PORT  ?= 8080
+STACK_HTTPS_PORT ?= 8443
+stack: $(STAMP) .env
+	$(BIN)/inkwell deploy stack --http-port $(STACK_HTTP_PORT) --https-port $(STACK_HTTPS_PORT)
+
+# Mozilla HTTP Observatory grade and testssl.sh findings for the stack on 127.0.0.1:80/443.
+audit: $(STAMP) .env
+	$(BIN)/inkwell deploy audit

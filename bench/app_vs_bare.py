@@ -16,7 +16,6 @@ from .common import (
     BenchError,
     fetch,
     figure,
-    generate_posts,
     gunicorn,
     inkwell,
     instance_env,
@@ -26,6 +25,7 @@ from .common import (
     rss_bytes,
     scratch,
 )
+from .import_speed import generate_posts
 
 POST_PATH = "/posts/welcome/"
 EXTRA_POSTS = 50

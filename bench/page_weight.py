@@ -23,12 +23,12 @@ from .common import (
     BenchError,
     fetch,
     figure,
-    generate_posts,
     gunicorn,
     inkwell,
     instance_env,
     scratch,
 )
+from .import_speed import generate_posts
 
 HOME, POST = "/", "/posts/welcome/"
 LINK_RELS = {

@@ -16,7 +16,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from . import admin, assets, blog, errors, ops
     from .config import load_settings
     from .database import configure_engine
-    from .extensions import csrf, db, limiter, login_manager
+    from .extensions import csrf, db, login_manager
     from .storage.views import media_bp
 
     instance_path = os.environ.get("INKWELL_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
@@ -28,7 +28,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
     csrf.init_app(app)
-    limiter.init_app(app)
     login_manager.init_app(app)
 
     _take_write_lock_for_changes(app)

@@ -15,5 +15,5 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Only the admin's sign-in uses it (admin/throttle.py); storage from RATELIMIT_STORAGE_URI.
+# Storage and strategy for the sign-in limits (admin/throttle.py binds it, without request hooks).
 limiter = Limiter(key_func=get_remote_address)

@@ -140,9 +140,13 @@ def test_static_and_media_are_answered_by_nginx(stack):
     assert "/static/" not in log and "/media/" not in log
 
 
-def test_text_is_gzipped(stack):
+def test_text_is_gzipped_but_not_admin_pages(stack):
     answer = fetch(stack, "/posts/welcome/", headers={"Accept-Encoding": "gzip"})
     assert answer.headers["Content-Encoding"] == "gzip"
+    # Pages with CSRF tokens are not compressed (BREACH) and never cached.
+    login = fetch(stack, "/admin/login", headers={"Accept-Encoding": "gzip"})
+    assert login.status == 200 and "Content-Encoding" not in login.headers
+    assert "X-Cache-Status" not in login.headers
 
 
 @pytest.mark.parametrize("path", ["/", "/admin/login", "/admin/media/upload", "/nothing/here"])
@@ -219,6 +223,8 @@ def test_login_is_rate_limited_by_nginx(stack):
                 for _ in range(12)]
     assert 429 in statuses
     assert statuses.count(429) >= 12 - 6  # 1 + burst of 5 reach the app, the rest are refused
+    # Showing the form is not limited: a reader who mistypes can still get to it.
+    assert fetch(stack, "/admin/login").status == 200
 
 
 def test_pages_stay_available_while_gunicorn_is_stopped(stack):

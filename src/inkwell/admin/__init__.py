@@ -66,7 +66,7 @@ def init_app(app: Flask) -> None:
     from ..extensions import login_manager
     from . import sessions, throttle
 
-    throttle.check_limit_settings(app)
+    throttle.init_app(app)
     # Creating app.logger gives the "inkwell" logger its handler; inkwell.auth logs through it.
     app.logger.debug("admin: sign-in log is %s", sessions.log.name)
     login_manager.user_loader(sessions.load_session)

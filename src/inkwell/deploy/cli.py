@@ -137,3 +137,27 @@ def compose_setup_command(target: Path) -> None:
         click.echo(f"Bucket {compose.create_public_bucket(config)} is ready.")
     compose.write_nginx_files(_settings(), target)
     click.echo(f"nginx files written to {target}.")
+
+
+@deploy_group.command("audit")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Scanner install, stack and reports [default: instance/audit].")
+def audit_command(work_dir: Path | None) -> None:
+    """Grade the stack's HTTPS (Mozilla HTTP Observatory) and run testssl.sh; needs ports 80/443."""
+    from .audit import run_audit
+
+    app_dir = Path.cwd()
+    instance = Path(os.environ.get("INKWELL_INSTANCE_PATH") or app_dir / "instance")
+    try:
+        result = run_audit(app_dir, (work_dir or instance / "audit").resolve())
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Mozilla HTTP Observatory grade: {result.grade} (score {result.score})")
+    for name in result.failed_tests:
+        click.echo(f"  failed: {name}")
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(result.testssl_counts.items()))
+    click.echo(f"testssl.sh findings: {summary}")
+    for line in result.testssl_bad:
+        click.secho(f"  {line}", fg="red")
+    click.echo("PASS" if result.passed else "FAIL: wanted grade A+ and no HIGH/CRITICAL finding")
+    sys.exit(0 if result.passed else 1)
