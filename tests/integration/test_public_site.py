@@ -168,7 +168,7 @@ def test_robots_txt_points_at_the_sitemap(client, site):
 
 
 @pytest.mark.parametrize("query", ["page=abc", "page=-1", "page=0", "page=99", "page=1e3",
-                                   "page=%ff", "page=99999999999999999999"])
+                                   "page=%ff", "page=99999999999999999999", "page=\u00b9"])
 def test_malformed_page_numbers_give_404_not_500(client, site, query):
     assert client.get(f"/?{query}").status_code == 404
 

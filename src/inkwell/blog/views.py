@@ -6,6 +6,8 @@ one extra query; see queries.py), and only reads HTML that was rendered at save 
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import extract, func, select
 
@@ -20,7 +22,7 @@ from .queries import fetch_posts, listing, visible_post
 def _page_number() -> int:
     """?page=N with N >= 1; anything else is a 404, never a 500."""
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 6:
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or int(raw) < 1:
         abort(404)
     return int(raw)
 
