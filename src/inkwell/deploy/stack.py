@@ -65,6 +65,8 @@ class Stack:
     https_port: int = 8443
     app_port: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The environment to start from; default: .env in app_dir, then os.environ on top.
+    base_env: dict[str, str] | None = None
     log_to_files: bool = False
     env: dict[str, str] = field(init=False, default_factory=dict)
     settings: DeploySettings = field(init=False)
@@ -103,8 +105,11 @@ class Stack:
                 )
         self.app_port = self.app_port or _free_port()
         _, cert, key = write_local_tls(self.run_dir, f"{self.http_url}/ca.crl")
-        env = {k: v for k, v in dotenv_values(self.app_dir / ".env").items() if v is not None}
-        env.update(os.environ)
+        if self.base_env is not None:
+            env = dict(self.base_env)
+        else:
+            env = {k: v for k, v in dotenv_values(self.app_dir / ".env").items() if v is not None}
+            env.update(os.environ)
         env.update(
             {
                 "INKWELL_ENV": "production",
