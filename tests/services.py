@@ -44,7 +44,8 @@ def free_port() -> int:
 
 
 def need_binary(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    sbin = f"/usr/sbin/{name}"
+    path = shutil.which(name) or (sbin if os.path.exists(sbin) else None)
     if not path:
         missing(f"{name} is not installed")
     return path

@@ -17,12 +17,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .config import load_settings
     from .database import configure_engine
     from .extensions import csrf, db, login_manager
+    from .session_cookie import SessionCookie
     from .storage.views import media_bp
 
     instance_path = os.environ.get("INKWELL_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
     app = Flask(__name__, instance_path=os.path.abspath(instance_path))
     app.config.update(load_settings(app.instance_path, overrides))
     os.makedirs(app.instance_path, exist_ok=True)
+    app.session_interface = SessionCookie()
 
     db.init_app(app)
     with app.app_context():

@@ -13,7 +13,9 @@ from pathlib import Path
 ENVIRONMENTS = ("development", "testing", "production")
 
 # Values a person might copy from a tutorial; never acceptable in production.
-_KNOWN_WEAK_KEYS = {"dev", "changeme", "change-me", "secret", "secret-key", "your-secret-key", "test"}
+_KNOWN_WEAK_KEYS = {
+    "dev", "changeme", "change-me", "secret", "secret-key", "your-secret-key", "test",
+}
 MIN_SECRET_KEY_LENGTH = 32
 
 

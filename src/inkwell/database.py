@@ -2,8 +2,9 @@
 
 SQLite: WAL, a 5 s busy timeout, foreign keys, and BEGIN IMMEDIATE for write transactions so that
 concurrent writers queue on the lock instead of failing with "database is locked" when a deferred
-transaction tries to upgrade. Reads keep a plain deferred BEGIN so page views never take the write lock.
-A request that is not GET/HEAD/OPTIONS, and any CLI command that writes, runs inside `write_intent()`.
+transaction tries to upgrade. Reads keep a plain deferred BEGIN so page views never take the write
+lock. A request that is not GET/HEAD/OPTIONS, and any CLI command that writes, runs inside
+`write_intent()`.
 """
 
 from __future__ import annotations

@@ -38,8 +38,9 @@ def error_response(code: int, message: str = ""):
 
 def _refuse_nul_bytes() -> None:
     """No database stores NUL in text; refuse such input up front instead of failing later."""
+    sources = (request.args,) if request.method in ("GET", "HEAD") else (request.args, request.form)
     if "\x00" in request.path or any(
-        "\x00" in value for values in (request.args, request.form) for value in values.values()
+        "\x00" in value for values in sources for value in values.values()
     ):
         abort(400, "The request contains a NUL character.")
 

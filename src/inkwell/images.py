@@ -13,6 +13,8 @@ from io import BytesIO
 
 from PIL import Image, ImageCms, ImageOps, ImageSequence
 
+from .upload_errors import ImageRejected
+
 Frames = list[tuple[Image.Image, int]]  # (frame, duration in ms); one entry for a still image
 
 OPENERS = ["PNG", "JPEG", "WEBP", "GIF"]
@@ -30,14 +32,6 @@ HIDDEN_DATA = (
     "save it again as a plain image and upload that."
 )
 _PADDING = b"\x00\r\n\t "
-
-
-class ImageRejected(ValueError):
-    """An upload that is not an acceptable image; `.message` is a sentence for the author."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def decode_image(data: bytes, filename: str, max_pixels: int) -> tuple[str, Frames, int]:

@@ -15,10 +15,10 @@ from flask import current_app, has_app_context
 from sqlalchemy import inspect, select
 
 from .extensions import db
-from .images import ImageRejected, decode_image, encode, resize
 from .models import Media
 from .storage import MediaStore, get_store
 from .storage.views import media_bp
+from .upload_errors import ImageRejected
 
 __all__ = [
     "ImageRejected",
@@ -55,6 +55,8 @@ def store_upload(
     """
     if max_pixels is None:
         max_pixels = _setting("MEDIA_MAX_PIXELS", DEFAULT_MAX_PIXELS)
+    from .images import decode_image, encode, resize  # Pillow loads only when an upload arrives
+
     fmt, frames, loop = decode_image(data, filename, max_pixels)
     ext, content_type, out_format = FORMATS[fmt]
     stem = secrets.token_hex(16)

@@ -1,4 +1,4 @@
-"""Saving a post: the one place Markdown becomes stored HTML (import and the editor both call it)."""
+"""Saving a post: the one place Markdown becomes stored HTML (import and the editor call it)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class TagCache:
         self._by_slug = {t.slug: t for t in db.session.scalars(select(Tag))}
 
     def get(self, name: str) -> Tag:
-        from .content.frontmatter import slugify
+        from .content.slugs import slugify
 
         slug = slugify(name) or "tag"
         tag = self._by_slug.get(slug)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, redirect, request, url_for
 from flask_login import current_user
+from flask_login.utils import _user_context_processor
 from flask_wtf.csrf import CSRFError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.context_processor(_user_context_processor)
 
 # Reachable without signing in.
 PUBLIC_ENDPOINTS = {"admin.login"}
@@ -73,6 +75,9 @@ def init_app(app: Flask) -> None:
     login_manager.unauthorized_handler(unauthorized)
     # Our own server-side sessions decide who is signed in; no remember-me cookie.
     login_manager.session_protection = None
+    # Only admin pages show who is signed in (see bp.context_processor above); public pages skip
+    # loading the user for their templates.
+    app.template_context_processors[None].remove(_user_context_processor)
 
 
 from . import auth, media_views, posts  # noqa: E402,F401  (routes register on bp)

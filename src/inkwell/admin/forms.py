@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from ..content.frontmatter import slugify
+from ..content.slugs import slugify
 from .passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 
 MAX_TAGS = 20

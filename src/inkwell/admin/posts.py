@@ -10,7 +10,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..content.frontmatter import slugify
+from ..content.slugs import slugify
 from ..errors import error_response
 from ..extensions import db
 from ..models import Post, SlugRedirect, utcnow

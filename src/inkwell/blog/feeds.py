@@ -31,7 +31,8 @@ def sitemap():
         .order_by(Post.published_at.desc())
     ).all()
     xml = render_template("sitemap.xml", entries=entries)
-    return cacheable(xml, max((e.updated_at for e in entries), default=None), mimetype="application/xml")
+    newest = max((e.updated_at for e in entries), default=None)
+    return cacheable(xml, newest, mimetype="application/xml")
 
 
 @bp.get("/robots.txt")

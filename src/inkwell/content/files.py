@@ -69,7 +69,9 @@ def _complete_meta(meta: dict, body: str, path: Path) -> tuple[dict, str]:
     if not meta.get("slug"):
         meta["slug"] = slugify(_DATE_PREFIX.sub("", path.stem)) or slugify(meta["title"])
     if not meta["slug"]:
-        raise SourceError(str(path), None, "no usable slug; add `slug: some-name` to the front matter")
+        raise SourceError(
+            str(path), None, "no usable slug; add `slug: some-name` to the front matter"
+        )
     if not meta.get("date"):
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
         meta["date"] = mtime.replace(microsecond=0)

@@ -6,13 +6,14 @@ import functools
 import itertools
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 import yaml
 from markdown_it import MarkdownIt
+
+from .slugs import slugify
 
 _OPENING = "---"
 _CLOSINGS = ("---", "...")
@@ -91,13 +92,6 @@ def dump_source(meta: dict, body: str) -> str:
         default_flow_style=False,
     )
     return f"---\n{header}---\n\n{body}"
-
-
-def slugify(text: str) -> str:
-    """Lowercase ASCII words joined by '-', at most 200 characters ('' when nothing is left)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:200].rstrip("-")
 
 
 def title_from_body(body: str) -> tuple[str, str]:

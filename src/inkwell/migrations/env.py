@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from inkwell.extensions import db
 from inkwell import models  # noqa: F401  (tables register on db.metadata)
+from inkwell.extensions import db
 
 target_metadata = db.metadata
 connection = context.config.attributes["connection"]
