@@ -8,7 +8,7 @@ WORKDIR /src
 RUN python -m venv /venv
 COPY requirements.lock ./
 RUN /venv/bin/pip install --require-hashes -r requirements.lock
-COPY pyproject.toml ./
+COPY pyproject.toml README.md ./
 COPY src ./src
 RUN /venv/bin/pip install --no-deps . && /venv/bin/python -m compileall -q /venv
 

@@ -13,7 +13,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     """The application factory: read settings, bind extensions, register blueprints."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import admin, assets, blog, errors, ops
+    from . import admin, assets, blog, errors, ops, security_headers
     from .config import load_settings
     from .database import configure_engine
     from .extensions import csrf, db, login_manager
@@ -39,6 +39,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     admin.init_app(app)
     errors.register(app)
+    security_headers.register(app)
     assets.register(app)
 
     from .cli import register_commands

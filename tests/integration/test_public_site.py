@@ -224,3 +224,24 @@ def test_an_unexpected_error_shows_the_friendly_500_page(app, client):
     assert response.status_code == 500
     body = response.get_data(as_text=True)
     assert "Something went wrong" in body and "Traceback" not in body
+
+
+def test_security_headers_without_nginx(client, site):
+    headers = client.get("/").headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "upgrade-insecure-requests" not in csp  # plain http: would break make run
+    assert "Strict-Transport-Security" not in headers
+
+
+def test_https_behind_a_trusted_proxy_adds_hsts(settings, tmp_path, monkeypatch, site):
+    from inkwell import create_app
+
+    monkeypatch.setenv("INKWELL_INSTANCE_PATH", str(tmp_path / "instance"))
+    proxied = create_app({**settings, "TRUSTED_PROXIES": 1}).test_client()
+    headers = proxied.get("/", headers={"X-Forwarded-Proto": "https"}).headers
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "upgrade-insecure-requests" in headers["Content-Security-Policy"]

@@ -195,7 +195,7 @@ def _handshake(stack: Stack, version: ssl.TLSVersion, ciphers: str) -> str:
     try:
         with socket.create_connection(("127.0.0.1", stack.https_port), timeout=10) as raw:
             with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-                return tls.version()
+                return f"{tls.version()} {tls.cipher()[0]}"
     except ssl.SSLError as e:
         return str(e)
 
@@ -205,9 +205,15 @@ def test_tls_is_mozilla_intermediate(stack):
     assert "ALERT_PROTOCOL_VERSION" in _handshake(stack, ssl.TLSVersion.TLSv1_1, "ALL:@SECLEVEL=0")
     assert "ALERT_HANDSHAKE_FAILURE" in _handshake(
         stack, ssl.TLSVersion.TLSv1_2, "AES128-GCM-SHA256:AES256-SHA")  # no forward secrecy
-    modern = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
-    assert _handshake(stack, ssl.TLSVersion.TLSv1_2, modern) == "TLSv1.2"
-    assert _handshake(stack, ssl.TLSVersion.TLSv1_3, "DEFAULT") == "TLSv1.3"
+    # The server's order wins (AES-GCM first)...
+    client_order = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256"
+    assert _handshake(stack, ssl.TLSVersion.TLSv1_2, client_order) == (
+        "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256")
+    # ...except for a client that asks for ChaCha20 first (PrioritizeChaCha).
+    chacha_first = "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256"
+    assert _handshake(stack, ssl.TLSVersion.TLSv1_2, chacha_first) == (
+        "TLSv1.2 ECDHE-ECDSA-CHACHA20-POLY1305")
+    assert _handshake(stack, ssl.TLSVersion.TLSv1_3, "DEFAULT").startswith("TLSv1.3 ")
 
 
 def test_nginx_overwrites_a_forged_client_address(stack):

@@ -18,9 +18,9 @@ from pathlib import Path
 from ..config import ConfigError
 from .settings import TEMPLATES
 
-# RSS of one gthread worker after 10k requests, measured with bench/stack.py (private + shared
-# pages it touches); used to fit the worker count into the memory that is free.
-WORKER_RSS_BYTES = 60 * 1024 * 1024
+# RSS a gthread worker adds after 10k requests (bench/stack.py: 68 MB, of which ~24 MB private,
+# the rest shared with the preloaded master); fitting workers by it leaves extra room.
+WORKER_RSS_BYTES = 68 * 1024 * 1024
 # Memory left for nginx, PostgreSQL, the page cache and everything else on the machine.
 HEADROOM_FRACTION = 0.25
 MIN_HEADROOM_BYTES = 256 * 1024 * 1024

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .. import security_headers
 from .render import render_template
 from .settings import DeploySettings
 
@@ -36,13 +37,8 @@ MEDIA_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sand
 
 
 def content_security_policy(settings: DeploySettings) -> str:
-    """No inline script; inline style only because charts (plotly) set style attributes."""
-    images = " ".join(filter(None, ["'self'", "data:", settings.s3_public_origin]))
-    return (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        f"img-src {images}; font-src 'self'; connect-src 'self'; object-src 'none'; "
-        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'; upgrade-insecure-requests"
-    )
+    """The same policy the app sends without nginx (inkwell.security_headers)."""
+    return security_headers.content_security_policy(settings.s3_public_origin, https=True)
 
 
 def render_site(settings: DeploySettings, unavailable_page: Path, uwsgi: bool = False) -> str:

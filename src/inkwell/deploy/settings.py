@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from ..assets import plotly_dir, plotly_url_prefix
 from ..config import ConfigError
+from ..security_headers import origin
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -142,10 +143,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
         tls_key=env.get("TLS_KEY") or str(live / "privkey.pem"),
         trusted_proxies=trusted,
         cache_dir=Path(env.get("NGINX_CACHE_DIR") or "/var/cache/nginx/inkwell"),
-        s3_public_origin=_origin(s3_public),
+        # e.g. NGINX_HTTP_LISTEN=80 on a server without IPv6
+        http_listen=_listen(env.get("NGINX_HTTP_LISTEN", ""), ("80", "[::]:80")),
+        https_listen=_listen(env.get("NGINX_HTTPS_LISTEN", ""), ("443", "[::]:443")),
+        s3_public_origin=origin(s3_public),
     )
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
