@@ -104,6 +104,9 @@ def test_an_uploaded_image_shows_in_a_published_post(site, author):
     assert response.status_code == 302
     page = fetch(site, f"/posts/pictures-{stem}/")
     assert page.status_code == 200 and stem in page.text
+    img = re.search(rf'<img[^>]*{stem}[^>]*>', page.text).group(0)
+    assert "srcset=" in img and 'loading="lazy"' in img and "sizes=" in img
+    assert '<source type="image/webp"' in page.text
 
 
 @pytest.mark.parametrize(
