@@ -44,7 +44,12 @@ def _value(row: dict) -> str:
     value = row["value"]
     if value is None:
         return "-"
-    text = f"{value:,.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
+    if isinstance(value, float):
+        text = f"{value:,.3f}".rstrip("0").rstrip(".")
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    else:
+        text = str(value)
     return f"{text} {row['unit']}".strip()
 
 
@@ -163,6 +168,31 @@ def run(names: list[str], results_dir: Path) -> int:
     return 1 if failed else 0
 
 
+def summarize(results_dir: Path) -> int:
+    """The table of the latest result of each scenario, e.g. after several `--only` runs."""
+    rows: list[dict] = []
+    for name in SCENARIOS:
+        path = results_dir / f"{name}.json"
+        if path.exists():
+            result = json.loads(path.read_text())
+            for row in _rows(result):
+                row["note"] = f"{row['note']} (measured {result['measured_at'][:16]})".strip()
+                rows.append(row)
+    table = _table(rows)
+    _print_table(table)
+    meta = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": False,
+        "server_cpu": None,
+        "load_cpu": None,
+        "skipped": [],
+        "failed": [],
+        "load_average": [round(os.getloadavg()[0], 2)] * 2,
+    }
+    (results_dir / "summary.md").write_text(_markdown(table, meta))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -181,7 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--results", type=Path, default=RESULTS_DIR, help="where to write the JSON files"
     )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="run nothing: rebuild the summary from the latest JSON file of every scenario",
+    )
     args = parser.parse_args(argv)
+    if args.summary:
+        return summarize(args.results)
     if args.quick:
         os.environ[QUICK_ENV] = "1"
     return run(args.only or SCENARIOS, args.results)
