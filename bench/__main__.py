@@ -180,11 +180,12 @@ def summarize(results_dir: Path) -> int:
                 rows.append(row)
     table = _table(rows)
     _print_table(table)
+    server_cpu, load_cpu = cpu_layout()
     meta = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": False,
-        "server_cpu": None,
-        "load_cpu": None,
+        "server_cpu": server_cpu,
+        "load_cpu": load_cpu,
         "skipped": [],
         "failed": [],
         "load_average": [round(os.getloadavg()[0], 2)] * 2,
