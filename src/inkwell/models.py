@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -20,9 +21,16 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
+
+# Characters XML 1.0 forbids (the feed and sitemap are XML); tab, newline and CR are allowed.
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML_TEXT.sub("", text) if text else text
 
 
 def utcnow() -> datetime:
@@ -44,6 +52,10 @@ class Tag(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     slug: Mapped[str] = mapped_column(String(120), unique=True)
+
+    @validates("name")
+    def _text_only(self, _key: str, value: str) -> str:
+        return xml_safe(value)
 
 
 class Post(db.Model):
@@ -81,6 +93,11 @@ class Post(db.Model):
     tags: Mapped[list[Tag]] = relationship(
         secondary=post_tags, lazy="selectin", order_by=func.lower(Tag.name)
     )
+
+    @validates("title", "description", "body_markdown")
+    def _text_only(self, _key: str, value: str) -> str:
+        """Control characters never reach the database, so the Atom feed is always valid XML."""
+        return xml_safe(value)
 
     @property
     def is_published(self) -> bool:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Post, Tag, utcnow
+from .models import Post, Tag, utcnow, xml_safe
 
 # Front-matter keys with a column of their own; everything else is kept in Post.extra.
 KNOWN_KEYS = {"title", "slug", "date", "updated", "description", "tags", "draft", "toc", "page"}
@@ -36,6 +36,7 @@ def apply_markdown(post: Post, body: str) -> None:
     from .content.render import render_markdown
     from .media import responsive_images
 
+    body = xml_safe(body)
     rendered = render_markdown(body)
     post.body_markdown = body
     post.body_html = responsive_images(rendered.html)

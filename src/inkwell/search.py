@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, text
 
 from .extensions import db
-from .models import Post
+from .models import Post, utcnow
 
 RESULT_LIMIT = 30
 PG_CONFIG = "english"
@@ -51,20 +51,21 @@ def search_posts(q: str) -> list[SearchHit]:
         match = _fts5_query(q)
         if not match:
             return []
+        # Visibility is checked before the LIMIT, so drafts and scheduled posts that match
+        # cannot crowd published ones out of the results.
         rows = db.session.execute(
             text(
-                "SELECT rowid, snippet(post_search, 1, '', '', ' … ', 24) FROM post_search "
-                "WHERE post_search MATCH :q ORDER BY rank LIMIT :n"
+                "SELECT post_search.rowid, snippet(post_search, 1, '', '', ' … ', 24) "
+                "FROM post_search JOIN posts ON posts.id = post_search.rowid "
+                "WHERE post_search MATCH :q AND posts.kind = 'post' "
+                "AND posts.status = 'published' AND posts.published_at <= :now "
+                "ORDER BY rank LIMIT :n"
             ),
-            {"q": match, "n": RESULT_LIMIT * 2},
+            {"q": match, "n": RESULT_LIMIT, "now": utcnow()},
         ).all()
         snippets = {rowid: snippet for rowid, snippet in rows}
-        posts = db.session.scalars(
-            select(Post).where(Post.id.in_(snippets), Post.visible())
-        ).all()
-        order = list(snippets)
-        posts = sorted(posts, key=lambda p: order.index(p.id))[:RESULT_LIMIT]
-        return [SearchHit(p, snippets[p.id]) for p in posts]
+        posts = {p.id: p for p in db.session.scalars(select(Post).where(Post.id.in_(snippets)))}
+        return [SearchHit(posts[i], snippet) for i, snippet in snippets.items() if i in posts]
 
     query = func.websearch_to_tsquery(PG_CONFIG, q)
     rows = db.session.execute(

@@ -245,3 +245,40 @@ def test_https_behind_a_trusted_proxy_adds_hsts(settings, tmp_path, monkeypatch,
     headers = proxied.get("/", headers={"X-Forwarded-Proto": "https"}).headers
     assert headers["Strict-Transport-Security"].startswith("max-age=")
     assert "upgrade-insecure-requests" in headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("year", ["10000", "2147483648", "9223372036854775808"])
+def test_archive_years_out_of_range_are_404(client, site, year):
+    assert client.get(f"/archive/{year}/").status_code == 404
+
+
+def test_control_characters_never_break_the_feed(client, import_posts):
+    import_posts({"ctl.md": '---\ntitle: "Bell \\x07 and \\x01"\ndescription: "d\\x02"\n---\n'
+                            "Body with \x01 a control character.\n"})
+    feed = feedparser.parse(client.get("/feed.xml").data)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.entries[0].title.strip() == "Bell  and"
+
+
+def test_a_scheduled_post_going_live_moves_last_modified(client, site, app):
+    from inkwell.extensions import db
+    from inkwell.models import Post
+
+    before = client.get("/").headers["Last-Modified"]
+    with app.app_context():
+        post = db.session.query(Post).filter_by(slug="first-light").one()
+        post.published_at = utcnow() + timedelta(seconds=1)  # "scheduled", saved long ago
+        post.updated_at = utcnow() - timedelta(days=30)
+        db.session.commit()
+        post.published_at = utcnow() - timedelta(seconds=1)  # ...and now it is live
+        db.session.commit()
+    response = client.get("/", headers={"If-Modified-Since": before})
+    assert response.status_code == 200
+    assert response.headers["Last-Modified"] != before
+
+
+def test_search_finds_a_published_post_among_many_matching_drafts(client, import_posts):
+    drafts = {f"d{i}.md": f"---\ntitle: Draft {i}\ndraft: true\n---\nzebra zebra zebra {i}\n"
+              for i in range(65)}
+    import_posts({**drafts, "real.md": "---\ntitle: The real one\n---\nOne zebra here.\n"})
+    assert "The real one" in client.get("/search?q=zebra").get_data(as_text=True)

@@ -169,3 +169,9 @@ def test_render_markdown_returns_a_frozen_result():
     except AttributeError:
         pass
     assert rendered.html != "changed"
+
+
+def test_a_chart_nested_too_deeply_is_a_visible_error_not_a_crash():
+    rendered = render_markdown("```plotly\n" + "[" * 100_000 + "\n```\n")
+    assert "chart-error" in rendered.html and "nested too deeply" in rendered.html
+    assert not rendered.has_chart

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, render_template, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 
 from ..extensions import db
 from ..models import Post, utcnow
@@ -11,6 +11,10 @@ from . import bp
 from .caching import cacheable
 
 FEED_SIZE = 20
+# A scheduled post changes the site when it goes live, which can be after its last edit.
+_last_change = case(
+    (Post.updated_at > Post.published_at, Post.updated_at), else_=Post.published_at
+)
 
 
 @bp.get("/feed.xml")
@@ -18,7 +22,7 @@ def feed():
     posts = db.session.scalars(
         select(Post).where(Post.visible()).order_by(Post.published_at.desc()).limit(FEED_SIZE)
     ).all()
-    updated = max((p.updated_at for p in posts), default=None)
+    updated = max((max(p.updated_at, p.published_at) for p in posts), default=None)
     xml = render_template("feed.xml", posts=posts, updated=updated, generated_at=utcnow())
     return cacheable(xml, updated, mimetype="application/atom+xml")
 
@@ -26,7 +30,7 @@ def feed():
 @bp.get("/sitemap.xml")
 def sitemap():
     entries = db.session.execute(
-        select(Post.kind, Post.slug, Post.updated_at)
+        select(Post.kind, Post.slug, _last_change.label("updated_at"))
         .where(or_(Post.visible("post"), Post.visible("page")))
         .order_by(Post.published_at.desc())
     ).all()

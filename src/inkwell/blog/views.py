@@ -37,7 +37,8 @@ def _paginate(query, page: int):
 
 
 def _newest(posts) -> object:
-    return max((p.updated_at for p in posts), default=None)
+    """When a list last changed: a scheduled post changes it when it goes live, not when saved."""
+    return max((max(p.updated_at, p.published_at) for p in posts), default=None)
 
 
 @bp.get("/")
@@ -102,7 +103,7 @@ def archive():
     return cacheable(render_template("blog/archive.html", years=[(int(y), n) for y, n in years]))
 
 
-@bp.get("/archive/<int:year>/")
+@bp.get("/archive/<int(min=1, max=9999):year>/")
 def archive_year(year: int):
     posts = fetch_posts(listing(_year_column() == year))
     if not posts:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..models import Post
@@ -111,16 +112,22 @@ def import_path(
             report.unchanged.append(str(file))
             continue
         is_new = post is None
-        with db.session.begin_nested():
-            if is_new:
-                post = Post()
-                db.session.add(post)
-            apply_meta(post, meta, tags, default_date=meta["date"])
-            apply_markdown(post, body)
-            touch(post, meta.get("updated") or (meta["date"] if is_new else None))
-            post.source_hash = digest
-            db.session.flush()
-            index_post(post)
+        try:
+            with db.session.begin_nested():
+                if is_new:
+                    post = Post()
+                    db.session.add(post)
+                apply_meta(post, meta, tags, default_date=meta["date"])
+                apply_markdown(post, body)
+                touch(post, meta.get("updated") or (meta["date"] if is_new else None))
+                post.source_hash = digest
+                db.session.flush()
+                index_post(post)
+        except SQLAlchemyError:
+            raise  # the database itself is the problem: stop, don't report it per file
+        except Exception as e:  # one unreadable file must not stop the others
+            report.errors.append(f"{file}: could not be rendered ({type(e).__name__}: {e})")
+            continue
         existing[key] = post
         (report.created if is_new else report.updated).append(str(file))
     db.session.commit()

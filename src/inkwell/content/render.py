@@ -170,12 +170,16 @@ def _render_chart(source: str, env: dict[str, Any]) -> str:
         return _chart_error(
             f"This chart is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
         )
+    except RecursionError:
+        return _chart_error("This chart is nested too deeply to read.")
     if not isinstance(figure, dict) or not isinstance(figure.get("data"), list):
         return _chart_error('A chart must be a JSON object with a "data" list.')
     if not isinstance(figure.get("layout", {}), dict):
         return _chart_error('A chart\'s "layout" must be a JSON object.')
     try:
         compact = json.dumps(figure, separators=(",", ":"), allow_nan=False)
+    except RecursionError:
+        return _chart_error("This chart is nested too deeply to read.")
     except ValueError:
         return _chart_error("A chart cannot contain NaN or Infinity; use null for missing values.")
     env["has_chart"] = True
