@@ -55,6 +55,20 @@ def db_upgrade() -> None:
     click.echo("Database is up to date.")
 
 
+@db_group.command("status")
+@with_appcontext
+def db_status() -> None:
+    """Show the database's migration revision and the newest one this code has."""
+    from .extensions import db
+    from .migrations import current_revision, head_revision
+
+    current, head = current_revision(db.engine), head_revision()
+    click.echo(f"database: {current or 'empty (no migrations applied)'}\ncode:     {head}")
+    if current != head:
+        click.echo('Run "inkwell db upgrade" to apply the missing migrations.')
+        sys.exit(1)
+
+
 def _import(path: Path) -> int:
     from .content.files import import_path
 

@@ -69,3 +69,11 @@ def test_unsafe_production_settings_are_a_message_not_a_traceback(tmp_path):
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_db_status_says_when_migrations_are_missing(env, tmp_path):
+    before = inkwell("db", "status", env=env, cwd=tmp_path)
+    assert before.returncode == 1 and "inkwell db upgrade" in before.stdout
+    inkwell("db", "upgrade", env=env, cwd=tmp_path)
+    after = inkwell("db", "status", env=env, cwd=tmp_path)
+    assert after.returncode == 0 and "database: 0001" in after.stdout
