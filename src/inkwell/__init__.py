@@ -39,8 +39,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     admin.init_app(app)
     errors.register(app)
-    security_headers.register(app)
     assets.register(app)
+    security_headers.register(app)
 
     from .cli import register_commands
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask
 
 REFERRER_POLICY = "strict-origin-when-cross-origin"  # same-origin Referer: Flask-WTF needs it
 HSTS = "max-age=63072000"
@@ -31,28 +31,46 @@ def content_security_policy(s3_public_origin: str = "", https: bool = True) -> s
     return policy + "; upgrade-insecure-requests" if https else policy
 
 
-def register(app: Flask) -> None:
-    s3_origin = origin(app.config.get("S3_PUBLIC_URL") or app.config.get("S3_ENDPOINT_URL") or "")
-    if app.config.get("MEDIA_BACKEND") != "s3":
-        s3_origin = ""
-    fixed = {
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": REFERRER_POLICY,
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Cross-Origin-Resource-Policy": "same-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-    }
-    policies = {
-        secure: content_security_policy(s3_origin, https=secure) for secure in (True, False)
-    }
+class SecurityHeaders:
+    """WSGI middleware: adds the headers a response does not already carry.
 
-    @app.after_request
-    def add_security_headers(response: Response) -> Response:
-        headers = response.headers
-        for name, value in fixed.items():
-            headers.setdefault(name, value)
-        headers.setdefault("Content-Security-Policy", policies[request.is_secure])
-        if request.is_secure:
-            headers.setdefault("Strict-Transport-Security", HSTS)
-        return response
+    At the WSGI level so that static files served by WhiteNoise get them too, and cheaply: a
+    list append per header instead of Werkzeug's Headers bookkeeping on every response.
+    """
+
+    def __init__(self, wsgi_app, s3_public_origin: str = "") -> None:
+        self.wsgi_app = wsgi_app
+        common = [
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", REFERRER_POLICY),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+            ("Cross-Origin-Resource-Policy", "same-origin"),
+            ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+        ]
+        self.plain = common + [
+            ("Content-Security-Policy", content_security_policy(s3_public_origin, https=False))
+        ]
+        self.secure = common + [
+            ("Content-Security-Policy", content_security_policy(s3_public_origin, https=True)),
+            ("Strict-Transport-Security", HSTS),
+        ]
+
+    def __call__(self, environ, start_response):
+        extra = self.secure if environ.get("wsgi.url_scheme") == "https" else self.plain
+
+        def add_headers(status, headers, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            headers.extend(h for h in extra if h[0].lower() not in present)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, add_headers)
+
+
+def register(app: Flask) -> None:
+    """Wrap the app (call after WhiteNoise, before ProxyFix so the scheme is the client's)."""
+    s3_origin = ""
+    if app.config.get("MEDIA_BACKEND") == "s3":
+        config = app.config
+        s3_origin = origin(config.get("S3_PUBLIC_URL") or config.get("S3_ENDPOINT_URL") or "")
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, s3_origin)
