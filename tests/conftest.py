@@ -16,7 +16,7 @@ from inkwell.config import normalise_database_url
 from inkwell.extensions import db
 from inkwell.migrations import upgrade
 
-from .services import PG_ADMIN_URL, gunicorn_server, missing
+from .services import PG_ADMIN_URL, free_port, gunicorn_server, missing
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -51,6 +51,22 @@ def _empty_postgres(url: str) -> None:
         names = ", ".join(f'"{t.name}"' for t in tables)
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 API (moto's server) on a loopback port for the whole session."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as e:
+        missing(f"moto's S3 server is not installed: {e}")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 @pytest.fixture(params=["sqlite"])

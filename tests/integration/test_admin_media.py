@@ -15,7 +15,7 @@ from inkwell.storage.local import LocalStore
 from inkwell.storage.s3 import S3Store
 
 from .admin_support import admin_site, csrf_token
-from .test_storage import new_bucket, s3_endpoint  # noqa: F401  (s3_endpoint is a fixture)
+from .test_storage import new_bucket
 
 LIMIT = 1024 * 1024
 XHR = {"Accept": "application/json"}

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -341,33 +342,24 @@ def test_mem_available_reads_the_kernel(tmp_path):
         assert gunicorn.mem_available_bytes() > 0
 
 
-def test_compose_setup_migrates_makes_the_bucket_and_nginx_files(tmp_path):
+def test_compose_setup_migrates_makes_the_bucket_and_nginx_files(tmp_path, s3_endpoint):
     """What compose.yaml's one-shot `setup` container runs, against a real S3 API (moto)."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as e:
-        missing(f"moto's S3 server is not installed: {e}")
     import boto3
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        s3 = {"S3_BUCKET": "inkwell-media", "S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-              "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s", "S3_REGION": "us-east-1"}
-        env = {**_production_env(tmp_path), **s3, "MEDIA_BACKEND": "s3",
-               "SITE_URL": "https://blog.example.com", "NGINX_CACHE_DIR": str(tmp_path / "c")}
-        target = tmp_path / "nginx"
-        for _ in range(2):  # a second `docker compose up` runs it again: it must still succeed
-            done = subprocess.run([str(BIN / "inkwell"), "deploy", "compose-setup", str(target)],
-                                  cwd=tmp_path, env=env, capture_output=True, text=True)
-            assert done.returncode == 0, done.stdout + done.stderr
-        client = boto3.client("s3", endpoint_url=s3["S3_ENDPOINT_URL"], region_name="us-east-1",
-                              aws_access_key_id="k", aws_secret_access_key="s")
-        policy = client.get_bucket_policy(Bucket="inkwell-media")["Policy"]
-        assert '"s3:GetObject"' in policy and "arn:aws:s3:::inkwell-media/*" in policy
-    finally:
-        server.stop()
+    bucket = f"inkwell-media-{uuid.uuid4().hex[:8]}"
+    s3 = {"S3_BUCKET": bucket, "S3_ENDPOINT_URL": s3_endpoint,
+          "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s", "S3_REGION": "us-east-1"}
+    env = {**_production_env(tmp_path), **s3, "MEDIA_BACKEND": "s3",
+           "SITE_URL": "https://blog.example.com", "NGINX_CACHE_DIR": str(tmp_path / "c")}
+    target = tmp_path / "nginx"
+    for _ in range(2):  # a second `docker compose up` runs it again: it must still succeed
+        done = subprocess.run([str(BIN / "inkwell"), "deploy", "compose-setup", str(target)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                          aws_access_key_id="k", aws_secret_access_key="s")
+    policy = client.get_bucket_policy(Bucket=bucket)["Policy"]
+    assert '"s3:GetObject"' in policy and f"arn:aws:s3:::{bucket}/*" in policy
     site = (target / nginx.SITE_FILE).read_text()
     assert "server_name blog.example.com;" in site
     assert (target / "nginx.conf").exists() and (target / nginx.UNAVAILABLE_FILE).exists()

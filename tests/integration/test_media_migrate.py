@@ -19,7 +19,7 @@ from inkwell.publishing import apply_markdown
 from inkwell.storage import get_store
 
 from ..conftest import BACKENDS
-from .test_storage import new_bucket, s3_endpoint  # noqa: F401  (s3_endpoint is a fixture)
+from .test_storage import new_bucket
 
 
 @pytest.fixture

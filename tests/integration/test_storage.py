@@ -15,25 +15,7 @@ from inkwell.storage import InvalidKey, get_store
 from inkwell.storage.local import LocalStore
 from inkwell.storage.s3 import S3Store
 
-from ..services import free_port, missing
-
 S3_CREDENTIALS = {"S3_ACCESS_KEY_ID": "inkwell-test", "S3_SECRET_ACCESS_KEY": "inkwell-test"}
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    """A real S3 API (moto's server) on a loopback port for the whole session."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as e:
-        missing(f"moto's S3 server is not installed: {e}")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def public_read_policy(bucket: str) -> dict:
