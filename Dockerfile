@@ -10,7 +10,9 @@ COPY requirements.lock ./
 RUN /venv/bin/pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /venv/bin/pip install --no-deps . && /venv/bin/python -m compileall -q /venv
+RUN /venv/bin/pip install --no-deps . \
+    && /venv/bin/inkwell assets compress \
+    && /venv/bin/python -m compileall -q /venv
 
 # App stage: slim base, no compilers, a non-root user, gunicorn as the command.
 FROM python:3.11-slim-bookworm AS app

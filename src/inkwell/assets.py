@@ -69,3 +69,27 @@ def register(app: Flask) -> None:
     )
     served.add_files(str(plotly_dir()), prefix=plotly_url_prefix().lstrip("/"))
     app.wsgi_app = served
+
+
+def compress_static(folders: list[Path] | None = None) -> list[Path]:
+    """Write a .gz beside every compressible static file (and plotly.min.js); return them.
+
+    WhiteNoise then answers gzip-capable clients with the smaller file, so setups without nginx
+    (a PaaS, a bare container) send plotly.js as ~1.5 MB instead of ~4.8 MB. Run it at build
+    time: a .gz written before a file changes would be served stale.
+    """
+    from whitenoise.compress import Compressor
+
+    compressor = Compressor(use_brotli=False, quiet=True)
+    if folders is None:
+        folders = [Path(__file__).parent / "static"]
+        files = [plotly_dir() / "plotly.min.js"]
+    else:
+        files = []
+    for folder in folders:
+        files += [p for p in sorted(folder.rglob("*")) if p.is_file()]
+    written: list[Path] = []
+    for path in files:
+        if compressor.should_compress(str(path)):
+            written += [Path(name) for name in compressor.compress(str(path))]
+    return written

@@ -125,6 +125,20 @@ def setup_command() -> None:
     click.echo("Database is ready.")
 
 
+@click.group("assets")
+def assets_group() -> None:
+    """Static files."""
+
+
+@assets_group.command("compress")
+def assets_compress() -> None:
+    """Write .gz copies of the static files (run at build time, e.g. in the Dockerfile)."""
+    from .assets import compress_static
+
+    written = compress_static()
+    click.echo(f"Wrote {len(written)} compressed files.")
+
+
 @click.command("secret")
 def secret_command() -> None:
     """Print a new random SECRET_KEY."""
@@ -132,7 +146,7 @@ def secret_command() -> None:
 
 
 COMMANDS = [db_group, import_command, export_command, setup_command, secret_command, create_admin,
-            media_group, deploy_group]
+            media_group, deploy_group, assets_group]
 
 
 def register_commands(app) -> None:
@@ -153,6 +167,7 @@ def cli() -> None:
 
 cli.add_command(secret_command)  # works before any setting exists
 cli.add_command(deploy_group)  # renders .env itself, so must not need one
+cli.add_command(assets_group)  # runs at build time, before any setting exists
 
 
 def main() -> None:

@@ -48,9 +48,10 @@ def clean_venv(tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("container") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    # The same two steps as the Dockerfile's build stage.
+    # The same steps as the Dockerfile's build stage.
     subprocess.run([*pip, "--require-hashes", "-r", str(REPO / "requirements.lock")], check=True)
     subprocess.run([*pip, "--no-deps", str(REPO)], check=True)
+    subprocess.run([str(venv / "bin" / "inkwell"), "assets", "compress"], check=True)
     return venv
 
 
@@ -100,6 +101,12 @@ def test_dockerfile_cmd_serves_the_blog(clean_venv, tmp_path):
         css = re.search(r'href="(/static/css/site\.css\?v=\w+)"', page).group(1)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{css}") as response:
             assert response.status == 200  # WhiteNoise: no nginx in a bare container
+        plotly = re.search(r'src="(/static/vendor/[^"]+plotly\.min\.js)"', page).group(1)
+        gzipped = urllib.request.Request(f"http://127.0.0.1:{port}{plotly}",
+                                         headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(gzipped) as response:  # compressed at build time
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert len(response.read()) < 2_500_000
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0].decode(errors="replace")

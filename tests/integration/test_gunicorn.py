@@ -96,3 +96,23 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
         with gunicorn_server({"INKWELL_ENV": "production", "SECRET_KEY": ""}, cwd=tmp_path):
             pass
+
+
+def test_precompressed_static_files_are_sent_gzipped(tmp_path):
+    import gzip
+
+    from werkzeug.test import Client
+    from whitenoise import WhiteNoise
+
+    from inkwell.assets import compress_static
+
+    css = tmp_path / "static" / "site.css"
+    css.parent.mkdir()
+    css.write_text("body { color: black; }\n" * 200)
+    [written] = compress_static([css.parent])
+    assert written.name == "site.css.gz"
+    assert gzip.decompress(written.read_bytes()) == css.read_bytes()
+    served = Client(WhiteNoise(None, root=str(css.parent), prefix="static/"))
+    response = served.get("/static/site.css", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.data == written.read_bytes()
