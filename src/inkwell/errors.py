@@ -20,15 +20,18 @@ _TITLES = {
 }
 
 
-def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
-        "text/html"
-    ]
+def wants_json() -> bool:
+    """An XHR, or a client that prefers JSON to HTML (the editor's fetch calls, API clients)."""
+    accept = request.accept_mimetypes
+    return (
+        request.headers.get("X-Requested-With") == "XMLHttpRequest"
+        or accept.best_match(["application/json", "text/html"]) == "application/json"
+        and accept["application/json"] > accept["text/html"]
+    )
 
 
 def error_response(code: int, message: str = ""):
-    if _wants_json() or request.path.startswith(("/healthz", "/readyz")):
+    if wants_json() or request.path.startswith(("/healthz", "/readyz")):
         return {"error": _TITLES.get(code, "Error"), "message": message}, code
     html = render_template(
         "error.html", code=code, title=_TITLES.get(code, "Error"), message=message

@@ -108,9 +108,16 @@ class Post(db.Model):
         return self.status == "published" and self.published_at > utcnow()
 
     @classmethod
-    def visible(cls, kind: str = "post"):
-        """The WHERE clause for what anonymous readers may see."""
-        return and_(cls.kind == kind, cls.status == "published", cls.published_at <= utcnow())
+    def visible(cls, kind="post", now=None):
+        """The WHERE clause for what anonymous readers may see.
+
+        `kind` and `now` may be bind parameters, for statements built once and run many times.
+        """
+        return and_(
+            cls.kind == kind,
+            cls.status == "published",
+            cls.published_at <= (utcnow() if now is None else now),
+        )
 
 
 class SlugRedirect(db.Model):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from sqlalchemy import text
 
 from .extensions import db
@@ -30,18 +28,9 @@ def _check_database() -> str | None:
 
 
 def _check_media() -> str | None:
-    if current_app.config["MEDIA_BACKEND"] != "local":
-        from .storage import get_store
+    from .storage import get_store
 
-        return get_store().check_writable()
-    root = current_app.config["MEDIA_ROOT"]
-    try:
-        os.makedirs(root, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".readyz-"):
-            pass
-        return None
-    except OSError as e:
-        return f"media folder {root} is not writable: {e.strerror}"
+    return get_store().check_writable()
 
 
 @bp.get("/readyz")

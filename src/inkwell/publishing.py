@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from .content.slugs import tag_slug
 from .extensions import db
 from .models import Post, Tag, utcnow, xml_safe
 
@@ -20,9 +21,7 @@ class TagCache:
         self._by_slug = {t.slug: t for t in db.session.scalars(select(Tag))}
 
     def get(self, name: str) -> Tag:
-        from .content.slugs import slugify
-
-        slug = slugify(name) or "tag"
+        slug = tag_slug(name)
         tag = self._by_slug.get(slug)
         if tag is None:
             tag = Tag(name=name, slug=slug)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import column, func, literal_column, select, table, text
 
 from .extensions import db
-from .models import Post, utcnow
+from .models import Post
 
 RESULT_LIMIT = 30
+# The FTS5 table the first migration creates on SQLite (rowid = posts.id).
+_POST_SEARCH = table("post_search", column("rowid"), column("rank"))
 PG_CONFIG = "english"
 
 
@@ -53,15 +55,13 @@ def search_posts(q: str) -> list[SearchHit]:
             return []
         # Visibility is checked before the LIMIT, so drafts and scheduled posts that match
         # cannot crowd published ones out of the results.
+        fts = literal_column("post_search")
         rows = db.session.execute(
-            text(
-                "SELECT post_search.rowid, snippet(post_search, 1, '', '', ' … ', 24) "
-                "FROM post_search JOIN posts ON posts.id = post_search.rowid "
-                "WHERE post_search MATCH :q AND posts.kind = 'post' "
-                "AND posts.status = 'published' AND posts.published_at <= :now "
-                "ORDER BY rank LIMIT :n"
-            ),
-            {"q": match, "n": RESULT_LIMIT, "now": utcnow()},
+            select(_POST_SEARCH.c.rowid, func.snippet(fts, 1, "", "", " … ", 24))
+            .join(Post, Post.id == _POST_SEARCH.c.rowid)
+            .where(fts.op("MATCH")(match), Post.visible())
+            .order_by(_POST_SEARCH.c.rank)
+            .limit(RESULT_LIMIT)
         ).all()
         snippets = {rowid: snippet for rowid, snippet in rows}
         posts = {p.id: p for p in db.session.scalars(select(Post).where(Post.id.in_(snippets)))}

@@ -34,13 +34,6 @@ def site(tmp_path_factory):
         yield site
 
 
-@pytest.fixture(scope="module")
-def author(site):
-    browser = site.browser()
-    assert browser.login().status_code == 302
-    return browser
-
-
 def unique(word: str) -> str:
     return f"{word}-{uuid.uuid4().hex[:8]}"
 

@@ -30,13 +30,6 @@ def site(request, tmp_path_factory):
         yield site
 
 
-@pytest.fixture(scope="module")
-def author(site):
-    browser = site.browser()
-    assert browser.login().status_code == 302
-    return browser
-
-
 def stored_keys(site) -> set[str]:
     env = site.env
     if env["MEDIA_BACKEND"] == "local":

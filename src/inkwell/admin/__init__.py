@@ -11,6 +11,8 @@ from flask_login import current_user
 from flask_login.utils import _user_context_processor
 from flask_wtf.csrf import CSRFError
 
+from ..errors import wants_json
+
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.context_processor(_user_context_processor)
 
@@ -18,15 +20,6 @@ bp.context_processor(_user_context_processor)
 PUBLIC_ENDPOINTS = {"admin.login"}
 # Row ids in URLs stop at PostgreSQL's integer range: a larger number is a 404, not an overflow.
 ROW_ID = "int(min=1, max=2147483647)"
-
-
-def wants_json() -> bool:
-    accept = request.accept_mimetypes
-    return (
-        request.headers.get("X-Requested-With") == "XMLHttpRequest"
-        or accept.best_match(["application/json", "text/html"]) == "application/json"
-        and accept["application/json"] > accept["text/html"]
-    )
 
 
 @bp.before_request

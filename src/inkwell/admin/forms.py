@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from ..content.slugs import slugify
+from ..content.slugs import slugify, tag_slug
 from .passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 
 MAX_TAGS = 20
@@ -85,7 +85,7 @@ def tag_names(raw: str) -> list[str]:
     names: list[str] = []
     seen: set[str] = set()
     for name in (part.strip() for part in raw.split(",")):
-        key = slugify(name) or "tag"
+        key = tag_slug(name)
         if name and key not in seen:
             seen.add(key)
             names.append(name)

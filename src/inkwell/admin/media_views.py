@@ -11,12 +11,12 @@ import sys
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from ..errors import error_response
+from ..errors import error_response, wants_json
 from ..extensions import db
 from ..media import ImageRejected, delete_media, media_markdown, store_upload
 from ..models import Media, Post
 from ..storage import get_store
-from . import ROW_ID, bp, wants_json
+from . import ROW_ID, bp
 from .auth import client_ip
 from .forms import ConfirmForm, UploadForm
 from .sessions import log

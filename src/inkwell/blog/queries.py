@@ -56,14 +56,6 @@ _PAGE_COLUMNS = _LIST_COLUMNS + (
 )
 
 
-def _visible(kind: str = "post"):
-    return (
-        (_posts.c.kind == kind)
-        & (_posts.c.status == "published")
-        & (_posts.c.published_at <= bindparam("now"))
-    )
-
-
 # Tags ride along in the same row as "name<US>slug<RS>name<US>slug", so a post page is one query.
 _UNIT, _RECORD = "\x1f", "\x1e"
 _TAGS_PACKED = (
@@ -75,10 +67,7 @@ _TAGS_PACKED = (
 )
 
 _ONE_BY_SLUG = select(*_PAGE_COLUMNS, _TAGS_PACKED).where(
-    _posts.c.kind == bindparam("kind"),
-    _posts.c.slug == bindparam("slug"),
-    _posts.c.status == "published",
-    _posts.c.published_at <= bindparam("now"),
+    Post.visible(bindparam("kind"), bindparam("now")), _posts.c.slug == bindparam("slug")
 )
 
 _TAGS_OF = (
@@ -118,7 +107,7 @@ def visible_post(kind: str, slug: str) -> PostView | None:
 
 def listing(where=None) -> Select:
     """Visible posts, newest first; `where` narrows it (a tag, a year)."""
-    query = select(*_LIST_COLUMNS).where(_visible())
+    query = select(*_LIST_COLUMNS).where(Post.visible(now=bindparam("now")))
     if where is not None:
         query = query.where(where)
     return query.order_by(_posts.c.published_at.desc(), _posts.c.id.desc())

@@ -9,3 +9,8 @@ def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:200].rstrip("-")
+
+
+def tag_slug(name: str) -> str:
+    """The slug that identifies a tag: tags whose names give the same slug are one tag."""
+    return slugify(name) or "tag"
