@@ -74,6 +74,12 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def engine_options(url: str) -> dict:
+    """A server connection can die between requests (restart, failover, idle timeout), so the pool
+    tests it before use; a SQLite file cannot, and the test would cost a query per request."""
+    return {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+
+
 def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
     """Read settings for INKWELL_ENV from the environment; raise ConfigError when unsafe."""
     overrides = overrides or {}
@@ -95,7 +101,6 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
             os.environ.get("DATABASE_URL") or _sqlite_url(instance / "inkwell.sqlite3")
         ),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SITE_TITLE": os.environ.get("SITE_TITLE", "Inkwell"),
         "SITE_DESCRIPTION": os.environ.get("SITE_DESCRIPTION", "A blog written in Markdown."),
         "SITE_AUTHOR": os.environ.get("SITE_AUTHOR", ""),
@@ -141,6 +146,9 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
     if env == "production":
         settings["SESSION_COOKIE_NAME"] = "__Host-session"
     settings.update(overrides)
+    settings.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(settings["SQLALCHEMY_DATABASE_URI"])
+    )
     if settings["TESTING"] and not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = secrets.token_urlsafe(32)
     check_settings(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
@@ -112,6 +113,29 @@ def test_tag_pages_and_tag_index(client, site):
     index = client.get("/tags/").get_data(as_text=True)
     assert "astronomy" in index and "python" in index
     assert client.get("/tags/no-such-tag/").status_code == 404
+
+
+LINK = re.compile(r'href="(/[^"]*)"')
+
+
+@pytest.mark.parametrize("script_root", ["", "/blog"])
+def test_every_link_on_the_public_pages_is_the_routed_url(client, site, script_root):
+    """Lists build post and tag links from a prefix (blog/__init__.py); each must be the URL the
+    router gives for it, also when the site is mounted below a path, and must answer 200."""
+    base = f"http://localhost{script_root}/"
+    pages = ["/", "/tags/", "/tags/python/", "/archive/2024/", "/posts/first-light/",
+             "/search?q=jupiter"]
+    seen = set()
+    for page in pages:
+        html = client.get(page, base_url=base).get_data(as_text=True)
+        seen.update(LINK.findall(html))
+    assert script_root + "/posts/first-light/" in seen
+    assert script_root + "/tags/astronomy/" in seen
+    for href in sorted(seen):
+        assert href.startswith(script_root + "/"), href
+        path = href[len(script_root):].replace("&amp;", "&")
+        status = client.get(path, base_url=base).status_code
+        assert status == 200, f"{href} linked from the public pages answers {status}"
 
 
 def test_archive_by_year(client, site):

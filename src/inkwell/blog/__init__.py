@@ -1,30 +1,64 @@
 """The public site: what anonymous readers see."""
 
+from types import SimpleNamespace
+
 from flask import Blueprint, current_app, request, url_for
 
 bp = Blueprint("blog", __name__)
 
 
-def _site_links() -> dict[str, str]:
+def _slug_prefix(endpoint: str) -> str:
+    """The URL of a slug-addressed page minus the slug: '/posts/' for blog.post. Lists join
+    prefix + slug + '/' instead of calling url_for per item (slugs are [a-z0-9-] by construction,
+    see content/slugs.py, so nothing needs quoting)."""
+    url = url_for(endpoint, slug="0")
+    assert url.endswith("/0/"), url
+    return url[:-2]
+
+
+# Templates read these as attributes (links.feed, site.title): a namespace answers at once, where a
+# dict (Flask's config included) makes Jinja raise and catch an AttributeError before it looks up
+# the key, some twenty times per page.
+
+
+def _site() -> SimpleNamespace:
+    """The site's name and the like, from settings, built once per process."""
+    site = current_app.extensions.get("inkwell_site")
+    if site is None:
+        config = current_app.config
+        site = SimpleNamespace(
+            title=config["SITE_TITLE"],
+            description=config["SITE_DESCRIPTION"],
+            author=config["SITE_AUTHOR"],
+            language=config["SITE_LANGUAGE"],
+            url=config["SITE_URL"],
+        )
+        current_app.extensions["inkwell_site"] = site
+    return site
+
+
+def _site_links() -> SimpleNamespace:
     """URLs every page links to, built once per process (and mount point) instead of per view."""
     cache = current_app.extensions.setdefault("inkwell_links", {})
     links = cache.get(request.script_root)
     if links is None:
-        links = {
-            "home": url_for("blog.index"),
-            "archive": url_for("blog.archive"),
-            "tags": url_for("blog.tags"),
-            "feed": url_for("blog.feed"),
-            "search": url_for("blog.search"),
-            "site_css": url_for("static", filename="css/site.css"),
-            "code_css": url_for("static", filename="css/code.css"),
-            "charts_js": url_for("static", filename="js/charts.js"),
-            "favicon": url_for("static", filename="favicon.svg"),
-            "nav": [
+        links = SimpleNamespace(
+            home=url_for("blog.index"),
+            archive=url_for("blog.archive"),
+            tags=url_for("blog.tags"),
+            feed=url_for("blog.feed"),
+            search=url_for("blog.search"),
+            post=_slug_prefix("blog.post"),
+            tag=_slug_prefix("blog.tag"),
+            site_css=url_for("static", filename="css/site.css"),
+            code_css=url_for("static", filename="css/code.css"),
+            charts_js=url_for("static", filename="js/charts.js"),
+            favicon=url_for("static", filename="favicon.svg"),
+            nav=[
                 (url_for("blog.page", slug=slug), label)
                 for slug, label in current_app.config["NAV_PAGES"]
             ],
-        }
+        )
         cache[request.script_root] = links
     return links
 
@@ -35,6 +69,7 @@ def site_context() -> dict:
     return {
         "canonical_url": current_app.config["SITE_URL"] + request.path,
         "links": _site_links(),
+        "site": _site(),
     }
 
 
