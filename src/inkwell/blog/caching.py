@@ -8,23 +8,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, current_app, make_response, request
+from flask import Response, current_app, request
+from werkzeug.http import generate_etag, http_date, quote_etag
 
 
 def reader_is_anonymous() -> bool:
     return current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
 
 
-def cacheable(body, last_modified: datetime | None = None, mimetype: str | None = None) -> Response:
-    """A 200 with ETag/Last-Modified that answers a matching conditional GET with 304."""
-    response = make_response(body)
-    if mimetype:
-        response.mimetype = mimetype
+def cacheable(body: str, last_modified: datetime | None = None, mimetype: str | None = None) -> Response:
+    """A 200 with ETag/Last-Modified that answers a matching conditional GET with 304.
+
+    The headers go in with the response rather than one by one, and werkzeug's conditional logic
+    (make_conditional) runs only for requests that carry If-None-Match or If-Modified-Since: on a
+    plain GET it would only re-parse the headers just written (most page views are plain GETs).
+    """
+    data = body.encode()
     if reader_is_anonymous():
-        response.headers["Cache-Control"] = f"public, max-age={current_app.config['CACHE_MAX_AGE']}"
+        cache_control = f"public, max-age={current_app.config['CACHE_MAX_AGE']}"
     else:
-        response.headers["Cache-Control"] = "private, no-store"
+        cache_control = "private, no-store"
+    headers = {"Cache-Control": cache_control, "ETag": quote_etag(generate_etag(data))}
     if last_modified:
-        response.last_modified = last_modified
-    response.add_etag()
-    return response.make_conditional(request)
+        headers["Last-Modified"] = http_date(last_modified)
+    response = current_app.response_class(data, headers=headers, mimetype=mimetype)
+    if request.if_none_match or request.if_modified_since:
+        return response.make_conditional(request)
+    return response
