@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .common import QUICK_ENV, RESULTS_DIR, cpu_layout, verdict, write_result
 
-SCENARIOS = ["app_vs_bare", "cold_start", "import_speed", "page_weight", "stack"]
+SCENARIOS = ["app_vs_bare", "instructions", "cold_start", "import_speed", "page_weight", "stack"]
 
 
 def _rows(result: dict) -> list[dict]:
