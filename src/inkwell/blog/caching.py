@@ -16,7 +16,9 @@ def reader_is_anonymous() -> bool:
     return current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
 
 
-def cacheable(body: str, last_modified: datetime | None = None, mimetype: str | None = None) -> Response:
+def cacheable(
+    body: str, last_modified: datetime | None = None, mimetype: str | None = None
+) -> Response:
     """A 200 with ETag/Last-Modified that answers a matching conditional GET with 304.
 
     The headers go in with the response rather than one by one, and werkzeug's conditional logic
