@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Select, String, bindparam, func, literal, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
@@ -105,11 +106,11 @@ def _read(statement, params: dict):
         return conn.execute(statement, params).all()
 
 
-def _attach_tags(posts: list[PostView]) -> list[PostView]:
+def _attach_tags(posts: list[PostView], conn: Connection) -> list[PostView]:
     if not posts:
         return posts
     by_post: dict[int, list[TagLink]] = defaultdict(list)
-    for post_id, name, slug in _read(_TAGS_OF, {"ids": [p.id for p in posts]}):
+    for post_id, name, slug in conn.execute(_TAGS_OF, {"ids": [p.id for p in posts]}):
         by_post[post_id].append(TagLink(name, slug))
     for post in posts:
         post.tags = by_post.get(post.id, [])
@@ -143,5 +144,6 @@ def listing(where=None) -> Select:
 def fetch_posts(query: Select, limit: int | None = None, offset: int = 0) -> list[PostView]:
     if limit is not None:
         query = query.limit(limit).offset(offset)
-    rows = _read(query, {"now": utcnow()})
-    return _attach_tags([PostView(**row._mapping) for row in rows])
+    with db.engine.connect() as conn:  # one connection (and snapshot) for posts and their tags
+        rows = conn.execute(query, {"now": utcnow()})
+        return _attach_tags([PostView(**row._mapping) for row in rows], conn)
