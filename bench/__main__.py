@@ -17,7 +17,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .common import QUICK_ENV, RESULTS_DIR, cpu_layout, verdict, write_result
+from .common import QUICK_ENV, RESULTS_DIR, cpu_layout, is_quick, verdict, write_result
 
 SCENARIOS = ["app_vs_bare", "instructions", "cold_start", "import_speed", "page_weight", "stack"]
 
@@ -70,7 +70,23 @@ def _print_table(table: list[list[str]]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
-def _markdown(table: list[list[str]], meta: dict) -> str:
+def _meta(
+    quick: bool, skipped: list[str], failed: list[str], load_average: list[float]
+) -> dict:
+    """How and where a summary was made: written with it, shown above its table."""
+    server_cpu, load_cpu = cpu_layout()
+    return {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "server_cpu": server_cpu,
+        "load_cpu": load_cpu,
+        "skipped": skipped,
+        "failed": failed,
+        "load_average": load_average,
+    }
+
+
+def _markdown(table: list[list[str]], meta: dict, busy: str) -> str:
     lines = [
         f"# Benchmark summary ({meta['measured_at']}{', quick' if meta['quick'] else ''})",
         "",
@@ -83,8 +99,8 @@ def _markdown(table: list[list[str]], meta: dict) -> str:
     lines += [
         "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table[1:]
     ]
-    if _busy_warning(meta["load_average"]):
-        lines += ["", _busy_warning(meta["load_average"])]
+    if busy:
+        lines += ["", busy]
     if meta["skipped"] or meta["failed"]:
         lines += [
             "",
@@ -143,22 +159,14 @@ def run(names: list[str], results_dir: Path) -> int:
         print(f"[{name}] done in {time.monotonic() - started:.0f} s", flush=True)
         rows += _rows(result)
 
-    server_cpu, load_cpu = cpu_layout()
-    meta = {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "quick": os.environ.get(QUICK_ENV) == "1",
-        "server_cpu": server_cpu,
-        "load_cpu": load_cpu,
-        "skipped": skipped,
-        "failed": failed,
-        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-    }
+    load_average = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    meta = _meta(is_quick(), skipped, failed, load_average)
+    busy = _busy_warning(load_average)
     table = _table(rows)
     print()
     _print_table(table)
     (results_dir / "summary.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
-    (results_dir / "summary.md").write_text(_markdown(table, meta))
-    busy = _busy_warning(meta["load_average"])
+    (results_dir / "summary.md").write_text(_markdown(table, meta, busy))
     if busy:
         print(f"\n{busy}")
     print(f"\nWrote {results_dir / 'summary.md'} and one JSON file per scenario.")
@@ -180,17 +188,9 @@ def summarize(results_dir: Path) -> int:
                 rows.append(row)
     table = _table(rows)
     _print_table(table)
-    server_cpu, load_cpu = cpu_layout()
-    meta = {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "quick": False,
-        "server_cpu": server_cpu,
-        "load_cpu": load_cpu,
-        "skipped": [],
-        "failed": [],
-        "load_average": [round(os.getloadavg()[0], 2)] * 2,
-    }
-    (results_dir / "summary.md").write_text(_markdown(table, meta))
+    load_average = [round(os.getloadavg()[0], 2)] * 2
+    meta = _meta(False, [], [], load_average)
+    (results_dir / "summary.md").write_text(_markdown(table, meta, _busy_warning(load_average)))
     return 0
 
 

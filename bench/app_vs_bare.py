@@ -17,28 +17,16 @@ from .common import (
     fetch,
     figure,
     gunicorn,
-    inkwell,
-    instance_env,
     load_settings,
     measure_side_by_side,
     postgres_database,
     rss_bytes,
     scratch,
 )
-from .import_speed import generate_posts
+from .fixtures import POST_PATH, generate_posts, prepare_instance
 
-POST_PATH = "/posts/welcome/"
 EXTRA_POSTS = 50
 GOAL = ">= 0.8"
-
-
-def prepare_instance(folder: Path, posts: Path, database_url: str | None = None) -> dict[str, str]:
-    """A migrated production instance with the welcome post and the generated posts."""
-    folder.mkdir(parents=True, exist_ok=True)
-    env = instance_env(folder, database_url)
-    inkwell(["setup"], env, folder)
-    inkwell(["import", str(posts)], env, folder)
-    return env
 
 
 def _page(url: str) -> bytes:

@@ -19,17 +19,15 @@ from .common import (
     BIN,
     BenchError,
     clean_env,
-    cpu_layout,
     figure,
-    free_port,
-    gunicorn_argv,
     inkwell,
     instance_env,
     is_quick,
     median,
-    pinned,
     scratch,
+    start_gunicorn,
     stop,
+    timed,
 )
 
 GOAL = "<= 0.6"
@@ -52,43 +50,23 @@ def _get_status(port: int) -> int | None:
 
 def time_to_first_200(app: str, env: dict[str, str], cwd: Path) -> float:
     """Seconds from Popen to the first 200 of `/`."""
-    port = free_port()
-    server_cpu, _ = cpu_layout()
-    argv = pinned(server_cpu, gunicorn_argv(app, port))
-    log = cwd / "cold-start.log"
-    with log.open("wb") as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, cwd=cwd, env=clean_env(env), stdout=out, stderr=subprocess.STDOUT
-        )
+    server = start_gunicorn(app, env, cwd)
+    log = server.log
     try:
         while True:
-            status = _get_status(port)
-            elapsed = time.perf_counter() - started
+            status = _get_status(server.port)
+            elapsed = time.perf_counter() - server.started
             if status == 200:
                 return elapsed
             if status is not None:
                 raise BenchError(
                     f"GET / answered {status} while starting:\n{log.read_text(errors='replace')}"
                 )
-            if proc.poll() is not None or elapsed > TIMEOUT:
+            if server.proc.poll() is not None or elapsed > TIMEOUT:
                 raise BenchError(f"gunicorn never answered 200:\n{log.read_text(errors='replace')}")
             time.sleep(0.001)
     finally:
-        stop(proc)
-
-
-def time_command(argv: list[str], env: dict[str, str], cwd: Path) -> float:
-    """Wall time of a command on the server core."""
-    server_cpu, _ = cpu_layout()
-    started = time.perf_counter()
-    done = subprocess.run(
-        pinned(server_cpu, argv), cwd=cwd, env=clean_env(env), capture_output=True, text=True
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise BenchError(f"{' '.join(argv)} failed:\n{done.stderr}")
-    return elapsed
+        stop(server.proc)
 
 
 def import_cost_by_package(env: dict[str, str], cwd: Path, top: int = 10) -> dict[str, float]:
@@ -117,10 +95,8 @@ def main(results_dir: Path) -> dict:
         inkwell(["setup"], env, tmp)
         time_to_first_200("inkwell.wsgi:app", env, tmp)  # warm the page cache of the file system
         inkwell_starts = [time_to_first_200("inkwell.wsgi:app", env, tmp) for _ in range(starts)]
-        imports = [
-            time_command([python, "-c", "import inkwell.wsgi"], env, tmp) for _ in range(starts)
-        ]
-        bare_python = [time_command([python, "-c", "pass"], env, tmp) for _ in range(starts)]
+        imports = [timed([python, "-c", "import inkwell.wsgi"], env, tmp)[0] for _ in range(starts)]
+        bare_python = [timed([python, "-c", "pass"], env, tmp)[0] for _ in range(starts)]
         page = tmp / "bare.html"
         page.write_text("<!doctype html><title>bare</title><p>hello</p>\n")
         bare_env = {"BENCH_BARE_PAGE": str(page)}

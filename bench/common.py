@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from inkwell.config import new_secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -143,13 +145,14 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def run_wrk(url: str, duration: int, connections: int = 32) -> dict:
-    """One wrk run pinned to the load-generator core."""
+def run_wrk(url: str, duration: int, connections: int = 32, header: str = "") -> dict:
+    """One wrk run pinned to the load-generator core; `header` ("Name: value") is sent with -H."""
     wrk = shutil.which("wrk")
     if not wrk:
         raise BenchError("wrk is not installed: apt-get install wrk")
     _, load_cpu = cpu_layout()
-    argv = pinned(load_cpu, [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url])
+    argv = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    argv = pinned(load_cpu, [*argv, *(["-H", header] if header else []), url])
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
@@ -169,18 +172,23 @@ def summarise_runs(runs: list[dict]) -> dict:
 
 
 def measure_side_by_side(
-    urls: Mapping[str, str], settings: LoadSettings | None = None
+    urls: Mapping[str, str | tuple[str, str]], settings: LoadSettings | None = None
 ) -> dict[str, dict]:
-    """Warm every URL up, then take turns run by run (order rotated): drift hits all sides."""
+    """Warm every URL up, then take turns run by run (order rotated): drift hits all sides.
+
+    A side is a URL, or (URL, header) to send one request header ("Name: value") with it."""
     settings = settings or load_settings()
-    labels = list(urls)
+    sides = {label: (u, "") if isinstance(u, str) else u for label, u in urls.items()}
+    labels = list(sides)
     for label in labels:
-        run_wrk(urls[label], settings.warmup, settings.connections)
+        url, header = sides[label]
+        run_wrk(url, settings.warmup, settings.connections, header)
     runs: dict[str, list[dict]] = {label: [] for label in labels}
     for i in range(settings.runs):
         order = labels[i % len(labels) :] + labels[: i % len(labels)]
         for label in order:
-            runs[label].append(run_wrk(urls[label], settings.duration, settings.connections))
+            url, header = sides[label]
+            runs[label].append(run_wrk(url, settings.duration, settings.connections, header))
     return {label: summarise_runs(runs[label]) for label in labels}
 
 
@@ -188,12 +196,16 @@ def measure_side_by_side(
 
 
 def fetch(
-    url: str, headers: Mapping[str, str] | None = None, timeout: float = 10
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, dict, bytes]:
-    """(status, lower-cased headers, body) for a GET; HTTP errors are returned, not raised."""
+    """(status, lower-cased headers, body) for a GET; HTTP errors are returned, not raised.
+    `context` verifies an HTTPS server (e.g. one with a certificate from a local CA)."""
     request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             return (
                 response.status,
                 {k.lower(): v for k, v in response.headers.items()},
@@ -208,9 +220,16 @@ def fetch(
 
 @dataclass
 class Server:
-    url: str
+    """A gunicorn started by start_gunicorn()."""
+
     proc: subprocess.Popen
-    log: Path
+    port: int
+    log: Path  # its stdout and stderr
+    started: float  # time.perf_counter() right before it was started
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int:
@@ -277,6 +296,28 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def start_gunicorn(
+    app: str,
+    env: Mapping[str, str],
+    cwd: Path,
+    *,
+    workers: int = 1,
+    extra_args: tuple[str, ...] = (),
+) -> Server:
+    """Start gunicorn pinned to the server core on a free loopback port, logging to a file in
+    `cwd`; return at once (see gunicorn() to wait until it answers and stop it afterwards)."""
+    port = free_port()
+    server_cpu, _ = cpu_layout()
+    argv = pinned(server_cpu, gunicorn_argv(app, port, workers, extra_args))
+    log = cwd / f"gunicorn-{port}.log"
+    with log.open("wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=clean_env(env), stdout=out, stderr=subprocess.STDOUT
+        )
+    return Server(proc=proc, port=port, log=log, started=started)
+
+
 @contextmanager
 def gunicorn(
     app: str,
@@ -287,24 +328,31 @@ def gunicorn(
     ready_path: str = "/",
     extra_args: tuple[str, ...] = (),
 ) -> Iterator[Server]:
-    """Start gunicorn pinned to the server core on a free loopback port; stop it afterwards."""
-    port = free_port()
-    server_cpu, _ = cpu_layout()
-    log = cwd / f"gunicorn-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            pinned(server_cpu, gunicorn_argv(app, port, workers, extra_args)),
-            cwd=cwd,
-            env=clean_env(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    """start_gunicorn(), wait until `ready_path` answers; stop it afterwards."""
+    server = start_gunicorn(app, env, cwd, workers=workers, extra_args=extra_args)
     try:
-        wait_ready(url + ready_path, proc, log)
-        yield Server(url=url, proc=proc, log=log)
+        wait_ready(server.url + ready_path, server.proc, server.log)
+        yield server
     finally:
-        stop(proc)
+        stop(server.proc)
+
+
+# --- timed commands ----------------------------------------------------------------------------
+
+
+def timed(argv: list[str], env: Mapping[str, str], cwd: Path) -> tuple[float, str]:
+    """(wall seconds, stdout) of a command run on the server core; BenchError when it fails."""
+    server_cpu, _ = cpu_layout()
+    started = time.perf_counter()
+    done = subprocess.run(
+        pinned(server_cpu, argv), cwd=cwd, env=clean_env(env), capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise BenchError(
+            f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+        )
+    return elapsed, done.stdout
 
 
 # --- memory ------------------------------------------------------------------------------------
@@ -345,7 +393,7 @@ def instance_env(folder: Path, database_url: str | None = None) -> dict[str, str
     """Production settings for a throwaway instance living in `folder`."""
     return {
         "INKWELL_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(36)[:48],
+        "SECRET_KEY": new_secret_key(),
         "INKWELL_INSTANCE_PATH": str(folder / "instance"),
         "DATABASE_URL": database_url or f"sqlite:///{folder / 'bench.sqlite3'}",
     }

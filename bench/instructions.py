@@ -16,9 +16,9 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .app_vs_bare import EXTRA_POSTS, POST_PATH, prepare_instance
+from .app_vs_bare import EXTRA_POSTS
 from .common import BIN, BenchError, clean_env, figure, is_quick, scratch
-from .import_speed import generate_posts
+from .fixtures import POST_PATH, generate_posts, prepare_instance
 
 
 def _instructions(target: str, path: str, count: int, env: dict[str, str], cwd: Path) -> int:

@@ -19,18 +19,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from .common import (
-    BenchError,
-    fetch,
-    figure,
-    gunicorn,
-    inkwell,
-    instance_env,
-    scratch,
-)
-from .import_speed import generate_posts
+from .common import BenchError, fetch, figure, gunicorn, scratch
+from .fixtures import POST_PATH, generate_posts, prepare_instance
 
-HOME, POST = "/", "/posts/welcome/"
+HOME = "/"
 LINK_RELS = {
     "stylesheet",
     "icon",
@@ -152,13 +144,17 @@ def _compressed_size(body: bytes, content_type: str) -> int:
 
 
 def _load(resource: Resource) -> bytes:
-    """Fetch a resource and fill in its sizes; return its body."""
-    resource.status, headers, body = fetch(resource.url)
+    """Fetch a resource as a browser would (accepting gzip), fill in its sizes and how the app
+    sent it; return its body, uncompressed."""
+    resource.status, headers, body = fetch(resource.url, {"Accept-Encoding": "gzip"})
     resource.content_type = headers.get("content-type", "")
+    resource.served_encoding = headers.get("content-encoding", "")
+    if resource.served_encoding == "gzip":
+        body = gzip.decompress(body)
+    elif resource.served_encoding not in ("", "identity"):
+        raise BenchError(f"{resource.url} came as {resource.served_encoding}, not gzip")
     resource.bytes = len(body)
     resource.gzip_bytes = _compressed_size(body, resource.content_type)
-    gzipped = fetch(resource.url, {"Accept-Encoding": "gzip"})[1]
-    resource.served_encoding = gzipped.get("content-encoding", "")
     return body
 
 
@@ -212,13 +208,11 @@ def _kb(n: int) -> float:
 
 def main(results_dir: Path) -> dict:
     with scratch("page-weight") as tmp:
-        env = instance_env(tmp)
-        inkwell(["setup"], env, tmp)
         generate_posts(tmp / "posts", 12)
-        inkwell(["import", str(tmp / "posts")], env, tmp)
+        env = prepare_instance(tmp, tmp / "posts")
         with gunicorn("inkwell.wsgi:app", env, tmp) as server:
             home_page, home_res = page_resources(server.url, HOME)
-            post_page, post_res = page_resources(server.url, POST)
+            post_page, post_res = page_resources(server.url, POST_PATH)
             netloc = urlsplit(server.url).netloc
             home, post = _weigh(home_page, home_res, netloc), _weigh(post_page, post_res, netloc)
 

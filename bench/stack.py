@@ -16,12 +16,9 @@ runs on the other core over HTTPS with keep-alive, like a browser would.
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 import ssl
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 from inkwell.deploy.stack import Stack
@@ -31,19 +28,19 @@ from .common import (
     clean_env,
     cpu_layout,
     descendants,
+    fetch,
     figure,
     free_port,
     instance_env,
     load_settings,
+    measure_side_by_side,
     median,
-    parse_wrk,
-    pinned,
     rss_bytes,
+    run_wrk,
     scratch,
-    summarise_runs,
 )
+from .fixtures import POST_PATH
 
-POST_PATH = "/posts/welcome/"
 STATIC_NAME = "bench-post.html"
 MEMORY_REQUESTS = 10_000
 
@@ -57,13 +54,6 @@ def _start(tmp: Path, name: str, cache_seconds: int, workers: int = 2) -> Stack:
                   https_port=free_port(), log_to_files=True, base_env=env)
     server_cpu, _ = cpu_layout()
     return stack.start(app_cpu=server_cpu, nginx_cpu=server_cpu)
-
-
-def _get(stack: Stack, url: str, headers: dict | None = None) -> tuple[bytes, dict]:
-    context = ssl.create_default_context(cafile=str(stack.ca_file))
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        return response.read(), dict(response.headers)
 
 
 def _uss_bytes(pid: int) -> int:
@@ -80,72 +70,48 @@ def _pss_bytes(pids: list[int]) -> int:
     return total
 
 
-def _drive(url: str, requests: int, uncached: bool = False, cookie: str = "") -> int:
-    """Load until at least `requests` were served; return how many were."""
-    settings = load_settings()
+def _drive(url: str, requests: int, header: str) -> int:
+    """Load until at least `requests` were served (3 s wrk runs); return how many were."""
     served = 0
     while served < requests:
-        header = f"Cookie: {cookie}=bench" if uncached else ""
-        served += _wrk_side_by_side({"load": (url, header)},
-                                    type(settings)(duration=3, runs=1, warmup=0))["load"][
-            "requests"]
+        served += run_wrk(url, 3, header=header)["requests"]
     return served
 
 
-def _wrk_side_by_side(urls: dict[str, tuple[str, str]], settings) -> dict[str, dict]:
-    """measure_side_by_side with one request header per side (wrk -H), same rotation."""
-    wrk = shutil.which("wrk")
-    if not wrk:
-        raise BenchError("wrk is not installed: apt-get install wrk")
-    _, load_cpu = cpu_layout()
-
-    def run(label: str, seconds: int) -> dict:
-        url, header = urls[label]
-        argv = [wrk, "-t1", f"-c{settings.connections}", f"-d{seconds}s", "--latency"]
-        done = subprocess.run(pinned(load_cpu, [*argv, *(["-H", header] if header else []), url]),
-                              capture_output=True, text=True, timeout=seconds + 60)
-        if done.returncode != 0:
-            raise BenchError(f"wrk failed: {done.stderr or done.stdout}")
-        return parse_wrk(done.stdout)
-
-    labels = list(urls)
-    for label in labels:
-        if settings.warmup:
-            run(label, settings.warmup)
-    runs: dict[str, list[dict]] = {label: [] for label in labels}
-    for i in range(settings.runs):
-        for label in labels[i % len(labels):] + labels[: i % len(labels)]:
-            runs[label].append(run(label, settings.duration))
-    return {label: summarise_runs(runs[label]) for label in labels}
-
-
-def _measure(stack: Stack, settings) -> tuple[dict, int]:
-    page, _ = _get(stack, stack.https_url + POST_PATH)
-    _, headers = _get(stack, stack.https_url + POST_PATH)
-    if headers.get("X-Cache-Status") != "HIT":
-        raise BenchError(f"second GET was {headers.get('X-Cache-Status')}, not a cache HIT")
+def _measure(stack: Stack, settings, cookie: str) -> tuple[dict, int]:
+    tls = ssl.create_default_context(cafile=str(stack.ca_file))
+    post_url = stack.https_url + POST_PATH
+    status, _, page = fetch(post_url, context=tls)
+    if status != 200:
+        raise BenchError(f"GET {POST_PATH} answered {status}, not 200")
+    _, headers, _ = fetch(post_url, context=tls)
+    if headers.get("x-cache-status") != "HIT":
+        raise BenchError(f"second GET was {headers.get('x-cache-status')}, not a cache HIT")
     (Path(stack.settings.media_root) / STATIC_NAME).write_bytes(page)
-    static, _ = _get(stack, f"{stack.https_url}/media/{STATIC_NAME}")
+    _, _, static = fetch(f"{stack.https_url}/media/{STATIC_NAME}", context=tls)
     if static != page:
         raise BenchError("nginx's static copy differs from the cached page")
-    author = f"Cookie: {stack.settings.session_cookie}=bench"
-    _, headers = _get(stack, stack.https_url + POST_PATH, {"Cookie": author[8:]})
-    if headers.get("X-Cache-Status") != "BYPASS":
-        raise BenchError(f"a request with the session cookie was {headers.get('X-Cache-Status')}")
-    results = _wrk_side_by_side({
-        "nginx_cache_hit": (stack.https_url + POST_PATH, ""),
-        "nginx_static_file": (f"{stack.https_url}/media/{STATIC_NAME}", ""),
-        # The session cookie makes nginx skip its cache: every request reaches the app.
-        "uncached_through_nginx": (stack.https_url + POST_PATH, author),
+    status, headers, _ = fetch(post_url, {"Cookie": cookie}, context=tls)
+    if status != 200 or headers.get("x-cache-status") != "BYPASS":
+        raise BenchError(
+            f"a request with the session cookie answered {status}, "
+            f"cache {headers.get('x-cache-status')}"
+        )
+    # The session cookie makes nginx skip its cache: every request reaches the app.
+    author = f"Cookie: {cookie}"
+    results = measure_side_by_side({
+        "nginx_cache_hit": post_url,
+        "nginx_static_file": f"{stack.https_url}/media/{STATIC_NAME}",
+        "uncached_through_nginx": (post_url, author),
         "gunicorn_direct": (stack.app_url + POST_PATH, author),
     }, settings)
     return results, len(page)
 
 
-def _memory(stack: Stack, served: int) -> dict:
+def _memory(stack: Stack, served: int, cookie: str) -> dict:
     nginx_pid, app_pid = stack._nginx.pid, stack._app.pid
-    served += _drive(stack.https_url + POST_PATH, max(0, MEMORY_REQUESTS - served), uncached=True,
-                     cookie=stack.settings.session_cookie)
+    post_url, author = stack.https_url + POST_PATH, f"Cookie: {cookie}"  # uncached, as in _measure
+    served += _drive(post_url, max(0, MEMORY_REQUESTS - served), author)
     two = {"nginx": rss_bytes(nginx_pid), "gunicorn": rss_bytes(app_pid),
            "pss": _pss_bytes([nginx_pid, *descendants(nginx_pid), app_pid,
                               *descendants(app_pid)])}
@@ -156,20 +122,23 @@ def _memory(stack: Stack, served: int) -> dict:
         time.sleep(0.05)
     if len(descendants(app_pid)) != 3:
         raise BenchError("gunicorn did not start a third worker on SIGTTIN")
-    _drive(stack.https_url + POST_PATH, MEMORY_REQUESTS, uncached=True,
-           cookie=stack.settings.session_cookie)
+    _drive(post_url, MEMORY_REQUESTS, author)
     # Workers are recycled after max_requests, so measure whichever three are alive now.
     workers = descendants(app_pid)
+    rss_3_workers = rss_bytes(app_pid)
+    pss_3_workers = _pss_bytes([nginx_pid, *descendants(nginx_pid), app_pid, *workers])
+    worker_uss = [_uss_bytes(pid) for pid in workers]
+    worker_rss = [rss_bytes(pid) for pid in workers]
     return {
         "requests_before_measuring": served,
         "nginx_rss": two["nginx"],
         "gunicorn_rss_2_workers": two["gunicorn"],
         "pss_2_workers": two["pss"],
-        "gunicorn_rss_3_workers": rss_bytes(app_pid),
-        "pss_3_workers": _pss_bytes([nginx_pid, *descendants(nginx_pid), app_pid, *workers]),
-        "worker_uss": [_uss_bytes(pid) for pid in workers],
-        "worker_rss": [rss_bytes(pid) for pid in workers],
-        "master_rss": rss_bytes(app_pid) - sum(rss_bytes(pid) for pid in workers),
+        "gunicorn_rss_3_workers": rss_3_workers,
+        "pss_3_workers": pss_3_workers,
+        "worker_uss": worker_uss,
+        "worker_rss": worker_rss,
+        "master_rss": rss_3_workers - sum(worker_rss),
     }
 
 
@@ -178,9 +147,9 @@ def main(results_dir: Path) -> dict:
     with scratch("stack") as tmp:
         stack = _start(tmp, "stack", cache_seconds=3600)
         try:
-            sides, page_bytes = _measure(stack, settings)
-            served = sum(r["requests"] for r in sides["uncached_through_nginx"]["runs"])
-            memory = _memory(stack, served)
+            cookie = f"{stack.settings.session_cookie}=bench"  # an author's: nginx skips its cache
+            sides, page_bytes = _measure(stack, settings, cookie)
+            memory = _memory(stack, sides["uncached_through_nginx"]["requests"], cookie)
         finally:
             stack.stop()
 
@@ -213,20 +182,4 @@ def main(results_dir: Path) -> dict:
     }
     raw = {"page_bytes": page_bytes, "path": POST_PATH, "sides": sides, "memory": memory,
            "settings": settings.__dict__}
-    _print(ratios)
     return {"name": "stack", "ratios": ratios, "raw": raw}
-
-
-def _print(ratios: dict) -> None:
-    width = max(map(len, ratios))
-    for label, fig in ratios.items():
-        goal = f"  (goal {fig['goal']})" if fig.get("goal") else ""
-        print(f"{label:<{width}}  {fig['value']} {fig.get('unit', '')}{goal}".rstrip())
-
-
-if __name__ == "__main__":
-    import json
-    import sys
-
-    print(json.dumps(main(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results"))["ratios"],
-                     indent=2))

@@ -1,24 +1,24 @@
 """Fixtures: `app`, `client`, `runner` on a fresh database; `database_url` for both SQLite and
-PostgreSQL; `write_posts` to make Markdown files; `live_server` to run the real gunicorn."""
+PostgreSQL; `write_posts` to make Markdown files; `live_server` to run the real gunicorn.
+`make_app` builds a testing app outside the fixtures (module-scoped ones)."""
 
 from __future__ import annotations
 
-import secrets
 import textwrap
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 
 from inkwell import create_app
 from inkwell.config import normalise_database_url
 from inkwell.extensions import db
-from inkwell.migrations import upgrade
 
-from .services import PG_ADMIN_URL, free_port, gunicorn_server, missing
-
-BACKENDS = ["sqlite", "postgresql"]
+from .services import PG_ADMIN_URL, free_port, gunicorn_server, migrated, missing, production_env
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +34,7 @@ def pg_database():
     name = f"inkwell_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = normalise_database_url(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-    engine = create_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
+    yield migrated(normalise_database_url(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name))
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -76,32 +72,38 @@ def database_url(request, tmp_path):
         url = request.getfixturevalue("pg_database")
         _empty_postgres(url)
         return url
-    url = f"sqlite:///{tmp_path / 'inkwell.sqlite3'}"
-    engine = create_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated(f"sqlite:///{tmp_path / 'inkwell.sqlite3'}")
 
 
 @pytest.fixture
 def settings(database_url, tmp_path) -> dict:
     return {
         "INKWELL_ENV": "testing",
-        "SECRET_KEY": secrets.token_urlsafe(32),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MEDIA_ROOT": str(tmp_path / "media"),
         "SITE_URL": "http://blog.example",
     }
 
 
+@contextmanager
+def make_app(folder: Path, **overrides) -> Iterator[Flask]:
+    """A testing app (settings from `overrides`) whose instance folder is `folder`/instance;
+    INKWELL_INSTANCE_PATH stays set to it until the block ends, then the engine is disposed."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INKWELL_INSTANCE_PATH", str(folder / "instance"))
+        app = create_app({"INKWELL_ENV": "testing", **overrides})
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
 @pytest.fixture
-def app(settings, tmp_path, monkeypatch):
-    monkeypatch.setenv("INKWELL_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(settings)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def app(settings, tmp_path):
+    with make_app(tmp_path, **settings) as app:
+        yield app
 
 
 @pytest.fixture
@@ -149,14 +151,10 @@ def import_posts(app, write_posts):
 @pytest.fixture
 def live_server(settings, tmp_path):
     """Start real gunicorn (production settings) on this test's database; yield its URL."""
-    env = {
-        "INKWELL_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "DATABASE_URL": settings["SQLALCHEMY_DATABASE_URI"],
-        "INKWELL_INSTANCE_PATH": str(tmp_path / "instance"),
-        "MEDIA_ROOT": settings["MEDIA_ROOT"],
-        "SITE_URL": settings["SITE_URL"],
-    }
+    env = production_env(
+        tmp_path, settings["SQLALCHEMY_DATABASE_URI"],
+        MEDIA_ROOT=settings["MEDIA_ROOT"], SITE_URL=settings["SITE_URL"],
+    )
 
     def start(**more_env):
         return gunicorn_server({**env, **more_env}, cwd=tmp_path)

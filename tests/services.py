@@ -6,6 +6,7 @@ test fails, so a green CI run always means the real thing was exercised.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -13,15 +14,27 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import create_engine
+
+from inkwell.config import new_secret_key
+from inkwell.migrations import upgrade
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 REQUIRE = os.environ.get("INKWELL_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get("INKWELL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("INKWELL_TEST_REDIS", "redis://127.0.0.1:6379/15")
 BIN = Path(sys.executable).parent
+# Tests that parametrize the `database_url` fixture with these run on both databases.
+BACKENDS = ["sqlite", "postgresql"]
+S3_CREDENTIALS = {"S3_ACCESS_KEY_ID": "inkwell-test", "S3_SECRET_ACCESS_KEY": "inkwell-test"}
 
 
 def missing(what: str) -> None:
@@ -29,12 +42,6 @@ def missing(what: str) -> None:
     if REQUIRE:
         pytest.fail(f"{what} (INKWELL_REQUIRE_SERVICES=1)")
     pytest.skip(what)
-
-
-def port_open(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
 
 
 def free_port() -> int:
@@ -88,3 +95,54 @@ def gunicorn_server(env: dict, cwd: Path, extra_args: tuple[str, ...] = ()):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+
+
+def migrated(url: str) -> str:
+    """Bring the (fresh) database at `url` to the newest schema; return `url`."""
+    engine = create_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+def production_env(folder: Path, database_url: str, **more: str) -> dict[str, str]:
+    """The environment of a production server: a fresh SECRET_KEY, the database, and the
+    instance folder inside `folder`; `more` adds to it or replaces."""
+    return {
+        "INKWELL_ENV": "production",
+        "SECRET_KEY": new_secret_key(),
+        "DATABASE_URL": database_url,
+        "INKWELL_INSTANCE_PATH": str(folder / "instance"),
+        **more,
+    }
+
+
+def new_bucket(endpoint: str, public: bool = True) -> dict:
+    """Create an empty bucket of our own on the S3 API at `endpoint`; return the settings that
+    point Inkwell at it. A public one is made as compose's setup makes it: readers may GET
+    objects, nothing else."""
+    settings = {"S3_BUCKET": f"inkwell-{uuid.uuid4().hex[:12]}", "S3_ENDPOINT_URL": endpoint,
+                "S3_REGION": "us-east-1", **S3_CREDENTIALS}
+    if public:
+        from inkwell.deploy.compose import create_public_bucket
+
+        create_public_bucket(settings)
+    else:
+        import boto3
+
+        boto3.client(
+            "s3", endpoint_url=endpoint, region_name=settings["S3_REGION"],
+            aws_access_key_id=settings["S3_ACCESS_KEY_ID"],
+            aws_secret_access_key=settings["S3_SECRET_ACCESS_KEY"],
+        ).create_bucket(Bucket=settings["S3_BUCKET"])
+    return settings
+
+
+def image_bytes(img: Image.Image, fmt: str, **options) -> bytes:
+    """`img` saved as `fmt` (PIL's save options pass through), as the bytes of a file."""
+    buffer = io.BytesIO()
+    img.save(buffer, fmt, **options)
+    return buffer.getvalue()

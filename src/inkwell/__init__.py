@@ -14,14 +14,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import admin, assets, blog, errors, ops, security_headers
-    from .config import load_settings
+    from .config import instance_folder, load_settings
     from .database import configure_engine
     from .extensions import csrf, db, login_manager
     from .session_cookie import SessionCookie
     from .storage.views import media_bp
 
-    instance_path = os.environ.get("INKWELL_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
-    app = Flask(__name__, instance_path=os.path.abspath(instance_path))
+    app = Flask(__name__, instance_path=os.path.abspath(instance_folder(os.getcwd())))
     app.config.update(load_settings(app.instance_path, overrides))
     os.makedirs(app.instance_path, exist_ok=True)
     app.session_interface = SessionCookie()
@@ -30,9 +29,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
     csrf.init_app(app)
-    login_manager.init_app(app)
+    login_manager.init_app(app, add_context_processor=False)
 
-    _take_write_lock_for_changes(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(media_bp)  # before blog: its /<slug>/ catches everything
     app.register_blueprint(blog.bp)
@@ -50,22 +48,3 @@ def create_app(overrides: dict | None = None) -> Flask:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     return app
-
-
-def _take_write_lock_for_changes(app: Flask) -> None:
-    """Requests that change things begin their transaction with SQLite's write lock (BEGIN
-    IMMEDIATE); page views keep a plain BEGIN. See database.py."""
-    from flask import g, request
-
-    from .database import reset_write_intent, set_write_intent
-
-    @app.before_request
-    def _mark_write_requests() -> None:
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            g._write_token = set_write_intent(True)
-
-    @app.teardown_request
-    def _clear_write_mark(_exc) -> None:
-        token = g.pop("_write_token", None)
-        if token is not None:
-            reset_write_intent(token)

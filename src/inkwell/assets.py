@@ -53,9 +53,7 @@ def register(app: Flask) -> None:
             hashes[filename] = _file_hash(full) if os.path.isfile(full) else "0"
         values["v"] = hashes[filename]
 
-    @app.context_processor
-    def plotly_js() -> dict:
-        return {"plotly_js_url": plotly_url_prefix() + "plotly.min.js"}
+    app.jinja_env.globals["plotly_js_url"] = plotly_url_prefix() + "plotly.min.js"
 
     from whitenoise import WhiteNoise
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 ENVIRONMENTS = ("development", "testing", "production")
@@ -29,8 +30,19 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
+# The admin's session cookie in production: __Host- makes browsers insist on Secure, path=/ and no
+# Domain. Elsewhere Flask's default name ("session"). nginx's cache bypass keys on it too.
+PRODUCTION_SESSION_COOKIE = "__Host-session"
+
+
+def instance_folder(base: str | os.PathLike, environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the database, media and generated files live: INKWELL_INSTANCE_PATH, else
+    `instance/` under `base` (the current folder for the app, the checkout for deploy files)."""
+    return Path(environ.get("INKWELL_INSTANCE_PATH") or Path(base) / "instance")
+
+
+def int_setting(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
+    raw = environ.get(name, "").strip()
     if raw == "":
         return default
     try:
@@ -39,9 +51,9 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
 
 
-def _size(name: str, default: int) -> int:
+def size_setting(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
     """A byte count such as 10485760, 10M or 512K."""
-    raw = os.environ.get(name, "").strip()
+    raw = environ.get(name, "").strip()
     if raw == "":
         return default
     units = {"K": 1024, "M": 1024**2, "G": 1024**3}
@@ -108,15 +120,15 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "SITE_LANGUAGE": os.environ.get("SITE_LANGUAGE", "en"),
         # Standalone pages linked from the header: "about" or "about:About me,now:Now".
         "NAV_PAGES": _nav_pages(os.environ.get("NAV_PAGES", "about:About")),
-        "POSTS_PER_PAGE": _int("POSTS_PER_PAGE", 10),
+        "POSTS_PER_PAGE": int_setting("POSTS_PER_PAGE", 10),
         # Shared caches (nginx) may keep anonymous pages this long; browsers revalidate with ETag.
-        "CACHE_MAX_AGE": _int("CACHE_MAX_AGE", 60),
+        "CACHE_MAX_AGE": int_setting("CACHE_MAX_AGE", 60),
         "MEDIA_BACKEND": os.environ.get("MEDIA_BACKEND", "local"),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT") or str(instance / "media"),
         "MEDIA_URL": os.environ.get("MEDIA_URL", "/media/"),
-        "MAX_CONTENT_LENGTH": _size("MAX_UPLOAD_SIZE", 10 * 1024 * 1024),
-        "MEDIA_MAX_PIXELS": _int("MEDIA_MAX_PIXELS", 50_000_000),
-        "IMPORT_MAX_FILE_SIZE": _size("IMPORT_MAX_FILE_SIZE", 5 * 1024 * 1024),
+        "MAX_CONTENT_LENGTH": size_setting("MAX_UPLOAD_SIZE", 10 * 1024 * 1024),
+        "MEDIA_MAX_PIXELS": int_setting("MEDIA_MAX_PIXELS", 50_000_000),
+        "IMPORT_MAX_FILE_SIZE": size_setting("IMPORT_MAX_FILE_SIZE", 5 * 1024 * 1024),
         "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
         "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
         "S3_REGION": os.environ.get("S3_REGION", "us-east-1"),
@@ -125,26 +137,26 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "S3_PUBLIC_URL": os.environ.get("S3_PUBLIC_URL", ""),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         # How many reverse proxies in front of the app set X-Forwarded-* (0: exposed directly).
-        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        "TRUSTED_PROXIES": int_setting("TRUSTED_PROXIES", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
         # Admin sessions end after this long without a request, and this long after login.
-        "SESSION_IDLE_TIMEOUT": _int("SESSION_IDLE_TIMEOUT", 3600),
-        "SESSION_MAX_AGE": _int("SESSION_MAX_AGE", 12 * 3600),
-        "PERMANENT_SESSION_LIFETIME": _int("SESSION_MAX_AGE", 12 * 3600),
+        "SESSION_IDLE_TIMEOUT": int_setting("SESSION_IDLE_TIMEOUT", 3600),
+        "SESSION_MAX_AGE": int_setting("SESSION_MAX_AGE", 12 * 3600),
         # Failed sign-ins allowed per client IP and per account ("N per M minutes").
         "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "20 per 15 minutes"),
         "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 15 minutes"),
-        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_STRATEGY": "moving-window",
         # Keeps counters apart when several sites share one Redis.
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "inkwell"),
         # The token lives as long as the session: a long writing session must not lose its save.
         "WTF_CSRF_TIME_LIMIT": None,
     }
+    settings["PERMANENT_SESSION_LIFETIME"] = settings["SESSION_MAX_AGE"]
+    settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"
     if env == "production":
-        settings["SESSION_COOKIE_NAME"] = "__Host-session"
+        settings["SESSION_COOKIE_NAME"] = PRODUCTION_SESSION_COOKIE
     settings.update(overrides)
     settings.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(settings["SQLALCHEMY_DATABASE_URI"])

@@ -3,8 +3,8 @@
 SQLite: WAL, a 5 s busy timeout, foreign keys, and BEGIN IMMEDIATE for write transactions so that
 concurrent writers queue on the lock instead of failing with "database is locked" when a deferred
 transaction tries to upgrade. Reads keep a plain deferred BEGIN so page views never take the write
-lock. A request that is not GET/HEAD/OPTIONS, and any CLI command that writes, runs inside
-`write_intent()`.
+lock. A request that is not GET/HEAD/OPTIONS takes the write lock; so does anything (a CLI command,
+an admin page view that records activity) run inside `write_intent()`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -31,12 +32,10 @@ def write_intent() -> Iterator[None]:
         _writing.reset(token)
 
 
-def set_write_intent(value: bool) -> contextvars.Token:
-    return _writing.set(value)
-
-
-def reset_write_intent(token: contextvars.Token) -> None:
-    _writing.reset(token)
+def _wants_write_lock() -> bool:
+    if _writing.get():
+        return True
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 
 def configure_engine(engine: Engine) -> None:
@@ -58,5 +57,5 @@ def configure_engine(engine: Engine) -> None:
         # Straight to the driver: the same statement as conn.exec_driver_sql(), without a trip
         # through SQLAlchemy's execution machinery (events, context, result) on every request.
         conn.connection.dbapi_connection.execute(
-            "BEGIN IMMEDIATE" if _writing.get() else "BEGIN"
+            "BEGIN IMMEDIATE" if _wants_write_lock() else "BEGIN"
         )

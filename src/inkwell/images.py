@@ -13,7 +13,7 @@ from io import BytesIO
 
 from PIL import Image, ImageCms, ImageOps, ImageSequence
 
-from .upload_errors import ImageRejected
+from .media import ImageRejected
 
 Frames = list[tuple[Image.Image, int]]  # (frame, duration in ms); one entry for a still image
 

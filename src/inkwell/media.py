@@ -11,19 +11,16 @@ import re
 import secrets
 from html.parser import HTMLParser
 
-from flask import current_app, has_app_context
-from sqlalchemy import inspect, select
+from flask import current_app
+from sqlalchemy import select
 
 from .extensions import db
 from .models import Media
 from .storage import MediaStore, get_store
-from .storage.views import media_bp
-from .upload_errors import ImageRejected
 
 __all__ = [
     "ImageRejected",
     "delete_media",
-    "media_bp",
     "media_markdown",
     "responsive_images",
     "store_upload",
@@ -31,7 +28,6 @@ __all__ = [
 
 WIDTHS = (480, 960, 1600)
 SIZES = "(max-width: 42rem) 100vw, 42rem"
-DEFAULT_MAX_PIXELS = 50_000_000
 MAX_ALT_LENGTH = 300
 
 # Pillow format -> (extension, Content-Type, format written back).
@@ -44,19 +40,26 @@ FORMATS = {
 }
 
 
-def store_upload(
-    data: bytes, filename: str, store: MediaStore, alt: str = "", *, max_pixels: int | None = None
-) -> Media:
+class ImageRejected(ValueError):
+    """An upload that is not an acceptable image; `.message` is a sentence for the author.
+
+    Defined here rather than in images.py so that catching it does not load Pillow."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def store_upload(data: bytes, filename: str, store: MediaStore, alt: str = "") -> Media:
     """Verify, clean and resize an uploaded image, save every variant, add (not commit) its row.
 
     Raises ImageRejected (with a message for the author) when the bytes are not an acceptable
     image; then nothing is stored. A storage failure is re-raised after removing what was saved.
     `filename` is only used to explain a refusal; it never names anything.
     """
-    if max_pixels is None:
-        max_pixels = _setting("MEDIA_MAX_PIXELS", DEFAULT_MAX_PIXELS)
     from .images import decode_image, encode, resize  # Pillow loads only when an upload arrives
 
+    max_pixels = current_app.config["MEDIA_MAX_PIXELS"]
     fmt, frames, loop = decode_image(data, filename, max_pixels)
     ext, content_type, out_format = FORMATS[fmt]
     stem = secrets.token_hex(16)
@@ -106,30 +109,14 @@ def delete_media(media: Media, store: MediaStore) -> None:
     """Remove every variant from the backend, then the row (the caller commits)."""
     for key in sorted(set((media.variants or {}).values())):
         store.delete(key)
-    state = inspect(media)
-    if state.persistent:
-        db.session.delete(media)
-    elif state.pending:
-        db.session.expunge(media)
+    db.session.delete(media)
 
 
 def media_markdown(media: Media) -> str:
     """What the editor inserts: the backend-neutral /media/ path, resolved at save time."""
     alt = _clean_alt(media.alt)
     alt = alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
-    return f"![{alt}]({_media_url()}{media.variants['original']})"
-
-
-def _setting(name: str, default: int) -> int:
-    if has_app_context():
-        return int(current_app.config.get(name, default))
-    return default
-
-
-def _media_url() -> str:
-    if has_app_context():
-        return current_app.config.get("MEDIA_URL", "/media/")
-    return "/media/"
+    return f"![{alt}]({current_app.config['MEDIA_URL']}{media.variants['original']})"
 
 
 def _clean_alt(alt: str) -> str:
@@ -161,13 +148,14 @@ class _ImageFinder(HTMLParser):
             self._pictures = max(0, self._pictures - 1)
 
 
-def responsive_images(html_text: str) -> str:
+def responsive_images(html_text: str, store: MediaStore | None = None) -> str:
     """Turn each <img> of an uploaded image into a <picture> with srcset/sizes and lazy loading.
 
     Runs on sanitized post HTML at save time; images that are not ours are left as they are.
-    Every value written comes from the Media row or the store and is escaped.
+    Every value written comes from the Media row or the store (default: MEDIA_BACKEND's) and is
+    escaped.
     """
-    media_url = _media_url()
+    media_url = current_app.config["MEDIA_URL"]
     if media_url not in html_text or "<img" not in html_text:
         return html_text
     finder = _ImageFinder()
@@ -187,7 +175,8 @@ def responsive_images(html_text: str) -> str:
         return html_text
     stems = {stem for _, _, _, stem, _ in wanted}
     rows = {m.key: m for m in db.session.scalars(select(Media).where(Media.key.in_(stems)))}
-    store = get_store()
+    if store is None:
+        store = get_store()
     parts: list[str] = []
     done = 0
     for offset, raw, attrs, stem, name in sorted(wanted, key=lambda item: item[0]):

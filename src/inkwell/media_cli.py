@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .database import write_intent
-from .storage import BACKENDS, content_type_for, get_store
+from .storage import BACKENDS, MediaStore, content_type_for, get_store
 
 RENDER_BATCH = 100
 
@@ -52,8 +52,8 @@ def migrate_command(target_name: str, source_name: str | None) -> None:
     copied = skipped = 0
     failed: list[str] = []
     bar = _progress(f"Copying media from {source_name} to {target_name}")
-    for key in _iterate(bar(source.keys())):
-        expected = source.size(key)
+    # Sizes come with the listing: no request per file to the source (an S3 HEAD each).
+    for key, expected in _iterate(bar(source.sizes())):
         try:
             if target.size(key) == expected:
                 skipped += 1
@@ -80,7 +80,7 @@ def migrate_command(target_name: str, source_name: str | None) -> None:
             fg="yellow",
             err=True,
         )
-    posts = _rerender_posts(target_name)
+    posts = _rerender_posts(target)
     click.echo(f"Posts and pages re-rendered to load images from {target_name}: {posts}.")
     current = current_app.config["MEDIA_BACKEND"]
     if current != target_name:
@@ -109,41 +109,34 @@ def _not_public(url: str) -> str | None:
         return str(getattr(e, "reason", e))
 
 
-def _rerender_posts(backend: str) -> int:
-    """Re-render posts that show uploaded images so their stored HTML uses `backend`'s URLs."""
+def _rerender_posts(store: MediaStore) -> int:
+    """Re-render posts that show uploaded images so their stored HTML uses `store`'s URLs."""
     from sqlalchemy import select
 
     from .extensions import db
     from .models import Post
     from .publishing import apply_markdown
 
-    config = current_app.config
-    previous = config["MEDIA_BACKEND"]
-    # Rendering builds image URLs from the configured backend; this process renders for the target.
-    config["MEDIA_BACKEND"] = backend
     count = 0
-    try:
-        with write_intent():
-            ids = db.session.scalars(
-                select(Post.id).where(
-                    Post.body_markdown.contains(config["MEDIA_URL"], autoescape=True)
-                )
-            ).all()
-            for start in range(0, len(ids), RENDER_BATCH):
-                batch = ids[start : start + RENDER_BATCH]
-                # Locked (PostgreSQL) so an author saving the same post meanwhile is not undone.
-                rows = (
-                    select(Post)
-                    .where(Post.id.in_(batch))
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
-                )
-                for post in db.session.scalars(rows):
-                    apply_markdown(post, post.body_markdown)
-                    count += 1
-                db.session.commit()
-    finally:
-        config["MEDIA_BACKEND"] = previous
+    with write_intent():
+        ids = db.session.scalars(
+            select(Post.id).where(
+                Post.body_markdown.contains(current_app.config["MEDIA_URL"], autoescape=True)
+            )
+        ).all()
+        for start in range(0, len(ids), RENDER_BATCH):
+            batch = ids[start : start + RENDER_BATCH]
+            # Locked (PostgreSQL) so an author saving the same post meanwhile is not undone.
+            rows = (
+                select(Post)
+                .where(Post.id.in_(batch))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            for post in db.session.scalars(rows):
+                apply_markdown(post, post.body_markdown, store)
+                count += 1
+            db.session.commit()
     return count
 
 
@@ -161,7 +154,7 @@ def list_command() -> None:
     for media in db.session.scalars(select(Media).order_by(Media.created_at, Media.id)):
         count += 1
         click.echo(
-            f"{media.variants.get('original', media.key)}\t{media.width}x{media.height}\t"
+            f"{media.variants['original']}\t{media.width}x{media.height}\t"
             f"{media.size} bytes\t{store.url(media.variants['original'])}\t{media.alt}"
         )
     click.echo(f"{count} media items on {current_app.config['MEDIA_BACKEND']}.", err=True)

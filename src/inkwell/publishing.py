@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from .content.slugs import tag_slug
 from .extensions import db
 from .models import Post, Tag, utcnow, xml_safe
+
+if TYPE_CHECKING:
+    from .storage import MediaStore
 
 # Front-matter keys with a column of their own; everything else is kept in Post.extra.
 KNOWN_KEYS = {"title", "slug", "date", "updated", "description", "tags", "draft", "toc", "page"}
@@ -30,15 +34,16 @@ class TagCache:
         return tag
 
 
-def apply_markdown(post: Post, body: str) -> None:
-    """Render `body` once and store the results on the post."""
+def apply_markdown(post: Post, body: str, store: MediaStore | None = None) -> None:
+    """Render `body` once and store the results on the post; image URLs come from `store`
+    (default: the MEDIA_BACKEND store)."""
     from .content.render import render_markdown
     from .media import responsive_images
 
     body = xml_safe(body)
     rendered = render_markdown(body)
     post.body_markdown = body
-    post.body_html = responsive_images(rendered.html)
+    post.body_html = responsive_images(rendered.html, store)
     post.toc_html = rendered.toc_html
     post.summary_html = rendered.summary_html
     post.plain_text = rendered.plain_text

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import column, func, literal_column, select, table, text
+from sqlalchemy.orm import lazyload
 
 from .extensions import db
 from .models import Post
@@ -57,15 +58,15 @@ def search_posts(q: str) -> list[SearchHit]:
         # cannot crowd published ones out of the results.
         fts = literal_column("post_search")
         rows = db.session.execute(
-            select(_POST_SEARCH.c.rowid, func.snippet(fts, 1, "", "", " … ", 24))
+            select(Post, func.snippet(fts, 1, "", "", " … ", 24))
+            .select_from(_POST_SEARCH)
             .join(Post, Post.id == _POST_SEARCH.c.rowid)
             .where(fts.op("MATCH")(match), Post.visible())
             .order_by(_POST_SEARCH.c.rank)
             .limit(RESULT_LIMIT)
+            .options(lazyload(Post.tags))  # results show title and snippet: no tag query
         ).all()
-        snippets = {rowid: snippet for rowid, snippet in rows}
-        posts = {p.id: p for p in db.session.scalars(select(Post).where(Post.id.in_(snippets)))}
-        return [SearchHit(posts[i], snippet) for i, snippet in snippets.items() if i in posts]
+        return [SearchHit(post, snippet) for post, snippet in rows]
 
     query = func.websearch_to_tsquery(PG_CONFIG, q)
     rows = db.session.execute(
@@ -81,6 +82,7 @@ def search_posts(q: str) -> list[SearchHit]:
         .where(Post.visible(), pg_document().op("@@")(query))
         .order_by(func.ts_rank(pg_document(), query).desc())
         .limit(RESULT_LIMIT)
+        .options(lazyload(Post.tags))
     ).all()
     return [SearchHit(post, snippet) for post, snippet in rows]
 

@@ -12,6 +12,16 @@ from flask import Flask
 
 REFERRER_POLICY = "strict-origin-when-cross-origin"  # same-origin Referer: Flask-WTF needs it
 HSTS = "max-age=63072000"
+# Sent on every response next to Content-Security-Policy (and HSTS over HTTPS); nginx's site
+# config (deploy/nginx.py) sends this same list.
+COMMON_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", REFERRER_POLICY),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
 
 
 def origin(url: str) -> str:
@@ -40,18 +50,12 @@ class SecurityHeaders:
 
     def __init__(self, wsgi_app, s3_public_origin: str = "") -> None:
         self.wsgi_app = wsgi_app
-        common = [
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-Frame-Options", "DENY"),
-            ("Referrer-Policy", REFERRER_POLICY),
-            ("Cross-Origin-Opener-Policy", "same-origin"),
-            ("Cross-Origin-Resource-Policy", "same-origin"),
-            ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+        self.plain = [
+            *COMMON_HEADERS,
+            ("Content-Security-Policy", content_security_policy(s3_public_origin, https=False)),
         ]
-        self.plain = common + [
-            ("Content-Security-Policy", content_security_policy(s3_public_origin, https=False))
-        ]
-        self.secure = common + [
+        self.secure = [
+            *COMMON_HEADERS,
             ("Content-Security-Policy", content_security_policy(s3_public_origin, https=True)),
             ("Strict-Transport-Security", HSTS),
         ]

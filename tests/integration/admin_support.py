@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,11 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine
+from flask import Flask
+from flask.testing import FlaskClient
 
-from inkwell.migrations import upgrade
+from inkwell.admin.passwords import hash_password
+from inkwell.database import write_intent
+from inkwell.extensions import db
+from inkwell.models import User
 
-from ..services import BIN, gunicorn_server
+from ..services import BIN, gunicorn_server, migrated, production_env
 
 ADMIN_EMAIL = "author@example.com"
 ADMIN_PASSWORD = "ink and a quiet afternoon"
@@ -35,7 +38,6 @@ _META_TOKEN_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 class Site:
     url: str
     env: dict[str, str]
-    folder: Path
 
     def browser(self) -> Browser:
         return Browser(self.url)
@@ -95,19 +97,10 @@ def create_admin(env: dict[str, str], email: str = ADMIN_EMAIL, password: str = 
 
 def site_env(folder: Path, **more: str) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
-    db_url = f"sqlite:///{folder / 'inkwell.sqlite3'}"
-    engine = create_engine(db_url)
-    upgrade(engine)
-    engine.dispose()
-    return {
-        "INKWELL_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "DATABASE_URL": db_url,
-        "INKWELL_INSTANCE_PATH": str(folder / "instance"),
-        "MEDIA_ROOT": str(folder / "media"),
-        "SITE_URL": "http://blog.example",
-        **more,
-    }
+    defaults = {"MEDIA_ROOT": str(folder / "media"), "SITE_URL": "http://blog.example"}
+    return production_env(
+        folder, migrated(f"sqlite:///{folder / 'inkwell.sqlite3'}"), **{**defaults, **more}
+    )
 
 
 @contextmanager
@@ -117,4 +110,22 @@ def admin_site(folder: Path, workers: int = 2, **more_env: str) -> Iterator[Site
     made = create_admin(env)
     assert made.returncode == 0, made.stderr
     with gunicorn_server(env, cwd=folder, extra_args=("--workers", str(workers))) as url:
-        yield Site(url, env, folder)
+        yield Site(url, env)
+
+
+def add_admin(app: Flask, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> None:
+    """An admin account straight in the app's database (in-process tests)."""
+    with app.app_context(), write_intent():
+        db.session.add(User(email=email, password_hash=hash_password(password)))
+        db.session.commit()
+
+
+def client_sign_in(client: FlaskClient, email: str = ADMIN_EMAIL,
+                   password: str = ADMIN_PASSWORD, **kwargs):
+    """Sign in through the Flask test client with the login form's CSRF token; `kwargs` go to
+    the POST (query_string=..., environ_base=...). Returns the POST's response."""
+    token = csrf_token(client.get("/admin/login").text)
+    return client.post(
+        "/admin/login", data={"csrf_token": token, "email": email, "password": password},
+        **kwargs,
+    )

@@ -10,7 +10,7 @@ from inkwell.admin.passwords import verify_password
 from inkwell.extensions import db
 from inkwell.models import User, UserSession
 
-from .admin_support import csrf_token
+from .admin_support import client_sign_in, csrf_token
 
 PASSWORD = "a walk along the river"
 
@@ -67,10 +67,7 @@ def test_an_existing_account_is_not_overwritten_unless_asked(app, runner):
     assert verify_password(account(app, "me@example.com").password_hash, PASSWORD)
 
     client = app.test_client()
-    client.post("/admin/login", data={
-        "csrf_token": csrf_token(client.get("/admin/login").text),
-        "email": "me@example.com", "password": PASSWORD,
-    })
+    client_sign_in(client, "me@example.com", PASSWORD)
     assert client.get("/admin/").status_code == 200
     reset = runner.invoke(args=["create-admin", "me@example.com", "--password-stdin",
                                 "--reset-password"], input="something else entirely\n")
@@ -93,11 +90,8 @@ def test_sign_in_failure_and_sign_out_are_logged_with_the_ip_and_no_secret(app, 
     caplog.set_level(logging.INFO, logger="inkwell.auth")
 
     def sign_in(password: str):
-        return client.post(
-            "/admin/login", environ_base={"REMOTE_ADDR": "192.0.2.7"},
-            data={"csrf_token": csrf_token(client.get("/admin/login").text),
-                  "email": "me@example.com", "password": password},
-        )
+        return client_sign_in(client, "me@example.com", password,
+                              environ_base={"REMOTE_ADDR": "192.0.2.7"})
 
     sign_in("my wrong guess here")
     sign_in(PASSWORD)

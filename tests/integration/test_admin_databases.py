@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from inkwell.admin.passwords import hash_password
-from inkwell.database import write_intent
-from inkwell.extensions import db
-from inkwell.models import User
-
-from ..conftest import BACKENDS
-from .admin_support import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token
+from ..services import BACKENDS
+from .admin_support import add_admin, client_sign_in, csrf_token
 
 pytestmark = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 
 
 @pytest.fixture
 def author(app):
-    with app.app_context(), write_intent():
-        db.session.add(User(email=ADMIN_EMAIL, password_hash=hash_password(ADMIN_PASSWORD)))
-        db.session.commit()
+    add_admin(app)
     client = app.test_client()
-    response = client.post("/admin/login", data={
-        "csrf_token": csrf_token(client.get("/admin/login").text),
-        "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD,
-    })
+    response = client_sign_in(client)
     assert response.status_code == 302
     return client
 

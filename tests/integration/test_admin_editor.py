@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import requests
 
 from .admin_support import admin_site, csrf_token
 
@@ -55,7 +54,8 @@ def create(author, button: str = "publish", section: str = "posts", **fields) ->
 
 
 def public(site, path: str):
-    return requests.get(site.url + path, allow_redirects=False, timeout=30)
+    """A reader's GET (no cookies, redirects not followed)."""
+    return site.browser().get(path)
 
 
 def utc_in(seconds: float) -> str:

@@ -5,21 +5,15 @@ crash fails the test with its traceback."""
 from __future__ import annotations
 
 import io
-import secrets
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from sqlalchemy import create_engine
 
-from inkwell import create_app
-from inkwell.database import write_intent
-from inkwell.extensions import db
-from inkwell.migrations import upgrade
-from inkwell.models import User
-
-from .admin_support import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token
+from ..conftest import make_app
+from ..services import image_bytes, migrated
+from .admin_support import add_admin, client_sign_in, csrf_token
 
 FUZZ = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -43,38 +37,26 @@ dates = st.one_of(
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
-    url = f"sqlite:///{folder / 'inkwell.sqlite3'}"
-    engine = create_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    app = create_app({
-        "INKWELL_ENV": "testing", "SECRET_KEY": secrets.token_urlsafe(32),
-        "SQLALCHEMY_DATABASE_URI": url, "MEDIA_ROOT": str(folder / "media"),
-        "MAX_CONTENT_LENGTH": 256 * 1024,
+    with make_app(
+        folder,
+        SQLALCHEMY_DATABASE_URI=migrated(f"sqlite:///{folder / 'inkwell.sqlite3'}"),
+        MEDIA_ROOT=str(folder / "media"),
+        MAX_CONTENT_LENGTH=256 * 1024,
         # Fuzzed sign-ins would soon hit the limit; 429 is a fine answer but says less.
-        "LOGIN_RATE_LIMIT_IP": "10000 per minute", "LOGIN_RATE_LIMIT_ACCOUNT": "10000 per minute",
-    })
-    from inkwell.admin.passwords import hash_password
-
-    with app.app_context(), write_intent():
-        db.session.add(User(email=ADMIN_EMAIL, password_hash=hash_password(ADMIN_PASSWORD)))
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+        LOGIN_RATE_LIMIT_IP="10000 per minute", LOGIN_RATE_LIMIT_ACCOUNT="10000 per minute",
+    ) as app:
+        add_admin(app)
+        yield app
 
 
-def token_of(client, path: str = "/admin/login") -> str:
+def token_of(client, path: str) -> str:
     return csrf_token(client.get(path).get_data(as_text=True))
 
 
 @pytest.fixture(scope="module")
 def author(app):
     client = app.test_client()
-    response = client.post("/admin/login", data={
-        "csrf_token": token_of(client), "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD,
-    })
+    response = client_sign_in(client)
     assert response.status_code == 302
     return client
 
@@ -99,11 +81,7 @@ def assert_handled(response, allowed: set[int]) -> None:
 @FUZZ
 @given(email=text, password=text, next_url=text)
 def test_login_form(app, email, password, next_url):
-    client = app.test_client()
-    response = client.post(
-        "/admin/login", query_string={"next": next_url},
-        data={"csrf_token": token_of(client), "email": email, "password": password},
-    )
+    response = client_sign_in(app.test_client(), email, password, query_string={"next": next_url})
     assert_handled(response, {302, 400, 401})
     if response.status_code == 302:
         assert response.headers["Location"].startswith("/admin")
@@ -156,18 +134,15 @@ def test_preview_api(author, token, payload):
     assert_handled(response, {200, 400})
 
 
-def _tiny_png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (3, 2), "red").save(out, "PNG")
-    return out.getvalue()
+TINY_PNG = image_bytes(Image.new("RGB", (3, 2), "red"), "PNG")
 
 
 @FUZZ
 @given(
     data=st.one_of(
         st.binary(max_size=2000),
-        st.binary(max_size=200).map(lambda b: _tiny_png()[: len(b) % 80] + b),
-        st.binary(max_size=200).map(lambda b: _tiny_png() + b),
+        st.binary(max_size=200).map(lambda b: TINY_PNG[: len(b) % 80] + b),
+        st.binary(max_size=200).map(lambda b: TINY_PNG + b),
     ),
     filename=text, alt=text, accept=st.sampled_from(["application/json", "text/html"]),
 )

@@ -14,8 +14,8 @@ from PIL import Image
 from inkwell.storage.local import LocalStore
 from inkwell.storage.s3 import S3Store
 
+from ..services import image_bytes, new_bucket
 from .admin_support import admin_site, csrf_token
-from .test_storage import new_bucket
 
 LIMIT = 1024 * 1024
 XHR = {"Accept": "application/json"}
@@ -42,9 +42,7 @@ def photo(width=1200, height=800, fmt="JPEG", gps=True) -> bytes:
     exif = Image.Exif()
     if gps:
         exif[0x8825] = {1: "N", 2: (48.0, 51.0, 24.0), 3: "E", 4: (2.0, 21.0, 3.0)}
-    out = io.BytesIO()
-    image.save(out, fmt, exif=exif.tobytes() if gps else b"")
-    return out.getvalue()
+    return image_bytes(image, fmt, exif=exif.tobytes() if gps else b"")
 
 
 def upload(author, data: bytes, name: str, headers=XHR, alt: str = ""):
@@ -57,7 +55,7 @@ def upload(author, data: bytes, name: str, headers=XHR, alt: str = ""):
 
 def fetch(site, path: str) -> requests.Response:
     """A reader's GET: through the site, following a redirect to the bucket."""
-    return requests.get(site.url + path, timeout=30)
+    return site.browser().get(path, follow=True)
 
 
 def test_editor_upload_returns_markdown_for_a_clean_stored_image(site, author):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 
 from .admin_support import admin_site
 
@@ -23,10 +22,7 @@ def site(tmp_path_factory):
 
 
 def signed_in(site, cookie: str) -> bool:
-    response = requests.get(
-        site.url + "/admin/", cookies={"__Host-session": cookie}, allow_redirects=False,
-        timeout=30,
-    )
+    response = site.browser().get("/admin/", cookies={"__Host-session": cookie})
     return response.status_code == 200
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-INKWELL = str(Path(sys.executable).parent / "inkwell")
+from ..services import BIN
+
+INKWELL = str(BIN / "inkwell")
 
 
 @pytest.fixture

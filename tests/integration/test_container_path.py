@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shlex
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from inkwell.config import new_secret_key
 
 from ..services import free_port, wait_for_http
 
@@ -84,7 +85,7 @@ def test_dockerfile_cmd_serves_the_blog(clean_venv, tmp_path):
         "HOME": str(tmp_path),
         "INKWELL_INSTANCE_PATH": str(tmp_path / "data"),
         "APP_BIND": f"127.0.0.1:{port}",
-        "SECRET_KEY": secrets.token_urlsafe(48),
+        "SECRET_KEY": new_secret_key(),
         "WEB_CONCURRENCY": "1",
     })
     # What the compose setup container (or `docker run ... inkwell setup`) does first.

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from inkwell.deploy import compose, gunicorn, nginx, systemd, uwsgi
 from inkwell.deploy.cli import deploy_group
 from inkwell.deploy.settings import from_env
 
-from ..services import BIN, free_port, missing, need_binary, wait_for_http
+from ..services import BIN, free_port, missing, need_binary, production_env, wait_for_http
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -129,13 +128,7 @@ def test_systemd_check_reports_a_broken_unit(rendered, tmp_path):
 
 
 def _production_env(tmp: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "INKWELL_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "INKWELL_INSTANCE_PATH": str(tmp / "instance"),
-        "DATABASE_URL": f"sqlite:///{tmp / 'app.sqlite3'}",
-    }
+    return {**os.environ, **production_env(tmp, f"sqlite:///{tmp / 'app.sqlite3'}")}
 
 
 def test_gunicorn_accepts_its_config_and_loads_the_app(rendered, tmp_path):

@@ -8,8 +8,7 @@ import urllib.request
 import feedparser
 import pytest
 
-from ..conftest import BACKENDS
-from ..services import gunicorn_server
+from ..services import BACKENDS, gunicorn_server
 
 PUBLIC_PAGES = [
     "/", "/posts/welcome/", "/about/", "/tags/", "/tags/markdown/", "/archive/",
@@ -25,15 +24,6 @@ def fetch(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
-
-
-@pytest.fixture(params=BACKENDS)
-def server(request, live_server, app, runner):
-    database_url = request.getfixturevalue("database_url")  # noqa: F841  (same db as app)
-    result = runner.invoke(args=["setup"])
-    assert result.exit_code == 0, result.output
-    with live_server() as base:
-        yield base
 
 
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
@@ -78,7 +68,7 @@ def test_home_page_loads_nothing_from_other_sites(live_server, runner):
     assert all(u.startswith("http://blog.example/") for u in loaded), loaded
 
 
-def test_a_database_outage_is_a_503_page_not_a_500(live_server, tmp_path):
+def test_a_database_outage_is_a_503_page_not_a_500(live_server):
     from ..services import free_port
 
     dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=2"

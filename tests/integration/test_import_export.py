@@ -12,7 +12,7 @@ from inkwell.content.files import export_posts, import_path
 from inkwell.extensions import db
 from inkwell.models import Post, Tag
 
-from ..conftest import BACKENDS
+from ..services import BACKENDS, migrated
 
 GOOD = """
 ---
@@ -139,7 +139,7 @@ def test_duplicate_slugs_in_one_import_are_reported(app, import_posts):
 
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 def test_export_then_import_into_an_empty_instance_reproduces_every_post(
-    app, import_posts, tmp_path, settings, monkeypatch
+    app, import_posts, tmp_path, settings
 ):
     from inkwell import create_app
 
@@ -154,14 +154,7 @@ def test_export_then_import_into_an_empty_instance_reproduces_every_post(
         assert export_posts(out) == 4
     before = posts(app)
 
-    fresh_url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-    from sqlalchemy import create_engine
-
-    from inkwell.migrations import upgrade
-
-    engine = create_engine(fresh_url)
-    upgrade(engine)
-    engine.dispose()
+    fresh_url = migrated(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
     fresh = create_app({**settings, "SQLALCHEMY_DATABASE_URI": fresh_url})
     with fresh.app_context():
         report = import_path(out, fresh.config["IMPORT_MAX_FILE_SIZE"])

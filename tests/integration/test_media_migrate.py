@@ -18,12 +18,11 @@ from inkwell.models import Post
 from inkwell.publishing import apply_markdown
 from inkwell.storage import get_store
 
-from ..conftest import BACKENDS
-from .test_storage import new_bucket
+from ..services import BACKENDS, image_bytes, new_bucket
 
 
 @pytest.fixture
-def bucket(s3_endpoint) -> dict:  # noqa: F811
+def bucket(s3_endpoint) -> dict:
     return new_bucket(s3_endpoint)
 
 
@@ -33,9 +32,7 @@ def settings(settings, bucket) -> dict:
 
 
 def image(size, fmt="JPEG") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, "purple").save(buffer, fmt)
-    return buffer.getvalue()
+    return image_bytes(Image.new("RGB", size, "purple"), fmt)
 
 
 @pytest.fixture
@@ -114,7 +111,7 @@ def test_and_back_to_local_after_switching(app, runner, post_with_images):
     assert all(url.startswith("/media/") for url in image_urls(app))
 
 
-def test_a_private_bucket_is_flagged(app, runner, s3_endpoint, post_with_images):  # noqa: F811
+def test_a_private_bucket_is_flagged(app, runner, s3_endpoint, post_with_images):
     private = new_bucket(s3_endpoint, public=False)
     app.config.update(private)
     app.extensions.pop("inkwell_media_stores", None)

@@ -11,7 +11,7 @@ import pytest
 
 from inkwell.models import utcnow
 
-from ..conftest import BACKENDS
+from ..services import BACKENDS
 
 pytestmark = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 
@@ -261,10 +261,9 @@ def test_security_headers_without_nginx(client, site):
     assert "Strict-Transport-Security" not in headers
 
 
-def test_https_behind_a_trusted_proxy_adds_hsts(settings, tmp_path, monkeypatch, site):
+def test_https_behind_a_trusted_proxy_adds_hsts(settings, site):
     from inkwell import create_app
 
-    monkeypatch.setenv("INKWELL_INSTANCE_PATH", str(tmp_path / "instance"))
     proxied = create_app({**settings, "TRUSTED_PROXIES": 1}).test_client()
     headers = proxied.get("/", headers={"X-Forwarded-Proto": "https"}).headers
     assert headers["Strict-Transport-Security"].startswith("max-age=")

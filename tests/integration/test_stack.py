@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import re
-import secrets
 import socket
 import ssl
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from inkwell.config import new_secret_key
 from inkwell.deploy.stack import Stack
 
 from ..services import free_port, need_binary
@@ -43,7 +43,7 @@ def stack(tmp_path_factory):
             "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'inkwell.sqlite3'}",
             "MEDIA_ROOT": str(tmp / "instance" / "media"),
             "MEDIA_BACKEND": "local",
-            "SECRET_KEY": secrets.token_urlsafe(48),
+            "SECRET_KEY": new_secret_key(),
             "CACHE_MAX_AGE": str(CACHE_SECONDS),
             "MAX_UPLOAD_SIZE": str(UPLOAD_LIMIT),
             "WEB_CONCURRENCY": "2",

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 
@@ -15,39 +12,7 @@ from inkwell.storage import InvalidKey, get_store
 from inkwell.storage.local import LocalStore
 from inkwell.storage.s3 import S3Store
 
-S3_CREDENTIALS = {"S3_ACCESS_KEY_ID": "inkwell-test", "S3_SECRET_ACCESS_KEY": "inkwell-test"}
-
-
-def public_read_policy(bucket: str) -> dict:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                       "Resource": f"arn:aws:s3:::{bucket}/*"}],
-    }
-
-
-@functools.cache
-def _admin_client(endpoint: str):
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=S3_CREDENTIALS["S3_ACCESS_KEY_ID"],
-        aws_secret_access_key=S3_CREDENTIALS["S3_SECRET_ACCESS_KEY"],
-    )
-
-
-def new_bucket(endpoint: str, public: bool = True) -> dict:
-    """Create an empty bucket of our own; return the settings that point Inkwell at it."""
-    bucket = f"inkwell-{uuid.uuid4().hex[:12]}"
-    client = _admin_client(endpoint)
-    client.create_bucket(Bucket=bucket)
-    if public:  # what the docs tell a user to do: readers may GET objects, nothing else
-        client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read_policy(bucket)))
-    return {"S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1",
-            **S3_CREDENTIALS}
+from ..services import new_bucket
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -27,24 +27,20 @@ from inkwell.models import Media
 from inkwell.storage import get_store
 from inkwell.storage.local import LocalStore
 
-from ..conftest import BACKENDS
-
-
-def encode(img: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    img.save(buffer, fmt, **options)
-    return buffer.getvalue()
+from ..services import BACKENDS, image_bytes
 
 
 def photo(size=(2000, 1000), fmt="JPEG", mode="RGB", **options) -> bytes:
     img = Image.new(mode, size, (30, 120, 200, 255)[: len(mode)])
     img.paste((250, 200, 0, 255)[: len(mode)], (0, 0, size[0] // 3, size[1] // 3))
-    return encode(img, fmt, **options)
+    return image_bytes(img, fmt, **options)
 
 
 def animated_gif(size=(600, 300), frames=3) -> bytes:
     images = [Image.new("RGB", size, (80 * i, 40, 200 - 60 * i)) for i in range(frames)]
-    return encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=120, loop=0)
+    return image_bytes(
+        images[0], "GIF", save_all=True, append_images=images[1:], duration=120, loop=0
+    )
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -82,7 +78,7 @@ def gps_photo() -> bytes:
     }
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>SecretXMP</rdf:RDF></x:xmpmeta>'
-    return encode(img, "JPEG", exif=exif, icc_profile=icc, xmp=xmp, comment=b"SecretComment")
+    return image_bytes(img, "JPEG", exif=exif, icc_profile=icc, xmp=xmp, comment=b"SecretComment")
 
 
 @pytest.fixture
@@ -151,7 +147,7 @@ def test_exif_orientation_is_applied_before_it_is_dropped(store):
     img = Image.new("RGB", (300, 100), "navy")
     exif = Image.Exif()
     exif[ExifTags.Base.Orientation] = 6  # "rotate 90° clockwise to display"
-    media = store_upload(encode(img, "JPEG", exif=exif), "phone.jpg", store)
+    media = store_upload(image_bytes(img, "JPEG", exif=exif), "phone.jpg", store)
 
     assert (media.width, media.height) == (100, 300)
     assert Image.open(io.BytesIO(store.read(media.variants["original"]))).size == (100, 300)
@@ -160,7 +156,7 @@ def test_exif_orientation_is_applied_before_it_is_dropped(store):
 def test_transparent_png_stays_transparent(store):
     img = Image.new("RGBA", (1000, 500), (255, 0, 0, 0))
     img.paste((0, 0, 255, 255), (0, 0, 500, 500))
-    media = store_upload(encode(img, "PNG"), "logo.png", store)
+    media = store_upload(image_bytes(img, "PNG"), "logo.png", store)
 
     for name in ("original", "960", "960.webp"):
         variant = Image.open(io.BytesIO(store.read(media.variants[name]))).convert("RGBA")
@@ -191,9 +187,9 @@ def test_a_still_gif_is_accepted(store):
 
 
 CAMERA_JPEGS = {
-    "progressive": lambda img: encode(img, "JPEG", progressive=True),
-    "cmyk": lambda img: encode(img.convert("CMYK"), "JPEG"),
-    "mpo": lambda img: encode(img, "MPO", save_all=True, append_images=[img.rotate(90)]),
+    "progressive": lambda img: image_bytes(img, "JPEG", progressive=True),
+    "cmyk": lambda img: image_bytes(img.convert("CMYK"), "JPEG"),
+    "mpo": lambda img: image_bytes(img, "MPO", save_all=True, append_images=[img.rotate(90)]),
 }
 
 

@@ -14,6 +14,8 @@ from flask_wtf.csrf import CSRFError
 from ..errors import wants_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+# Only admin pages show who is signed in (create_app leaves out Flask-Login's app-wide context
+# processor), so public pages skip loading the user for their templates.
 bp.context_processor(_user_context_processor)
 
 # Reachable without signing in.
@@ -65,12 +67,8 @@ def init_app(app: Flask) -> None:
     # Creating app.logger gives the "inkwell" logger its handler; inkwell.auth logs through it.
     app.logger.debug("admin: sign-in log is %s", sessions.log.name)
     login_manager.user_loader(sessions.load_session)
-    login_manager.unauthorized_handler(unauthorized)
     # Our own server-side sessions decide who is signed in; no remember-me cookie.
     login_manager.session_protection = None
-    # Only admin pages show who is signed in (see bp.context_processor above); public pages skip
-    # loading the user for their templates.
-    app.template_context_processors[None].remove(_user_context_processor)
 
 
 from . import auth, media_views, posts  # noqa: E402,F401  (routes register on bp)

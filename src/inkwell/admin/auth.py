@@ -96,9 +96,6 @@ def sessions():
 
 @bp.post("/sessions/end-others")
 def end_others():
-    form = ConfirmForm()
-    if not form.validate():
-        return error_response(400, "The request could not be read; reload the page.")
     count = end_other_sessions(current_user)
     log.info("%r ended %d other sessions from %s", current_user.email, count, client_ip())
     flash(f"Signed out {count} other session{'s' if count != 1 else ''}.")

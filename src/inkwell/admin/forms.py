@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -93,7 +93,10 @@ def tag_names(raw: str) -> list[str]:
 
 
 class UploadForm(FlaskForm):
-    file = FileField("Image")
+    file = FileField(
+        "Image",
+        validators=[FileRequired("Choose an image file (PNG, JPEG, WebP or GIF) to upload.")],
+    )
     alt = StringField(
         "Description for screen readers (alt text)", validators=[Length(max=300)],
         filters=[_strip],

@@ -11,7 +11,6 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..content.slugs import slugify
-from ..errors import error_response
 from ..extensions import db
 from ..models import Post, SlugRedirect, utcnow
 from ..publishing import TagCache, apply_markdown, touch
@@ -48,11 +47,6 @@ def _get_post(section: str, post_id: int) -> Post:
     return post
 
 
-def _like(q: str) -> str:
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 @bp.get("/", defaults={"section": "posts"}, endpoint="posts")
 @bp.get("/pages/", defaults={"section": "pages"}, endpoint="pages")
 def post_list(section: str):
@@ -64,12 +58,11 @@ def post_list(section: str):
     page = max(1, int(raw_page)) if re.fullmatch(r"[0-9]{1,5}", raw_page) else 1
     query = select(Post).where(Post.kind == kind)
     if q:
-        pattern = _like(q)
         query = query.where(
             or_(
-                Post.title.ilike(pattern, escape="\\"),
-                Post.slug.ilike(pattern, escape="\\"),
-                Post.body_markdown.ilike(pattern, escape="\\"),
+                Post.title.icontains(q, autoescape=True),
+                Post.slug.icontains(q, autoescape=True),
+                Post.body_markdown.icontains(q, autoescape=True),
             )
         )
     now = utcnow()
@@ -78,7 +71,7 @@ def post_list(section: str):
     elif status == "scheduled":
         query = query.where(Post.status == "published", Post.published_at > now)
     elif status == "published":
-        query = query.where(Post.status == "published", Post.published_at <= now)
+        query = query.where(Post.visible(kind, now))
     else:
         status = ""
     query = query.order_by(Post.published_at.desc(), Post.id.desc())
@@ -249,17 +242,16 @@ def _save(section: str, post: Post, form: PostForm, is_new: bool):
 @bp.route(EDIT_URL + "/delete", methods=["GET", "POST"])
 def delete_post(section: str, post_id: int):
     post = _get_post(section, post_id)
-    form = ConfirmForm()
     if request.method == "GET":
-        return render_template("admin/confirm_delete.html", section=section, post=post, form=form)
-    if not form.validate():
-        return error_response(400, "The request could not be read; reload the page.")
+        return render_template(
+            "admin/confirm_delete.html", section=section, post=post, form=ConfirmForm()
+        )
     title = post.title
     unindex_post(post.id)
     db.session.delete(post)
     db.session.commit()
     flash(f'Deleted "{title}".')
-    return redirect(url_for("admin.posts" if section == "posts" else "admin.pages"))
+    return redirect(url_for("admin." + section))
 
 
 @bp.post("/preview")

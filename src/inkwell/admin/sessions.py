@@ -35,13 +35,14 @@ class Author(UserMixin):
         return self.session_id
 
 
-def _commit_write(statement) -> None:
+def _commit_write(statement) -> int:
     """Run one write in its own transaction that takes SQLite's write lock up front (a GET's
-    deferred read transaction cannot always be upgraded to a write)."""
+    deferred read transaction cannot always be upgraded to a write); return the rows it changed."""
     db.session.rollback()
     with write_intent():
-        db.session.execute(statement)
+        count = db.session.execute(statement).rowcount
         db.session.commit()
+    return count
 
 
 def start_session(user: User, ip: str) -> Author:
@@ -70,11 +71,13 @@ def load_session(session_id: str) -> Author | None:
     now = utcnow()
     idle = now - row.last_seen_at
     if idle > timedelta(seconds=config["SESSION_IDLE_TIMEOUT"]):
-        log.info("session of user %s ended after %d s idle", row.user_id, idle.total_seconds())
-        _commit_write(delete(UserSession).where(UserSession.id == session_id))
-        return None
-    if now - row.created_at > timedelta(seconds=config["SESSION_MAX_AGE"]):
-        log.info("session of user %s reached its maximum age", row.user_id)
+        ended = f"ended after {int(idle.total_seconds())} s idle"
+    elif now - row.created_at > timedelta(seconds=config["SESSION_MAX_AGE"]):
+        ended = "reached its maximum age"
+    else:
+        ended = None
+    if ended:
+        log.info("session of user %s %s", row.user_id, ended)
         _commit_write(delete(UserSession).where(UserSession.id == session_id))
         return None
     user_id = row.user_id
@@ -96,14 +99,11 @@ def end_session(session_id: str) -> None:
 
 def end_other_sessions(author: Author) -> int:
     """Sign out every other browser of this author; return how many."""
-    others = db.session.scalars(
-        select(UserSession.id).where(
-            UserSession.user_id == author.user_id, UserSession.id != author.session_id
-        )
-    ).all()
-    if others:
-        _commit_write(delete(UserSession).where(UserSession.id.in_(others)))
-    return len(others)
+    return _commit_write(
+        delete(UserSession)
+        .where(UserSession.user_id == author.user_id, UserSession.id != author.session_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def sessions_of(author: Author) -> list[UserSession]:

@@ -16,25 +16,22 @@ def _slug_prefix(endpoint: str) -> str:
     return url[:-2]
 
 
-# Templates read these as attributes (links.feed, site.title): a namespace answers at once, where a
-# dict (Flask's config included) makes Jinja raise and catch an AttributeError before it looks up
-# the key, some twenty times per page.
+# Templates read `site` and `links` as attributes (site.title, links.feed): a namespace answers at
+# once, where a dict (Flask's config included) makes Jinja raise and catch an AttributeError before
+# it looks up the key, some twenty times per page.
 
 
-def _site() -> SimpleNamespace:
-    """The site's name and the like, from settings, built once per process."""
-    site = current_app.extensions.get("inkwell_site")
-    if site is None:
-        config = current_app.config
-        site = SimpleNamespace(
-            title=config["SITE_TITLE"],
-            description=config["SITE_DESCRIPTION"],
-            author=config["SITE_AUTHOR"],
-            language=config["SITE_LANGUAGE"],
-            url=config["SITE_URL"],
-        )
-        current_app.extensions["inkwell_site"] = site
-    return site
+@bp.record_once
+def _site(state) -> None:
+    """The site's name and the like, from settings: a template global, built once per app."""
+    config = state.app.config
+    state.app.jinja_env.globals["site"] = SimpleNamespace(
+        title=config["SITE_TITLE"],
+        description=config["SITE_DESCRIPTION"],
+        author=config["SITE_AUTHOR"],
+        language=config["SITE_LANGUAGE"],
+        url=config["SITE_URL"],
+    )
 
 
 def _site_links() -> SimpleNamespace:
@@ -69,7 +66,6 @@ def site_context() -> dict:
     return {
         "canonical_url": current_app.config["SITE_URL"] + request.path,
         "links": _site_links(),
-        "site": _site(),
     }
 
 

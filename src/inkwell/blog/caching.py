@@ -16,6 +16,12 @@ def reader_is_anonymous() -> bool:
     return current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
 
 
+def last_change(posts) -> datetime | None:
+    """When a list of posts last changed: a scheduled post changes it when it goes live, which
+    can be after its last edit."""
+    return max((max(p.updated_at, p.published_at) for p in posts), default=None)
+
+
 def cacheable(
     body: str, last_modified: datetime | None = None, mimetype: str | None = None
 ) -> Response:

@@ -8,10 +8,10 @@ from sqlalchemy import case, or_, select
 from ..extensions import db
 from ..models import Post, utcnow
 from . import bp
-from .caching import cacheable
+from .caching import cacheable, last_change
 
 FEED_SIZE = 20
-# A scheduled post changes the site when it goes live, which can be after its last edit.
+# last_change (caching.py) in SQL, for the sitemap.
 _last_change = case(
     (Post.updated_at > Post.published_at, Post.updated_at), else_=Post.published_at
 )
@@ -22,7 +22,7 @@ def feed():
     posts = db.session.scalars(
         select(Post).where(Post.visible()).order_by(Post.published_at.desc()).limit(FEED_SIZE)
     ).all()
-    updated = max((max(p.updated_at, p.published_at) for p in posts), default=None)
+    updated = last_change(posts)
     xml = render_template("feed.xml", posts=posts, updated=updated, generated_at=utcnow())
     return cacheable(xml, updated, mimetype="application/atom+xml")
 

@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import Post, SlugRedirect, Tag, post_tags, tag_counts
 from ..search import search_posts
 from . import bp
-from .caching import cacheable
+from .caching import cacheable, last_change
 from .queries import fetch_posts, listing, visible_post
 
 
@@ -36,17 +36,12 @@ def _paginate(query, page: int):
     return rows[:per_page], len(rows) > per_page
 
 
-def _newest(posts) -> object:
-    """When a list last changed: a scheduled post changes it when it goes live, not when saved."""
-    return max((max(p.updated_at, p.published_at) for p in posts), default=None)
-
-
 @bp.get("/")
 def index():
     page = _page_number()
     posts, has_older = _paginate(listing(), page)
     html = render_template("blog/index.html", posts=posts, page=page, has_older=has_older)
-    return cacheable(html, _newest(posts))
+    return cacheable(html, last_change(posts))
 
 
 @bp.get("/posts/<slug>/")
@@ -87,7 +82,7 @@ def tag(slug: str):
     if not posts:
         abort(404)
     html = render_template("blog/tag.html", tag=found, posts=posts, page=page, has_older=has_older)
-    return cacheable(html, _newest(posts))
+    return cacheable(html, last_change(posts))
 
 
 def _year_column():
@@ -109,7 +104,7 @@ def archive_year(year: int):
     if not posts:
         abort(404)
     html = render_template("blog/archive_year.html", year=year, posts=posts)
-    return cacheable(html, _newest(posts))
+    return cacheable(html, last_change(posts))
 
 
 @bp.get("/search")

@@ -22,7 +22,8 @@ from ..extensions import db
 from ..models import Post
 from ..publishing import TagCache, apply_markdown, apply_meta, post_meta, touch
 from ..search import index_post
-from .frontmatter import SourceError, dump_source, parse_source, slugify, title_from_body
+from .frontmatter import SourceError, dump_source, parse_source, title_from_body
+from .slugs import slugify
 
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]")

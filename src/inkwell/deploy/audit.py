@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,14 +81,11 @@ def run_audit(app_dir: Path, work: Path) -> AuditResult:
         findings = _testssl(work, stack.ca_file)
     if scan.get("scan", {}).get("error"):
         raise ConfigError(f"the Observatory scan failed: {scan['scan']['error']}")
-    counts: dict[str, int] = {}
-    for finding in findings:
-        counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
     return AuditResult(
         grade=scan["scan"]["grade"],
         score=scan["scan"]["score"],
         failed_tests=[name for name, test in scan["tests"].items() if not test["pass"]],
-        testssl_counts=counts,
+        testssl_counts=dict(Counter(f["severity"] for f in findings)),
         testssl_bad=[f"{f['severity']} {f['id']}: {f['finding']}" for f in findings
                      if f["severity"] in BAD_SEVERITIES],
     )

@@ -6,22 +6,37 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..config import ConfigError
-from . import compose, envfile, gunicorn, nginx, systemd, uwsgi
-from .settings import DeploySettings, from_env
+from ..config import ConfigError, instance_folder
+
+# The deploy modules are imported by the commands that use them, not here: create_app imports
+# this module (through inkwell.cli), and every app start would pay for them.
+if TYPE_CHECKING:
+    from .settings import DeploySettings
+
+
+@contextmanager
+def _config_errors_as_messages() -> Iterator[None]:
+    """A ConfigError names the setting and the fix: show it as a one-line error, no traceback."""
+    try:
+        yield
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
 
 
 def _settings() -> DeploySettings:
-    try:
+    from .settings import from_env
+
+    with _config_errors_as_messages():
         return from_env()
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
 
 
 @click.group("deploy")
@@ -31,6 +46,8 @@ def deploy_group() -> None:
 
 def render_all(settings: DeploySettings, out: Path) -> list[Path]:
     """Write every deploy file into `out`; return their paths."""
+    from . import envfile, gunicorn, nginx, systemd, uwsgi
+
     out = out.resolve()
     for sub in ("nginx", "systemd", "uwsgi"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -67,6 +84,8 @@ def render_command(out: Path) -> None:
 
 def check_all(settings: DeploySettings, out: Path) -> dict[str, str | None]:
     """Each rendered file checked by its real tool: name -> problem (None when fine)."""
+    from . import gunicorn, nginx, systemd, uwsgi
+
     out = out.resolve()
     return {
         "nginx site": nginx.check_site(out / "nginx" / nginx.SITE_FILE),
@@ -96,6 +115,8 @@ def check_command(out: Path) -> None:
 @deploy_group.command("doctor")
 def doctor_command() -> None:
     """What on this machine stops the production stack from working, and how to fix it."""
+    from . import envfile, gunicorn, nginx, systemd, uwsgi
+
     settings = _settings()
     problems = [
         *nginx.doctor(settings), *gunicorn.doctor(settings), *systemd.doctor(settings),
@@ -117,11 +138,9 @@ def stack_command(http_port: int, https_port: int, run_dir: Path | None) -> None
     from .stack import run_forever
 
     app_dir = Path.cwd()
-    instance = Path(os.environ.get("INKWELL_INSTANCE_PATH") or app_dir / "instance")
-    try:
+    instance = instance_folder(app_dir)
+    with _config_errors_as_messages():
         run_forever(app_dir, (run_dir or instance / "stack").resolve(), http_port, https_port)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
 
 
 @deploy_group.command("compose-setup")
@@ -130,6 +149,7 @@ def stack_command(http_port: int, https_port: int, run_dir: Path | None) -> None
 def compose_setup_command(target: Path) -> None:
     """(Run by compose.yaml's setup container.) Migrate, create the bucket, write nginx files."""
     from ..cli import setup_command
+    from . import compose
 
     click.get_current_context().invoke(setup_command)
     config = current_app.config
@@ -147,11 +167,9 @@ def audit_command(work_dir: Path | None) -> None:
     from .audit import run_audit
 
     app_dir = Path.cwd()
-    instance = Path(os.environ.get("INKWELL_INSTANCE_PATH") or app_dir / "instance")
-    try:
+    instance = instance_folder(app_dir)
+    with _config_errors_as_messages():
         result = run_audit(app_dir, (work_dir or instance / "audit").resolve())
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
     click.echo(f"Mozilla HTTP Observatory grade: {result.grade} (score {result.score})")
     for name in result.failed_tests:
         click.echo(f"  failed: {name}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from . import nginx
@@ -22,13 +23,15 @@ NGINX_CACHE = Path("/var/cache/nginx")
 
 def compose_settings(settings: DeploySettings, target: Path) -> DeploySettings:
     """The site as the nginx container sees it: app at app:8000, files in the shared volume."""
-    return settings.with_changes(
+    bucket = _bucket()
+    return replace(
+        settings,
         app_bind="app:8000",
         http_listen=("80",),
         https_listen=("443",),
         static_root=target / "static",
         plotly_root=target / "plotly",
-        media_upstream=f"http://minio:9000/{_bucket()}" if _bucket() else "",
+        media_upstream=f"http://minio:9000/{bucket}" if bucket else "",
         cache_dir=NGINX_CACHE / "inkwell",
         tls_cert="/etc/nginx/certs/fullchain.pem",
         tls_key="/etc/nginx/certs/privkey.pem",
@@ -53,11 +56,12 @@ def write_nginx_files(settings: DeploySettings, target: Path) -> None:
     unavailable.write_text(nginx.render_unavailable_page(site_settings))
     site = target / nginx.SITE_FILE
     site.write_text(nginx.render_site(site_settings, unavailable))
+    # compose.yaml starts nginx with -g "daemon off;", which may not be in the file as well.
     (target / "nginx.conf").write_text(
         nginx.render_main(
             NGINX_CACHE, site, worker_processes="auto", access_log="/dev/stdout",
-            error_log="stderr warn", user="nginx",
-        ).replace("daemon off;\n", "")
+            error_log="stderr warn", user="nginx", foreground_in_file=False,
+        )
     )
 
 

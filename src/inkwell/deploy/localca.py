@@ -9,6 +9,9 @@ import datetime as dt
 import ipaddress
 from pathlib import Path
 
+from .envfile import write_private
+
+CA_FILE = "ca.pem"
 LEAF_DAYS = 90
 RENEW_AFTER_DAYS = 60
 CA_DAYS = 3650
@@ -24,13 +27,13 @@ def _name(common_name: str):
     ])
 
 
-def _pem_key(key) -> bytes:
+def _pem_key(key) -> str:
     from cryptography.hazmat.primitives import serialization
 
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
-    )
+    ).decode("ascii")
 
 
 def _is_fresh(cert_path: Path) -> bool:
@@ -46,7 +49,7 @@ def write_local_tls(folder: Path, crl_url: str) -> tuple[Path, Path, Path]:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    ca_path, cert_path = folder / "ca.pem", folder / "tls-cert.pem"
+    ca_path, cert_path = folder / CA_FILE, folder / "tls-cert.pem"
     key_path = folder / "tls-key.pem"
     if _is_fresh(cert_path) and ca_path.exists() and key_path.exists():
         return ca_path, cert_path, key_path
@@ -93,6 +96,5 @@ def write_local_tls(folder: Path, crl_url: str) -> tuple[Path, Path, Path]:
     pem = serialization.Encoding.PEM
     ca_path.write_bytes(ca_cert.public_bytes(pem))
     cert_path.write_bytes(cert.public_bytes(pem))
-    key_path.touch(mode=0o600)
-    key_path.write_bytes(_pem_key(key))
+    write_private(key_path, _pem_key(key))
     return ca_path, cert_path, key_path

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from .. import security_headers
@@ -26,19 +27,9 @@ TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 SECURITY_HEADERS = (
     "Strict-Transport-Security",
     "Content-Security-Policy",
-    "X-Content-Type-Options",
-    "X-Frame-Options",
-    "Referrer-Policy",
-    "Cross-Origin-Opener-Policy",
-    "Cross-Origin-Resource-Policy",
-    "Permissions-Policy",
+    *(name for name, _ in security_headers.COMMON_HEADERS),
 )
 MEDIA_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-
-
-def content_security_policy(settings: DeploySettings) -> str:
-    """The same policy the app sends without nginx (inkwell.security_headers)."""
-    return security_headers.content_security_policy(settings.s3_public_origin, https=True)
 
 
 def render_site(settings: DeploySettings, unavailable_page: Path, uwsgi: bool = False) -> str:
@@ -46,13 +37,21 @@ def render_site(settings: DeploySettings, unavailable_page: Path, uwsgi: bool = 
     from .gunicorn import TIMEOUT
 
     if uwsgi:
-        settings = settings.with_changes(app_bind=f"unix:{settings.uwsgi_socket}")
+        settings = replace(settings, app_bind=f"unix:{settings.uwsgi_socket}")
+    # The same values the app sends without nginx (inkwell.security_headers), in SECURITY_HEADERS
+    # order; the template swaps in MEDIA_CSP for the policy under /media/.
+    csp = security_headers.content_security_policy(settings.s3_public_origin, https=True)
+    headers = [
+        ("Strict-Transport-Security", security_headers.HSTS),
+        ("Content-Security-Policy", csp),
+        *security_headers.COMMON_HEADERS,
+    ]
     return render_template(
         "nginx-site.conf",
         s=settings,
         uwsgi=uwsgi,
         uwsgi_params=UWSGI_PARAMS,
-        csp=content_security_policy(settings),
+        headers=headers,
         media_csp=MEDIA_CSP,
         app_security_headers=SECURITY_HEADERS,
         unavailable_page=unavailable_page,
@@ -74,8 +73,13 @@ def render_main(
     access_log: str | None = None,
     error_log: str | None = None,
     user: str | None = None,
+    foreground_in_file: bool = True,
 ) -> str:
-    """A whole nginx.conf that keeps pid, logs and temp files in `run_dir` (make stack, compose)."""
+    """A whole nginx.conf that keeps pid, logs and temp files in `run_dir` (make stack, compose).
+
+    The file says `daemon off;` (nginx stays in the foreground under its supervisor);
+    `foreground_in_file=False` leaves it out for compose, whose command line sets it with -g.
+    """
     # Running as root, nginx would drop to "nobody", who cannot read a private checkout.
     if user is None and os.geteuid() == 0:
         user = _current_user()
@@ -85,6 +89,7 @@ def render_main(
         site=site,
         user=user,
         worker_processes=worker_processes,
+        foreground_in_file=foreground_in_file,
         mime_types=MIME_TYPES,
         access_log=access_log or f"{run_dir}/nginx-access.log",
         error_log=error_log or f"{run_dir}/nginx-error.log warn",

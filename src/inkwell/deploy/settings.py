@@ -9,12 +9,18 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..assets import plotly_dir, plotly_url_prefix
-from ..config import ConfigError
+from ..config import (
+    PRODUCTION_SESSION_COOKIE,
+    ConfigError,
+    instance_folder,
+    int_setting,
+    size_setting,
+)
 from ..security_headers import origin
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -29,7 +35,7 @@ class DeploySettings:
     site_url: str
     upload_limit: int
     cache_valid: int
-    app_bind: str
+    app_bind: str  # gunicorn's bind, nginx's upstream: 127.0.0.1:8000 or unix:/path.sock
     app_dir: Path
     venv_bin: Path
     instance_path: Path
@@ -57,7 +63,7 @@ class DeploySettings:
     @property
     def session_cookie(self) -> str:
         """The cookie that marks a logged-in author: the app's SESSION_COOKIE_NAME (config.py)."""
-        return "__Host-session" if self.env == "production" else "session"
+        return PRODUCTION_SESSION_COOKIE if self.env == "production" else "session"
 
     @property
     def https_port(self) -> int:
@@ -72,41 +78,18 @@ class DeploySettings:
     def plotly_prefix(self) -> str:
         return plotly_url_prefix()
 
-    @property
-    def upstream(self) -> str:
-        """The app address as nginx writes it: `127.0.0.1:8000` or `unix:/run/inkwell/app.sock`."""
-        return self.app_bind
-
-    def with_changes(self, **changes) -> DeploySettings:
-        return replace(self, **changes)
-
 
 def _listen(raw: str, default: tuple[str, ...]) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in raw.split(",") if p.strip())
     return parts or default
 
 
-def _number(env: Mapping[str, str], name: str, default: int, units: bool = False) -> int:
-    """A whole number, or with `units` a size such as 10M; parsed as config.py parses it."""
-    raw = env.get(name, "").strip()
-    if raw == "":
-        return default
-    factors = {"K": 1024, "M": 1024**2, "G": 1024**3}
-    try:
-        if units and raw[-1].upper() in factors:
-            return int(float(raw[:-1]) * factors[raw[-1].upper()])
-        return int(raw)
-    except ValueError:
-        example = "a size such as 10M or 10485760" if units else "a whole number"
-        raise ConfigError(f"{name} must be {example}, got {raw!r}") from None
-
-
 def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
     """Build the settings from `environ` (default os.environ: `inkwell` has already read .env)."""
     env = os.environ if environ is None else environ
-    upload_limit = _number(env, "MAX_UPLOAD_SIZE", 10 * 1024 * 1024, units=True)
-    cache_valid = _number(env, "CACHE_MAX_AGE", 60)
-    trusted = _number(env, "TRUSTED_PROXIES", 1)
+    upload_limit = size_setting("MAX_UPLOAD_SIZE", 10 * 1024 * 1024, env)
+    cache_valid = int_setting("CACHE_MAX_AGE", 60, env)
+    trusted = int_setting("TRUSTED_PROXIES", 1, env)
 
     site_url = env.get("SITE_URL", "").rstrip("/")
     domain = env.get("DOMAIN", "") or (urlsplit(site_url).hostname or "")
@@ -123,7 +106,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
         raise ConfigError("CACHE_MAX_AGE must be 0 or more seconds")
 
     app_dir = Path(env.get("INKWELL_APP_DIR") or os.getcwd()).resolve()
-    instance = Path(env.get("INKWELL_INSTANCE_PATH") or app_dir / "instance")
+    instance = instance_folder(app_dir, env)
     live = Path("/etc/letsencrypt/live") / domain
     s3_public = env.get("S3_PUBLIC_URL", "") if env.get("MEDIA_BACKEND") == "s3" else ""
     return DeploySettings(

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -24,18 +24,16 @@ from dotenv import dotenv_values
 
 from ..config import ConfigError, new_secret_key
 from . import gunicorn, nginx
-from .localca import write_local_tls
+from .envfile import write_private
+from .localca import CA_FILE, write_local_tls
 from .settings import DeploySettings, from_env
-
-CA_FILE = "ca.pem"
 
 
 def _secret_key(run_dir: Path) -> str:
     """A stable SECRET_KEY for the stack when .env has none (sessions survive restarts)."""
     path = run_dir / "secret-key"
     if not path.exists():
-        path.write_text(new_secret_key())
-        path.chmod(0o600)
+        write_private(path, new_secret_key())
     return path.read_text().strip()
 
 
@@ -124,7 +122,8 @@ class Stack:
             env["SECRET_KEY"] = _secret_key(self.run_dir)
         env.update(self.extra_env)
         self.env = env
-        self.settings = from_env(env).with_changes(
+        self.settings = replace(
+            from_env(env),
             domain="127.0.0.1",
             http_listen=(f"127.0.0.1:{self.http_port}",),
             https_listen=(f"127.0.0.1:{self.https_port}",),

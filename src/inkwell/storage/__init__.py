@@ -51,6 +51,10 @@ class MediaStore(Protocol):
 
     def keys(self) -> Iterator[str]: ...
 
+    def sizes(self) -> Iterator[tuple[str, int]]:
+        """Every key of `keys()` with its size in bytes, from the listing itself."""
+        ...
+
     def check_writable(self) -> str | None: ...
 
 

@@ -61,6 +61,14 @@ class LocalStore:
         return self.base_url + quote(validate_key(key))
 
     def keys(self) -> Iterator[str]:
+        for key, _path in self._files():
+            yield key
+
+    def sizes(self) -> Iterator[tuple[str, int]]:
+        for key, path in self._files():
+            yield key, path.stat().st_size
+
+    def _files(self) -> Iterator[tuple[str, Path]]:
         if not self.root.is_dir():
             return
         for folder, dirs, files in os.walk(self.root):
@@ -69,7 +77,7 @@ class LocalStore:
             for name in sorted(files):
                 key = (rel / name).as_posix() if rel != Path(".") else name
                 if is_valid_key(key):
-                    yield key
+                    yield key, Path(folder) / name
 
     def check_writable(self) -> str | None:
         try:

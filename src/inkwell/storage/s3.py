@@ -106,11 +106,15 @@ class S3Store:
         return self.base_url + quote(validate_key(key))
 
     def keys(self) -> Iterator[str]:
+        for key, _size in self.sizes():
+            yield key
+
+    def sizes(self) -> Iterator[tuple[str, int]]:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket):
             for item in page.get("Contents", []):
                 if is_valid_key(item["Key"]):
-                    yield item["Key"]
+                    yield item["Key"], int(item["Size"])
 
     def check_writable(self) -> str | None:
         from botocore.exceptions import BotoCoreError, ClientError

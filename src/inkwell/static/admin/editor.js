@@ -1,6 +1,6 @@
 // The post editor: live preview rendered by the server (the same pipeline as published posts)
 // and image upload by button or drag-and-drop, inserting the Markdown at the cursor.
-// Loaded with defer; no inline script anywhere because the CSP forbids it.
+// Loaded with defer after js/charts.js; no inline script anywhere because the CSP forbids it.
 "use strict";
 
 (function () {
@@ -45,16 +45,7 @@
     return plotlyLoading;
   }
 
-  function drawCharts() {
-    preview.querySelectorAll(".plotly-chart[data-plotly]").forEach(function (el) {
-      try {
-        var fig = JSON.parse(el.getAttribute("data-plotly"));
-        window.Plotly.newPlot(el, fig.data, fig.layout || {}, { responsive: true, displaylogo: false });
-      } catch (err) {
-        console.error("Could not draw chart", el, err);
-      }
-    });
-  }
+  function drawCharts() { window.drawCharts(preview); }  // from js/charts.js
 
   function refresh() {
     var ticket = ++latest;
