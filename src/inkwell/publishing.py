@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -34,22 +35,55 @@ class TagCache:
         return tag
 
 
-def apply_markdown(post: Post, body: str, store: MediaStore | None = None) -> None:
-    """Render `body` once and store the results on the post; image URLs come from `store`
-    (default: the MEDIA_BACKEND store)."""
+@dataclass(frozen=True)
+class RenderedBody:
+    """A post body rendered for storage, not yet on a post (an import renders before it writes)."""
+
+    body_markdown: str
+    body_html: str
+    toc_html: str
+    summary_html: str
+    plain_text: str
+    has_chart: bool
+    has_math: bool
+    reading_minutes: int
+
+
+def render_body(body: str, store: MediaStore | None = None) -> RenderedBody:
+    """Render `body` once; image URLs come from `store` (default: the MEDIA_BACKEND store)."""
     from .content.render import render_markdown
     from .media import responsive_images
 
     body = xml_safe(body)
     rendered = render_markdown(body)
-    post.body_markdown = body
-    post.body_html = responsive_images(rendered.html, store)
+    return RenderedBody(
+        body_markdown=body,
+        body_html=responsive_images(rendered.html, store),
+        toc_html=rendered.toc_html,
+        summary_html=rendered.summary_html,
+        plain_text=rendered.plain_text,
+        has_chart=rendered.has_chart,
+        has_math=rendered.has_math,
+        reading_minutes=rendered.reading_minutes,
+    )
+
+
+def apply_rendered(post: Post, rendered: RenderedBody) -> None:
+    """Store what render_body produced on the post."""
+    post.body_markdown = rendered.body_markdown
+    post.body_html = rendered.body_html
     post.toc_html = rendered.toc_html
     post.summary_html = rendered.summary_html
     post.plain_text = rendered.plain_text
     post.has_chart = rendered.has_chart
     post.has_math = rendered.has_math
     post.reading_minutes = rendered.reading_minutes
+
+
+def apply_markdown(post: Post, body: str, store: MediaStore | None = None) -> None:
+    """Render `body` once and store the results on the post; image URLs come from `store`
+    (default: the MEDIA_BACKEND store)."""
+    apply_rendered(post, render_body(body, store))
 
 
 def apply_meta(post: Post, meta: dict, tags: TagCache, *, default_date: datetime) -> None:

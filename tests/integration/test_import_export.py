@@ -6,7 +6,8 @@ import os
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from inkwell.content.files import export_posts, import_path
 from inkwell.extensions import db
@@ -167,3 +168,95 @@ def test_export_then_import_into_an_empty_instance_reproduces_every_post(
                 p.show_toc)
 
     assert [essence(p) for p in after] == [essence(p) for p in before]
+
+
+def _numbered(count: int, **overrides: str) -> dict[str, str]:
+    files = {
+        f"p{i}.md": f"---\ntitle: Post {i}\ndate: 2024-01-{i + 1:02d}\n---\nword{i} text\n"
+        for i in range(count)
+    }
+    files.update(overrides)
+    return files
+
+
+def _search_rows(app) -> list[tuple[int, str]]:
+    with app.app_context():
+        rows = db.session.execute(text("SELECT rowid, body FROM post_search ORDER BY rowid"))
+        return [tuple(r) for r in rows]
+
+
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+def test_a_file_that_fails_to_render_is_reported_and_the_rest_of_its_batch_imports(
+    app, import_posts, monkeypatch
+):
+    from inkwell.content import files
+
+    monkeypatch.setattr(files, "_BATCH_SIZE", 2)
+    real_render = files.render_body
+
+    def render(body: str):
+        if "explode" in body:
+            raise RuntimeError("renderer bug")
+        return real_render(body)
+
+    monkeypatch.setattr(files, "render_body", render)
+    report = import_posts(_numbered(5, **{"p2.md": "---\ntitle: Bad\n---\nexplode\n"}))
+    [error] = report.errors
+    assert error.endswith("p2.md: could not be rendered (RuntimeError: renderer bug)")
+    assert len(report.created) == 4
+    assert [p.title for p in posts(app)] == ["Post 0", "Post 1", "Post 3", "Post 4"]
+
+
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+def test_reimport_across_batches_is_idempotent_and_reindexes_changed_posts(
+    app, import_posts, monkeypatch
+):
+    from inkwell.content import files
+
+    monkeypatch.setattr(files, "_BATCH_SIZE", 2)
+    first = import_posts(_numbered(5))
+    assert len(first.created) == 5
+    before = [(p.id, p.slug, p.body_html) for p in posts(app)]
+    again = import_posts(_numbered(5))
+    assert len(again.unchanged) == 5 and not again.created and not again.updated
+    assert [(p.id, p.slug, p.body_html) for p in posts(app)] == before
+    changed = import_posts(_numbered(5, **{"p3.md": "---\ntitle: Post 3\n---\nrewritten\n"}))
+    assert [f.rsplit("/", 1)[1] for f in changed.updated] == ["p3.md"]
+    assert len(changed.unchanged) == 4 and len(posts(app)) == 5
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        rows = _search_rows(app)
+        assert [rowid for rowid, _ in rows] == [p[0] for p in before]  # one row per post
+        rewritten = [body for _, body in rows if "rewritten" in body or "word3" in body]
+        assert rewritten == ["rewritten"]
+
+
+def test_imported_posts_are_found_by_search(app, import_posts, monkeypatch):
+    from inkwell.content import files
+    from inkwell.search import search_posts
+
+    monkeypatch.setattr(files, "_BATCH_SIZE", 2)
+    import_posts(_numbered(5))
+    with app.app_context():
+        assert [hit.post.title for hit in search_posts("word4")] == ["Post 4"]
+        assert len(_search_rows(app)) == 5
+
+
+def test_a_database_error_stops_the_import_and_writes_nothing(app, import_posts, monkeypatch):
+    from inkwell.content import files
+
+    monkeypatch.setattr(files, "_BATCH_SIZE", 2)
+    real_index = files.index_posts
+    calls = []
+
+    def index(batch):
+        calls.append(len(batch))
+        if len(calls) == 2:  # the first batch is already flushed and indexed by now
+            raise OperationalError("INSERT INTO post_search", {}, Exception("disk I/O error"))
+        real_index(batch)
+
+    monkeypatch.setattr(files, "index_posts", index)
+    with pytest.raises(OperationalError):
+        import_posts(_numbered(5))
+    assert calls == [2, 2]
+    assert posts(app) == []
+    assert _search_rows(app) == []

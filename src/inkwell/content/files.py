@@ -20,13 +20,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..models import Post
-from ..publishing import TagCache, apply_markdown, apply_meta, post_meta, touch
-from ..search import index_post
+from ..publishing import TagCache, apply_meta, apply_rendered, post_meta, render_body, touch
+from ..search import index_posts
 from .frontmatter import SourceError, dump_source, parse_source, title_from_body
 from .slugs import slugify
 
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]")
+# Posts written per flush: large enough to amortise the unit of work, small enough to keep
+# each multi-row INSERT and the pending objects modest.
+_BATCH_SIZE = 200
 
 
 @dataclass
@@ -85,12 +88,19 @@ def import_path(
     max_file_size: int,
     progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda files: files,
 ) -> ImportReport:
-    """Import one file or every Markdown file under a folder; commit what succeeded."""
+    """Import one file or every Markdown file under a folder; commit what succeeded.
+
+    Each file is read, checked and rendered before it touches the session, so a bad file needs
+    no savepoint; the posts are then written in batches (one flush and one search-index update
+    per batch) and committed once at the end. A database error stops the import with nothing
+    committed.
+    """
     files = find_markdown_files(path)
     report = ImportReport()
     existing = {(p.kind, p.slug): p for p in db.session.scalars(select(Post))}
     tags = TagCache()
     seen: dict[tuple[str, str], Path] = {}
+    batch: list[Post] = []
     for file in progress(files):
         try:
             text, raw = _read_text(file, max_file_size)
@@ -112,27 +122,37 @@ def import_path(
         if post is not None and post.source_hash == digest:
             report.unchanged.append(str(file))
             continue
-        is_new = post is None
         try:
-            with db.session.begin_nested():
-                if is_new:
-                    post = Post()
-                    db.session.add(post)
-                apply_meta(post, meta, tags, default_date=meta["date"])
-                apply_markdown(post, body)
-                touch(post, meta.get("updated") or (meta["date"] if is_new else None))
-                post.source_hash = digest
-                db.session.flush()
-                index_post(post)
+            rendered = render_body(body)
         except SQLAlchemyError:
             raise  # the database itself is the problem: stop, don't report it per file
         except Exception as e:  # one unreadable file must not stop the others
             report.errors.append(f"{file}: could not be rendered ({type(e).__name__}: {e})")
             continue
+        is_new = post is None
+        if post is None:
+            post = Post()
+            db.session.add(post)
+        apply_meta(post, meta, tags, default_date=meta["date"])
+        apply_rendered(post, rendered)
+        touch(post, meta.get("updated") or (meta["date"] if is_new else None))
+        post.source_hash = digest
         existing[key] = post
         (report.created if is_new else report.updated).append(str(file))
+        batch.append(post)
+        if len(batch) >= _BATCH_SIZE:
+            _write(batch)
+    _write(batch)
     db.session.commit()
     return report
+
+
+def _write(batch: list[Post]) -> None:
+    """Flush a batch of posts (INSERTs grouped by insertmanyvalues) and index them; empty it."""
+    if batch:
+        db.session.flush()
+        index_posts(batch)
+        batch.clear()
 
 
 def export_posts(folder: Path) -> int:
