@@ -19,8 +19,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .extensions import csrf, db, login_manager
     from .session_cookie import SessionCookie
     from .storage.views import media_bp
+    from .templating import TemplateEnvironment
 
     app = Flask(__name__, instance_path=os.path.abspath(instance_folder(os.getcwd())))
+    app.jinja_environment = TemplateEnvironment
     app.config.update(load_settings(app.instance_path, overrides))
     os.makedirs(app.instance_path, exist_ok=True)
     app.session_interface = SessionCookie()

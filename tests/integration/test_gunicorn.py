@@ -77,6 +77,7 @@ def test_a_database_outage_is_a_503_page_not_a_500(live_server):
         assert status == 503
         assert headers["Retry-After"] == "10"
         assert "Back in a moment" in body.decode()
+        assert fetch(base + "/posts/welcome/", {"Accept": "text/html"})[0] == 503
         assert fetch(base + "/healthz")[0] == 200
         status, _, body = fetch(base + "/readyz")
         assert status == 503 and b"database" in body

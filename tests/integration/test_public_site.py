@@ -87,6 +87,7 @@ def test_post_page_shows_rendered_html_tags_and_meta(client, site):
     assert '<link rel="canonical" href="http://blog.example/posts/first-light/">' in html
     assert '<meta property="og:title" content="First light">' in html
     assert '<meta name="description" content="The telescope works.">' in html
+    assert '<time datetime="2024-03-01T10:00:00Z">1 March 2024</time>' in html
 
 
 def test_code_stylesheet_only_on_pages_with_code(client, site):

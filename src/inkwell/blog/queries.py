@@ -1,8 +1,7 @@
 """Read-only queries for page views, tuned for the hot path.
 
-Page views read plain rows through prepared Core statements (compiled once, cached by SQLAlchemy)
-on a plain Core connection instead of loading ORM objects through the session: a post page is one
-query and no ORM bookkeeping. Tags for a whole list of posts come in one query, never one per post.
+Page views read plain rows, never ORM objects: a post or page is one statement compiled once and
+run straight on the DBAPI cursor (prepared.py); lists run Core statements on a plain connection. Tags for a whole list of posts come in one query, never one per post.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from sqlalchemy.sql.functions import GenericFunction
 
 from ..extensions import db
 from ..models import Post, Tag, post_tags, utcnow
+from .prepared import PreparedRead
 
 _posts = Post.__table__
 
@@ -88,8 +88,10 @@ _TAGS_PACKED = (
     .label("packed_tags")
 )
 
-_ONE_BY_SLUG = select(*_PAGE_COLUMNS, _TAGS_PACKED).where(
-    Post.visible(bindparam("kind"), bindparam("now")), _posts.c.slug == bindparam("slug")
+_ONE_BY_SLUG = PreparedRead(
+    select(*_PAGE_COLUMNS, _TAGS_PACKED).where(
+        Post.visible(bindparam("kind"), bindparam("now")), _posts.c.slug == bindparam("slug")
+    )
 )
 
 _TAGS_OF = (
@@ -98,12 +100,6 @@ _TAGS_OF = (
     .where(post_tags.c.post_id.in_(bindparam("ids", expanding=True)))
     .order_by(func.lower(Tag.name))
 )
-
-
-def _read(statement, params: dict):
-    """Run a read-only statement on a pooled Core connection: no ORM session, no identity map."""
-    with db.engine.connect() as conn:
-        return conn.execute(statement, params).all()
 
 
 def _attach_tags(posts: list[PostView], conn: Connection) -> list[PostView]:
@@ -125,10 +121,10 @@ def _unpack_tags(packed: str | None) -> list[TagLink]:
 
 
 def visible_post(kind: str, slug: str) -> PostView | None:
-    rows = _read(_ONE_BY_SLUG, {"kind": kind, "slug": slug, "now": utcnow()})
+    rows = _ONE_BY_SLUG.rows(db.engine, {"kind": kind, "slug": slug, "now": utcnow()})
     if not rows:
         return None
-    values = dict(rows[0]._mapping)
+    values = rows[0]
     tags = _unpack_tags(values.pop("packed_tags"))
     return PostView(**values, tags=tags)
 
