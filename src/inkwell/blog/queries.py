@@ -1,7 +1,8 @@
 """Read-only queries for page views, tuned for the hot path.
 
 Page views read plain rows, never ORM objects: a post or page is one statement compiled once and
-run straight on the DBAPI cursor (prepared.py); lists run Core statements on a plain connection. Tags for a whole list of posts come in one query, never one per post.
+run straight on the DBAPI cursor (prepared.py); lists run Core statements on a plain connection.
+Tags for a whole list of posts come in one query, never one per post.
 """
 
 from __future__ import annotations
