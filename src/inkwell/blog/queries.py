@@ -1,18 +1,16 @@
 """Read-only queries for page views, tuned for the hot path.
 
-Page views read plain rows, never ORM objects: a post or page is one statement compiled once and
-run straight on the DBAPI cursor (prepared.py); lists run Core statements on a plain connection.
-Tags for a whole list of posts come in one query, never one per post.
+Page views read plain rows, never ORM objects: each list or post is one statement, built and
+compiled once, run straight on the DBAPI cursor (prepared.py). Tags ride along in the same row, so
+a list of posts is one query, never one per post.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, String, bindparam, func, literal, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import String, bindparam, extract, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
@@ -95,25 +93,6 @@ _ONE_BY_SLUG = PreparedRead(
     )
 )
 
-_TAGS_OF = (
-    select(post_tags.c.post_id, Tag.name, Tag.slug)
-    .join(Tag, Tag.id == post_tags.c.tag_id)
-    .where(post_tags.c.post_id.in_(bindparam("ids", expanding=True)))
-    .order_by(func.lower(Tag.name))
-)
-
-
-def _attach_tags(posts: list[PostView], conn: Connection) -> list[PostView]:
-    if not posts:
-        return posts
-    by_post: dict[int, list[TagLink]] = defaultdict(list)
-    for post_id, name, slug in conn.execute(_TAGS_OF, {"ids": [p.id for p in posts]}):
-        by_post[post_id].append(TagLink(name, slug))
-    for post in posts:
-        post.tags = by_post.get(post.id, [])
-    return posts
-
-
 def _unpack_tags(packed: str | None) -> list[TagLink]:
     if not packed:
         return []
@@ -121,26 +100,46 @@ def _unpack_tags(packed: str | None) -> list[TagLink]:
     return sorted(tags, key=lambda t: t.name.lower())
 
 
+def _post_view(row: dict) -> PostView:
+    tags = _unpack_tags(row.pop("packed_tags"))
+    return PostView(**row, tags=tags)
+
+
 def visible_post(kind: str, slug: str) -> PostView | None:
     rows = _ONE_BY_SLUG.rows(db.engine, {"kind": kind, "slug": slug, "now": utcnow()})
-    if not rows:
-        return None
-    values = rows[0]
-    tags = _unpack_tags(values.pop("packed_tags"))
-    return PostView(**values, tags=tags)
+    return _post_view(rows[0]) if rows else None
 
 
-def listing(where=None) -> Select:
-    """Visible posts, newest first; `where` narrows it (a tag, a year)."""
-    query = select(*_LIST_COLUMNS).where(Post.visible(now=bindparam("now")))
+def _listing(where=None, paged: bool = True) -> PreparedRead:
+    """Visible posts with their tags, newest first; `where` narrows it (a tag, a year)."""
+    query = select(*_LIST_COLUMNS, _TAGS_PACKED).where(Post.visible(now=bindparam("now")))
     if where is not None:
         query = query.where(where)
-    return query.order_by(_posts.c.published_at.desc(), _posts.c.id.desc())
+    query = query.order_by(_posts.c.published_at.desc(), _posts.c.id.desc())
+    if paged:
+        query = query.limit(bindparam("limit")).offset(bindparam("offset"))
+    return PreparedRead(query)
 
 
-def fetch_posts(query: Select, limit: int | None = None, offset: int = 0) -> list[PostView]:
-    if limit is not None:
-        query = query.limit(limit).offset(offset)
-    with db.engine.connect() as conn:  # one connection (and snapshot) for posts and their tags
-        rows = conn.execute(query, {"now": utcnow()})
-        return _attach_tags([PostView(**row._mapping) for row in rows], conn)
+_LATEST = _listing()
+_TAGGED = _listing(
+    _posts.c.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id == bindparam("tag_id")))
+)
+_OF_YEAR = _listing(extract("year", _posts.c.published_at) == bindparam("year"), paged=False)
+
+
+def _read_posts(statement: PreparedRead, **params) -> list[PostView]:
+    rows = statement.rows(db.engine, {"now": utcnow(), **params})
+    return [_post_view(row) for row in rows]
+
+
+def latest_posts(limit: int, offset: int = 0) -> list[PostView]:
+    return _read_posts(_LATEST, limit=limit, offset=offset)
+
+
+def tagged_posts(tag_id: int, limit: int, offset: int = 0) -> list[PostView]:
+    return _read_posts(_TAGGED, tag_id=tag_id, limit=limit, offset=offset)
+
+
+def posts_of_year(year: int) -> list[PostView]:
+    return _read_posts(_OF_YEAR, year=year)

@@ -12,11 +12,11 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from sqlalchemy import extract, func, select
 
 from ..extensions import db
-from ..models import Post, SlugRedirect, Tag, post_tags, tag_counts
+from ..models import Post, SlugRedirect, Tag, tag_counts
 from ..search import search_posts
 from . import bp
 from .caching import cacheable, last_change
-from .queries import fetch_posts, listing, visible_post
+from .queries import latest_posts, posts_of_year, tagged_posts, visible_post
 
 
 def _page_number() -> int:
@@ -27,10 +27,10 @@ def _page_number() -> int:
     return int(raw)
 
 
-def _paginate(query, page: int):
+def _paginate(read, page: int, **params):
     """One page of posts plus whether an older page exists, without a COUNT query."""
     per_page = current_app.config["POSTS_PER_PAGE"]
-    rows = fetch_posts(query, limit=per_page + 1, offset=(page - 1) * per_page)
+    rows = read(limit=per_page + 1, offset=(page - 1) * per_page, **params)
     if page > 1 and not rows:
         abort(404)
     return rows[:per_page], len(rows) > per_page
@@ -39,7 +39,7 @@ def _paginate(query, page: int):
 @bp.get("/")
 def index():
     page = _page_number()
-    posts, has_older = _paginate(listing(), page)
+    posts, has_older = _paginate(latest_posts, page)
     html = render_template("blog/index.html", posts=posts, page=page, has_older=has_older)
     return cacheable(html, last_change(posts))
 
@@ -77,8 +77,7 @@ def tag(slug: str):
     if found is None:
         abort(404)
     page = _page_number()
-    query = listing(Post.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id == found.id)))
-    posts, has_older = _paginate(query, page)
+    posts, has_older = _paginate(tagged_posts, page, tag_id=found.id)
     if not posts:
         abort(404)
     html = render_template("blog/tag.html", tag=found, posts=posts, page=page, has_older=has_older)
@@ -100,7 +99,7 @@ def archive():
 
 @bp.get("/archive/<int(min=1, max=9999):year>/")
 def archive_year(year: int):
-    posts = fetch_posts(listing(_year_column() == year))
+    posts = posts_of_year(year)
     if not posts:
         abort(404)
     html = render_template("blog/archive_year.html", year=year, posts=posts)
