@@ -23,7 +23,7 @@ def last_change(posts) -> datetime | None:
 
 
 def cacheable(
-    body: str, last_modified: datetime | None = None, mimetype: str | None = None
+    body: str, last_modified: datetime | None = None, mimetype: str = "text/html"
 ) -> Response:
     """A 200 with ETag/Last-Modified that answers a matching conditional GET with 304.
 
@@ -39,7 +39,9 @@ def cacheable(
     headers = {"Cache-Control": cache_control, "ETag": quote_etag(generate_etag(data))}
     if last_modified:
         headers["Last-Modified"] = http_date(last_modified)
-    response = current_app.response_class(data, headers=headers, mimetype=mimetype)
+    # Every public page is UTF-8 text: a ready Content-Type spares werkzeug working one out.
+    content_type = f"{mimetype}; charset=utf-8"
+    response = current_app.response_class(data, headers=headers, content_type=content_type)
     if request.if_none_match or request.if_modified_since:
         return response.make_conditional(request)
     return response
