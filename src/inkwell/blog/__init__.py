@@ -36,37 +36,45 @@ def _site(state) -> None:
 
 def _site_links() -> SimpleNamespace:
     """URLs every page links to, built once per process (and mount point) instead of per view."""
-    cache = current_app.extensions.setdefault("inkwell_links", {})
-    links = cache.get(request.script_root)
-    if links is None:
-        links = SimpleNamespace(
-            home=url_for("blog.index"),
-            archive=url_for("blog.archive"),
-            tags=url_for("blog.tags"),
-            feed=url_for("blog.feed"),
-            search=url_for("blog.search"),
-            post=_slug_prefix("blog.post"),
-            tag=_slug_prefix("blog.tag"),
-            site_css=url_for("static", filename="css/site.css"),
-            code_css=url_for("static", filename="css/code.css"),
-            charts_js=url_for("static", filename="js/charts.js"),
-            favicon=url_for("static", filename="favicon.svg"),
-            nav=[
-                (url_for("blog.page", slug=slug), label)
-                for slug, label in current_app.config["NAV_PAGES"]
-            ],
-        )
-        cache[request.script_root] = links
-    return links
+    return SimpleNamespace(
+        home=url_for("blog.index"),
+        archive=url_for("blog.archive"),
+        tags=url_for("blog.tags"),
+        feed=url_for("blog.feed"),
+        search=url_for("blog.search"),
+        post=_slug_prefix("blog.post"),
+        tag=_slug_prefix("blog.tag"),
+        site_css=url_for("static", filename="css/site.css"),
+        code_css=url_for("static", filename="css/code.css"),
+        charts_js=url_for("static", filename="js/charts.js"),
+        favicon=url_for("static", filename="favicon.svg"),
+        nav=[
+            (url_for("blog.page", slug=slug), label)
+            for slug, label in current_app.config["NAV_PAGES"]
+        ],
+    )
+
+
+def _chrome(links: SimpleNamespace) -> SimpleNamespace:
+    """Header, footer and head links of every page (templates/_chrome.html), rendered once."""
+    site = current_app.jinja_env.globals["site"]
+    parts = current_app.jinja_env.get_template("_chrome.html").module
+    return SimpleNamespace(
+        head_links=parts.head_links(site, links),
+        header=parts.header(site, links),
+        footer=parts.footer(site, links),
+    )
 
 
 @bp.app_context_processor
 def site_context() -> dict:
     """Values every public template uses; computed from settings, never from the database."""
-    return {
-        "canonical_url": current_app.config["SITE_URL"] + request.path,
-        "links": _site_links(),
-    }
+    cache = current_app.extensions.setdefault("inkwell_links", {})
+    shared = cache.get(request.script_root)
+    if shared is None:
+        links = _site_links()
+        shared = cache[request.script_root] = {"links": links, "chrome": _chrome(links)}
+    return {"canonical_url": current_app.config["SITE_URL"] + request.path, **shared}
 
 
 from . import feeds, views  # noqa: E402,F401  (routes register on bp)
