@@ -16,7 +16,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from . import admin, assets, blog, errors, ops, security_headers
     from .config import instance_folder, load_settings
     from .database import configure_engine
-    from .extensions import csrf, db, login_manager
+    from .extensions import check_csrf_on_writes, csrf, db, login_manager
     from .session_cookie import SessionCookie
     from .storage.views import media_bp
     from .templating import TemplateEnvironment
@@ -31,6 +31,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
     csrf.init_app(app)
+    app.before_request(check_csrf_on_writes)
     login_manager.init_app(app, add_context_processor=False)
 
     app.register_blueprint(ops.bp)

@@ -152,6 +152,8 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "inkwell"),
         # The token lives as long as the session: a long writing session must not lose its save.
         "WTF_CSRF_TIME_LIMIT": None,
+        # Checked by extensions.check_csrf_on_writes instead, which skips GET/HEAD up front.
+        "WTF_CSRF_CHECK_DEFAULT": False,
     }
     settings["PERMANENT_SESSION_LIFETIME"] = settings["SESSION_MAX_AGE"]
     settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"

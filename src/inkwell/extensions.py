@@ -1,5 +1,6 @@
 """Every extension object, created here and bound to the app in create_app()."""
 
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -17,3 +18,12 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 # Storage and strategy for the sign-in limits (admin/throttle.py binds it, without request hooks).
 limiter = Limiter(key_func=get_remote_address)
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def check_csrf_on_writes() -> None:
+    """CSRFProtect's check, run only for the methods it protects: its own hook looks up the view's
+    exemptions first, on every GET too (WTF_CSRF_CHECK_DEFAULT is off so it does not run twice)."""
+    if request.method not in _SAFE_METHODS and current_app.config["WTF_CSRF_ENABLED"]:
+        csrf.protect(apply_exemptions=True)

@@ -213,7 +213,10 @@ def test_pages_answer_conditional_get_with_304(client, site):
 
 
 def test_anonymous_pages_are_public_and_cookie_holders_private(client, site, app):
-    assert client.get("/").headers["Cache-Control"] == "public, max-age=60"
+    reader = client.get("/")
+    assert reader.headers["Cache-Control"] == "public, max-age=60"
+    # Nothing that would keep a shared cache from storing it.
+    assert "Set-Cookie" not in reader.headers and "Vary" not in reader.headers
     client.set_cookie(app.config["SESSION_COOKIE_NAME"], "something")
     assert client.get("/").headers["Cache-Control"] == "private, no-store"
 
