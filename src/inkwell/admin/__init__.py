@@ -67,8 +67,11 @@ def init_app(app: Flask) -> None:
     # Creating app.logger gives the "inkwell" logger its handler; inkwell.auth logs through it.
     app.logger.debug("admin: sign-in log is %s", sessions.log.name)
     login_manager.user_loader(sessions.load_session)
-    # Our own server-side sessions decide who is signed in; no remember-me cookie.
+    # Our own server-side sessions decide who is signed in; no remember-me cookie. So Flask-Login's
+    # after-request hook, which looks for one in the session of every response (marking a reader's
+    # session as used), has nothing to do.
     login_manager.session_protection = None
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
 
 
 from . import auth, media_views, posts  # noqa: E402,F401  (routes register on bp)

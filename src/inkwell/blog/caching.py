@@ -36,7 +36,12 @@ def cacheable(
         cache_control = f"public, max-age={current_app.config['CACHE_MAX_AGE']}"
     else:
         cache_control = "private, no-store"
-    headers = {"Cache-Control": cache_control, "ETag": quote_etag(generate_etag(data))}
+    headers = {
+        "Cache-Control": cache_control,
+        # The answer depends on the session cookie: shared caches keep readers and authors apart.
+        "Vary": "Cookie",
+        "ETag": quote_etag(generate_etag(data)),
+    }
     if last_modified:
         headers["Last-Modified"] = http_date(last_modified)
     # Every public page is UTF-8 text: a ready Content-Type spares werkzeug working one out.
