@@ -147,7 +147,6 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         # Failed sign-ins allowed per client IP and per account ("N per M minutes").
         "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "20 per 15 minutes"),
         "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 15 minutes"),
-        "RATELIMIT_STRATEGY": "moving-window",
         # Keeps counters apart when several sites share one Redis.
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "inkwell"),
         # The token lives as long as the session: a long writing session must not lose its save.

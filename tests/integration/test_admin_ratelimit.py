@@ -89,3 +89,16 @@ def test_limits_are_shared_between_servers_through_redis(tmp_path):
         for key in client.scan_iter(f"*{prefix}*"):
             client.delete(key)
         client.close()
+
+
+def test_sign_in_stays_limited_when_redis_is_unreachable(tmp_path):
+    from ..services import free_port
+
+    env = site_env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", **LIMITS)
+    assert create_admin(env).returncode == 0
+    # One worker: the fallback counts in each process's memory.
+    with gunicorn_server(env, cwd=tmp_path, extra_args=("--workers", "1")) as base:
+        for n in range(3):
+            assert attempt(base, f"203.0.113.{n + 1}", ADMIN_EMAIL).status_code == 401
+        # Counted in the worker's memory instead: the account is still guarded.
+        assert_told_to_wait(attempt(base, "203.0.113.9", ADMIN_EMAIL, ADMIN_PASSWORD))
