@@ -34,6 +34,15 @@ class TagCache:
             self._by_slug[slug] = tag
         return tag
 
+    def all_of(self, names: list[str]) -> list[Tag]:
+        """The tags named, each once: names that make the same slug ("Python", "python") are one."""
+        found: list[Tag] = []
+        for name in names:
+            tag = self.get(name)
+            if tag not in found:
+                found.append(tag)
+        return found
+
 
 @dataclass(frozen=True)
 class RenderedBody:
@@ -94,7 +103,7 @@ def apply_meta(post: Post, meta: dict, tags: TagCache, *, default_date: datetime
     post.status = "draft" if meta.get("draft") else "published"
     post.published_at = meta.get("date") or default_date
     post.show_toc = bool(meta.get("toc", False))
-    post.tags = [tags.get(name) for name in meta.get("tags", [])]
+    post.tags = tags.all_of(meta.get("tags", []))
     post.extra = {k: v for k, v in meta.items() if k not in KNOWN_KEYS}
 
 

@@ -86,6 +86,13 @@ def test_publishing_makes_the_post_public_and_searchable(site, author):
     assert f"/posts/{slug}/" in public(site, f"/search?q={word}").text
 
 
+def test_tags_that_differ_only_in_case_are_saved_once(site, author):
+    post_id, slug = create(author, tags="Python, python, PYTHON")
+    page = public(site, f"/posts/{slug}/")
+    assert page.status_code == 200
+    assert page.text.count('href="/tags/python/"') == 1
+
+
 def test_editing_a_published_post_changes_what_readers_see(site, author):
     post_id, slug = create(author, body="First version.")
     save(author, f"/admin/posts/{post_id}", "save", title="Edited", slug=slug,

@@ -77,6 +77,17 @@ def test_reimport_updates_in_place_and_never_duplicates(app, import_posts):
         assert db.session.scalar(select(func.count(Tag.id))) == 0
 
 
+def test_tags_that_differ_only_in_case_are_one_tag(app, import_posts):
+    report = import_posts({
+        "a.md": "---\ntitle: A\ntags: [Python, python, PYTHON, web]\n---\nBody\n",
+        "b.md": "---\ntitle: B\ntags: [python]\n---\nBody\n",
+    })
+    assert not report.errors and len(report.created) == 2
+    a, b = posts(app)
+    assert [t.name for t in a.tags] == ["Python", "web"]
+    assert [t.slug for t in b.tags] == ["python"]
+
+
 def test_file_without_front_matter_takes_title_from_heading_and_date_from_mtime(
     app, write_posts
 ):

@@ -215,7 +215,7 @@ def _save(section: str, post: Post, form: PostForm, is_new: bool):
     post.description = form.description.data or ""
     post.show_toc = bool(form.toc.data)
     tags = TagCache()
-    post.tags = [tags.get(name) for name in tag_names(form.tags.data or "")]
+    post.tags = tags.all_of(tag_names(form.tags.data or ""))
     apply_markdown(post, body)
     touch(post)
     db.session.add(post)
