@@ -19,12 +19,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .extensions import check_csrf_on_writes, csrf, db, login_manager
     from .session_cookie import SessionCookie
     from .storage.views import media_bp
-    from .templating import TemplateEnvironment
+    from .templating import TemplateEnvironment, compiled_templates
 
     app = Flask(__name__, instance_path=os.path.abspath(instance_folder(os.getcwd())))
     app.jinja_environment = TemplateEnvironment
     app.config.update(load_settings(app.instance_path, overrides))
     os.makedirs(app.instance_path, exist_ok=True)
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": compiled_templates(app.instance_path)}
     app.session_interface = SessionCookie()
 
     db.init_app(app)

@@ -1,11 +1,14 @@
-"""The Jinja environment Inkwell's templates render in."""
+"""The Jinja environment Inkwell's templates render in, and where compiled templates are kept."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import MutableMapping
 from typing import Any
 
 from flask.templating import Environment
+from jinja2 import FileSystemBytecodeCache
+from jinja2.bccache import Bucket
 
 
 class TemplateEnvironment(Environment):
@@ -20,3 +23,30 @@ class TemplateEnvironment(Environment):
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         return {**self.globals, **(d or {})}
+
+
+class CompiledTemplates(FileSystemBytecodeCache):
+    """Jinja's own cache of compiled templates (each entry keyed by its template's source), so a
+    new process renders its first page without compiling them again: ~20-40 ms of a cold start.
+    Only a cache: a full or read-only disk never fails a page."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            pass  # compiled from the source instead
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def compiled_templates(instance_path: str) -> CompiledTemplates | None:
+    folder = os.path.join(instance_path, "compiled-templates")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    return CompiledTemplates(folder) if os.access(folder, os.W_OK) else None
