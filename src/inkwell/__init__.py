@@ -25,7 +25,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.jinja_environment = TemplateEnvironment
     app.config.update(load_settings(app.instance_path, overrides))
     os.makedirs(app.instance_path, exist_ok=True)
-    app.jinja_options = {**app.jinja_options, "bytecode_cache": compiled_templates(app.instance_path)}
+    cache = compiled_templates(app.instance_path)
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": cache}
     app.session_interface = SessionCookie()
 
     db.init_app(app)
