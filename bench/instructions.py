@@ -4,7 +4,7 @@ The wrk ratio of `app_vs_bare` swings with whatever else the shared machine runs
 count does not (valgrind's callgrind counts the same total for the same program and input). Each
 side runs `bench.wsgi_loop` (the WSGI app called in-process, no server) twice, N1 and N2 times;
 (Ir(N2) - Ir(N1)) / (N2 - N1) is the cost of one request with start-up cancelled out. Sides: the
-welcome post and /healthz of a production instance (same set-up as app_vs_bare), and the bare Flask
+welcome post, the home page and /healthz of a production instance (same set-up as app_vs_bare), and the bare Flask
 app serving the same HTML. Use it to see what a change to the hot path did, before and after.
 """
 
@@ -51,6 +51,7 @@ def main(results_dir: Path) -> dict:
         env = prepare_instance(tmp / "sqlite", posts)
         cwd = tmp / "sqlite"
         post = per_request("inkwell.wsgi:app", POST_PATH, env, cwd)
+        home = per_request("inkwell.wsgi:app", "/", env, cwd)
         health = per_request("inkwell.wsgi:app", "/healthz", env, cwd)
         page = tmp / "page.html"
         page.write_bytes(_page_html(env, cwd))
@@ -59,11 +60,12 @@ def main(results_dir: Path) -> dict:
         "name": "instructions",
         "ratios": {
             "post page, instructions per request": figure(post, unit="instr"),
+            "home page (10 posts listed), instructions per request": figure(home, unit="instr"),
             "/healthz (the app's own per-request floor)": figure(health, unit="instr"),
             "bare Flask, same HTML": figure(bare, unit="instr"),
             "bare / post page": figure(round(bare / post, 3), note="in-process, no server"),
         },
-        "raw": {"post": post, "healthz": health, "bare": bare, "path": POST_PATH},
+        "raw": {"post": post, "home": home, "healthz": health, "bare": bare, "path": POST_PATH},
     }
 
 
