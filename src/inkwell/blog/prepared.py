@@ -12,6 +12,7 @@ database outage still applies, and a connection the driver reports as lost is in
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,8 @@ class PreparedRead:
 
     def __init__(self, statement: Select) -> None:
         self.statement = statement
-        self._plans: dict[Engine, _Plan] = {}
+        # Per engine, held weakly: an app (a test's, say) that goes away takes its plans along.
+        self._plans: weakref.WeakKeyDictionary[Engine, _Plan] = weakref.WeakKeyDictionary()
 
     def _plan(self, engine: Engine) -> _Plan:
         plan = self._plans.get(engine)
