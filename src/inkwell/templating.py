@@ -33,8 +33,8 @@ class CompiledTemplates(FileSystemBytecodeCache):
     def load_bytecode(self, bucket: Bucket) -> None:
         try:
             super().load_bytecode(bucket)
-        except OSError:
-            pass  # compiled from the source instead
+        except Exception:  # unreadable, or cut short (a crash, a partial restore): not an error
+            bucket.reset()  # compiled from the source instead, and written again
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         try:
