@@ -44,3 +44,18 @@ def test_database_errors_come_out_as_sqlalchemy_errors(app):
             broken.rows(db.engine, {"slug": "x"})
         # The connection went back to the pool in a usable state.
         assert PreparedRead(select(bindparam("n"))).rows(db.engine, {"n": 1}) == [{"n": 1}]
+
+
+def test_a_read_leaves_its_pooled_connection_as_it_found_it(app, database_url):
+    with app.app_context():
+        PreparedRead(select(Post.id).where(Post.slug == bindparam("slug"))).rows(
+            db.engine, {"slug": "x"}
+        )
+        with db.engine.connect() as conn:  # the pool's one connection again, in its usual state
+            raw = conn.connection.dbapi_connection
+            if database_url.startswith("postgresql"):
+                assert raw.autocommit is False
+            else:
+                assert raw.isolation_level is None  # database.py's own BEGIN handling
+            conn.exec_driver_sql("SELECT 1")
+            assert conn.in_transaction()
