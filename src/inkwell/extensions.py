@@ -15,11 +15,11 @@ db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
 
 def check_csrf_on_writes() -> None:
-    """CSRFProtect's check, run only for the methods it protects: its own hook looks up the view's
-    exemptions first, on every GET too (WTF_CSRF_CHECK_DEFAULT is off so it does not run twice)."""
-    if request.method not in _SAFE_METHODS and current_app.config["WTF_CSRF_ENABLED"]:
+    """CSRFProtect's check, run only for the methods it protects (WTF_CSRF_METHODS): its own hook
+    looks up the view's exemptions first, on every GET too (WTF_CSRF_CHECK_DEFAULT is off so it
+    does not run twice)."""
+    config = current_app.config
+    if config["WTF_CSRF_ENABLED"] and request.method in config["WTF_CSRF_METHODS"]:
         csrf.protect(apply_exemptions=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ from .extensions import db
 from .models import Post, Tag, utcnow, xml_safe
 
 if TYPE_CHECKING:
+    from .content.render import Rendered
     from .storage import MediaStore
 
 # Front-matter keys with a column of their own; everything else is kept in Post.extra.
@@ -46,16 +47,11 @@ class TagCache:
 
 @dataclass(frozen=True)
 class RenderedBody:
-    """A post body rendered for storage, not yet on a post (an import renders before it writes)."""
+    """A post body and what it renders to, not yet on a post (an import renders before it
+    writes). `rendered.html` already carries the responsive images."""
 
-    body_markdown: str
-    body_html: str
-    toc_html: str
-    summary_html: str
-    plain_text: str
-    has_chart: bool
-    has_math: bool
-    reading_minutes: int
+    markdown: str
+    rendered: Rendered
 
 
 def render_body(body: str, store: MediaStore | None = None) -> RenderedBody:
@@ -65,22 +61,15 @@ def render_body(body: str, store: MediaStore | None = None) -> RenderedBody:
 
     body = xml_safe(body)
     rendered = render_markdown(body)
-    return RenderedBody(
-        body_markdown=body,
-        body_html=responsive_images(rendered.html, store),
-        toc_html=rendered.toc_html,
-        summary_html=rendered.summary_html,
-        plain_text=rendered.plain_text,
-        has_chart=rendered.has_chart,
-        has_math=rendered.has_math,
-        reading_minutes=rendered.reading_minutes,
-    )
+    html = responsive_images(rendered.html, store)
+    return RenderedBody(markdown=body, rendered=replace(rendered, html=html))
 
 
-def apply_rendered(post: Post, rendered: RenderedBody) -> None:
+def apply_rendered(post: Post, body: RenderedBody) -> None:
     """Store what render_body produced on the post."""
-    post.body_markdown = rendered.body_markdown
-    post.body_html = rendered.body_html
+    rendered = body.rendered
+    post.body_markdown = body.markdown
+    post.body_html = rendered.html
     post.toc_html = rendered.toc_html
     post.summary_html = rendered.summary_html
     post.plain_text = rendered.plain_text

@@ -105,11 +105,6 @@ def _post_view(row: dict) -> PostView:
     return PostView(**row, tags=tags)
 
 
-def visible_post(kind: str, slug: str) -> PostView | None:
-    rows = _ONE_BY_SLUG.rows(db.engine, {"kind": kind, "slug": slug, "now": utcnow()})
-    return _post_view(rows[0]) if rows else None
-
-
 def _listing(where=None, paged: bool = True) -> PreparedRead:
     """Visible posts with their tags, newest first; `where` narrows it (a tag, a year)."""
     query = select(*_LIST_COLUMNS, _TAGS_PACKED).where(Post.visible(now=bindparam("now")))
@@ -125,12 +120,19 @@ _LATEST = _listing()
 _TAGGED = _listing(
     _posts.c.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id == bindparam("tag_id")))
 )
-_OF_YEAR = _listing(extract("year", _posts.c.published_at) == bindparam("year"), paged=False)
+# The year a post was published in: the year archive lists by it, the archive index counts by it.
+published_year = extract("year", _posts.c.published_at)
+_OF_YEAR = _listing(published_year == bindparam("year"), paged=False)
 
 
 def _read_posts(statement: PreparedRead, **params) -> list[PostView]:
     rows = statement.rows(db.engine, {"now": utcnow(), **params})
     return [_post_view(row) for row in rows]
+
+
+def visible_post(kind: str, slug: str) -> PostView | None:
+    found = _read_posts(_ONE_BY_SLUG, kind=kind, slug=slug)
+    return found[0] if found else None
 
 
 def latest_posts(limit: int, offset: int = 0) -> list[PostView]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 
 from flask import abort, current_app, redirect, render_template, request, url_for
-from sqlalchemy import extract, func, select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Post, SlugRedirect, Tag, tag_counts
 from ..search import search_posts
 from . import bp
 from .caching import cacheable, last_change
-from .queries import latest_posts, posts_of_year, tagged_posts, visible_post
+from .queries import latest_posts, posts_of_year, published_year, tagged_posts, visible_post
 
 
 def _page_number() -> int:
@@ -84,13 +84,9 @@ def tag(slug: str):
     return cacheable(html, last_change(posts))
 
 
-def _year_column():
-    return extract("year", Post.published_at)
-
-
 @bp.get("/archive/")
 def archive():
-    year = _year_column().label("year")
+    year = published_year.label("year")
     years = db.session.execute(
         select(year, func.count(Post.id)).where(Post.visible()).group_by(year).order_by(year.desc())
     ).all()

@@ -130,7 +130,7 @@ def import_path(
             report.errors.append(f"{file}: could not be rendered ({type(e).__name__}: {e})")
             continue
         is_new = post is None
-        if post is None:
+        if is_new:
             post = Post()
             db.session.add(post)
         apply_meta(post, meta, tags, default_date=meta["date"])
