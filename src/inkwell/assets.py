@@ -65,7 +65,11 @@ def register(app: Flask) -> None:
         max_age=STATIC_MAX_AGE,
         immutable_file_test=lambda _path, _url: True,
     )
-    served.add_files(str(plotly_dir()), prefix=plotly_url_prefix().lstrip("/"))
+    # plotly.min.js only: the wheel's package_data folder also holds datasets and a widget bundle
+    # that no page uses. WhiteNoise finds plotly.min.js.gz beside it (compress_static) itself.
+    served.add_file_to_dictionary(
+        plotly_url_prefix() + "plotly.min.js", str(plotly_dir() / "plotly.min.js")
+    )
     app.wsgi_app = served
 
 

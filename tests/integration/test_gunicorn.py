@@ -55,6 +55,10 @@ def test_static_files_are_served_with_long_caching_and_plotly_from_its_wheel(liv
         status, headers, body = fetch(base + "/static/vendor/" + plotly)
         assert status == 200 and b"plotly" in body[:2000].lower()
         assert "javascript" in headers["Content-Type"]
+        # Only plotly.min.js: the rest of the wheel's package_data is not the site's to serve.
+        vendor = "/static/vendor/" + plotly.split("plotly.min.js")[0]
+        for other in ("widgetbundle.js", "datasets/carshare.csv.gz", ""):
+            assert fetch(base + vendor + other)[0] == 404, other
 
 
 def test_home_page_loads_nothing_from_other_sites(live_server, runner):
