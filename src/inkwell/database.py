@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sqlite3
 from collections.abc import Iterator
 
 from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 _writing: contextvars.ContextVar[bool] = contextvars.ContextVar("inkwell_writing", default=False)
 
@@ -56,6 +58,9 @@ def configure_engine(engine: Engine) -> None:
     def _sqlite_on_begin(conn) -> None:
         # Straight to the driver: the same statement as conn.exec_driver_sql(), without a trip
         # through SQLAlchemy's execution machinery (events, context, result) on every request.
-        conn.connection.dbapi_connection.execute(
-            "BEGIN IMMEDIATE" if _wants_write_lock() else "BEGIN"
-        )
+        statement = "BEGIN IMMEDIATE" if _wants_write_lock() else "BEGIN"
+        try:
+            conn.connection.dbapi_connection.execute(statement)
+        except sqlite3.Error as e:  # e.g. "database is locked" after the busy timeout
+            # As SQLAlchemy's own error, like any other statement's: a 503 page, not a 500.
+            raise DBAPIError.instance(statement, None, e, sqlite3.Error) from e

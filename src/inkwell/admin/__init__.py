@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, redirect, request, url_for
 from flask_login import current_user
-from flask_login.utils import _user_context_processor
 from flask_wtf.csrf import CSRFError
 
 from ..errors import wants_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
 # Only admin pages show who is signed in (create_app leaves out Flask-Login's app-wide context
-# processor), so public pages skip loading the user for their templates.
-bp.context_processor(_user_context_processor)
+# processor), so public pages skip loading the user for their templates. The proxy, not the user:
+# a template that never asks (the 503 page while the database is locked) never loads it.
+@bp.context_processor
+def _current_user() -> dict:
+    return {"current_user": current_user}
 
 # Reachable without signing in.
 PUBLIC_ENDPOINTS = {"admin.login"}

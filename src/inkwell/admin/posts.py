@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ..content.slugs import slugify
 from ..extensions import db
 from ..models import Post, SlugRedirect, utcnow
-from ..publishing import TagCache, apply_markdown, touch
+from ..publishing import RenderedBody, TagCache, apply_markdown, apply_rendered, render_body, touch
 from ..search import index_post, unindex_post
 from . import ROW_ID, bp
 from .forms import ConfirmForm, PostForm, tag_names
@@ -93,7 +93,7 @@ def new(section: str):
     post = Post(kind=_section_kind(section))
     form = PostForm()
     if request.method == "POST":
-        return _save(section, post, form, is_new=True)
+        return _save(section, post, form, _rendered_body(form), is_new=True)
     return render_template("admin/edit.html", section=section, post=None, form=form)
 
 
@@ -102,9 +102,11 @@ EDIT_URL = f"/<any(posts,pages):section>/<{ROW_ID}:post_id>"
 
 @bp.route(EDIT_URL, methods=["GET", "POST"])
 def edit(section: str, post_id: int):
-    post = _get_post(section, post_id)
     if request.method == "POST":
-        return _save(section, post, PostForm(), is_new=False)
+        form = PostForm()
+        rendered = _rendered_body(form)  # before the database: see _rendered_body
+        return _save(section, _get_post(section, post_id), form, rendered, is_new=False)
+    post = _get_post(section, post_id)
     form = PostForm(
         data={
             "title": post.title,
@@ -190,19 +192,33 @@ def _keep_old_url(post: Post, old_slug: str) -> None:
         existing.post_id = post.id
 
 
-def _save(section: str, post: Post, form: PostForm, is_new: bool):
+def _rendered_body(form: PostForm) -> RenderedBody | None:
+    """The submitted form checked and its Markdown rendered, or None when the form is invalid.
+
+    Called before the view's first database statement: on SQLite a writing request's
+    transaction holds the database's only write lock until the end of the request, and
+    rendering a long post can take a while, during which nobody else could save or sign in.
+    """
+    if not form.validate():
+        return None
+    body = (form.body.data or "").replace("\r\n", "\n")
+    limit = current_app.config["IMPORT_MAX_FILE_SIZE"]
+    if len(body.encode()) > limit:
+        form.body.errors = [f"The text is longer than the limit of {limit // 1024 // 1024} MB."]
+        return None
+    return render_body(body)
+
+
+def _save(
+    section: str, post: Post, form: PostForm, rendered: RenderedBody | None, is_new: bool
+):
     def invalid():
         db.session.rollback()
         return render_template(
             "admin/edit.html", section=section, post=None if is_new else post, form=form
         ), 400
 
-    if not form.validate():
-        return invalid()
-    body = (form.body.data or "").replace("\r\n", "\n")
-    limit = current_app.config["IMPORT_MAX_FILE_SIZE"]
-    if len(body.encode()) > limit:
-        form.body.errors = [f"The text is longer than the limit of {limit // 1024 // 1024} MB."]
+    if rendered is None:
         return invalid()
     slug = _check_slug(form, post)
     was_public = not is_new and post.is_published
@@ -216,7 +232,7 @@ def _save(section: str, post: Post, form: PostForm, is_new: bool):
     post.show_toc = bool(form.toc.data)
     tags = TagCache()
     post.tags = tags.all_of(tag_names(form.tags.data or ""))
-    apply_markdown(post, body)
+    apply_rendered(post, rendered)
     touch(post)
     db.session.add(post)
     try:

@@ -63,7 +63,21 @@ def start_session(user: User, ip: str) -> Author:
 
 
 def load_session(session_id: str) -> Author | None:
-    """The author for a session id, or None when it is unknown, idle too long or too old."""
+    """The author for a session id, or None when it is unknown, idle too long or too old.
+
+    Runs first in every admin request. The transaction it begins for its reads ends here: the
+    view's own work (a preview, resizing an upload, rendering a post) must not happen inside it,
+    since on SQLite a writing request's transaction holds the database's only write lock.
+    """
+    began_here = not db.session().in_transaction()
+    try:
+        return _load_session(session_id)
+    finally:
+        if began_here:
+            db.session.rollback()
+
+
+def _load_session(session_id: str) -> Author | None:
     row = db.session.get(UserSession, session_id)
     if row is None:
         return None
