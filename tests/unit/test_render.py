@@ -43,6 +43,19 @@ def test_repeated_headings_get_distinct_anchors():
     assert 'id="notes"' in out and 'id="notes-1"' in out
 
 
+def test_many_equal_headings_are_numbered_in_order_and_never_collide():
+    # Numbered by the renderer (the anchors plugin's own search for a free number is quadratic:
+    # 10,000 of these took 24 s), including a heading whose own slug is a generated one.
+    ids = re.findall(r'<h2 id="([^"]+)"', render_markdown("## h\n" * 3000 + "## h 5\n").html)
+    assert ids[:3000] == ["h"] + [f"h-{i}" for i in range(1, 3000)]
+    assert len(set(ids)) == len(ids) == 3001
+
+
+def test_anchor_numbers_start_again_in_every_document():
+    assert 'id="notes"' in render_markdown("## Notes\n").html
+    assert 'id="notes"' in render_markdown("## Notes\n").html
+
+
 def test_the_table_of_contents_lists_h2_and_nests_h3():
     rendered = render_markdown("# Title\n\n## One\n\n### One point one\n\n## Two\n\n#### Deep\n")
     assert rendered.toc_html == (
