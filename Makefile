@@ -27,10 +27,10 @@ setup: $(STAMP) .env
 
 run: setup
 	@echo "Inkwell is starting on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) inkwell.wsgi:app
+	PORT=$(PORT) $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) inkwell.wsgi:app
 
 dev: setup
-	$(BIN)/flask --app inkwell run --debug --port $(PORT)
+	PORT=$(PORT) $(BIN)/flask --app inkwell run --debug --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

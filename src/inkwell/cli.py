@@ -48,11 +48,16 @@ def db_group() -> None:
 def db_upgrade() -> None:
     """Apply every pending migration."""
     from .extensions import db
-    from .migrations import upgrade
+    from .migrations import current_revision, upgrade
 
+    before = current_revision(db.engine)
     with write_intent():
         upgrade(db.engine)
-    click.echo("Database is up to date.")
+    after = current_revision(db.engine)
+    if before == after:
+        click.echo(f"Database is up to date (revision {after}).")
+    else:
+        click.echo(f"Database upgraded from revision {before or '(empty)'} to {after}.")
 
 
 @db_group.command("status")
@@ -98,12 +103,22 @@ def import_command(path: Path) -> None:
 
 @click.command("export")
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True,
+              help="Replace files in PATH that differ from the posts (edited since, or others).")
 @with_appcontext
-def export_command(path: Path) -> None:
+def export_command(path: Path, overwrite: bool) -> None:
     """Write every post and page back out as Markdown with front matter."""
-    from .content.files import export_posts
+    from .content.files import ExportConflict, export_posts
 
-    count = export_posts(path)
+    try:
+        count = export_posts(path, overwrite=overwrite)
+    except ExportConflict as e:
+        shown = "\n".join(f"  {p}" for p in e.paths[:20])
+        more = f"\n  ... and {len(e.paths) - 20} more" if len(e.paths) > 20 else ""
+        raise click.ClickException(
+            f"{len(e.paths)} file(s) in {path} differ from the posts that would replace them:\n"
+            f"{shown}{more}\nNothing was written. Move them away, or run again with --overwrite."
+        ) from None
     click.echo(f"Exported {count} posts and pages to {path}.")
 
 
@@ -155,9 +170,15 @@ def register_commands(app) -> None:
 
 
 def _create_app():
-    from . import create_app
+    from flask.cli import NoAppException
 
-    return create_app()
+    from . import create_app
+    from .config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as e:  # shown as one line (Flask prints other errors with a traceback)
+        raise NoAppException(str(e)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
@@ -165,9 +186,10 @@ def cli() -> None:
     """Inkwell: a Markdown blog with its production stack."""
 
 
-cli.add_command(secret_command)  # works before any setting exists
-cli.add_command(deploy_group)  # renders .env itself, so must not need one
-cli.add_command(assets_group)  # runs at build time, before any setting exists
+# On the group itself, so `inkwell --help` lists every command even before .env exists (each
+# loads the app when run; secret, deploy and assets never need it).
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -116,7 +116,10 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "SITE_TITLE": os.environ.get("SITE_TITLE", "Inkwell"),
         "SITE_DESCRIPTION": os.environ.get("SITE_DESCRIPTION", "A blog written in Markdown."),
         "SITE_AUTHOR": os.environ.get("SITE_AUTHOR", ""),
-        "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        # Unset, it is where `make run` / `PORT=9000 make run` serves the blog.
+        "SITE_URL": os.environ.get(
+            "SITE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or '8000'}"
+        ).rstrip("/"),
         "SITE_LANGUAGE": os.environ.get("SITE_LANGUAGE", "en"),
         # Standalone pages linked from the header: "about" or "about:About me,now:Now".
         "NAV_PAGES": _nav_pages(os.environ.get("NAV_PAGES", "about:About")),

@@ -157,4 +157,5 @@ def list_command() -> None:
             f"{media.variants['original']}\t{media.width}x{media.height}\t"
             f"{media.size} bytes\t{store.url(media.variants['original'])}\t{media.alt}"
         )
-    click.echo(f"{count} media items on {current_app.config['MEDIA_BACKEND']}.", err=True)
+    items = "1 media item" if count == 1 else f"{count} media items"
+    click.echo(f"{items} on {current_app.config['MEDIA_BACKEND']}.", err=True)

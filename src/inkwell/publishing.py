@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask import current_app
 from sqlalchemy import select
 
 from .content.slugs import tag_slug
@@ -18,6 +19,14 @@ if TYPE_CHECKING:
 
 # Front-matter keys with a column of their own; everything else is kept in Post.extra.
 KNOWN_KEYS = {"title", "slug", "date", "updated", "description", "tags", "draft", "toc", "page"}
+# Pages live at /<slug>/: these first path segments belong to the site (more come from its routes).
+_ALWAYS_RESERVED = {"admin", "media", "static", "posts", "tags", "archive", "search", "feed"}
+
+
+def reserved_page_slugs() -> set[str]:
+    """Slugs a page may not have, because the site itself answers at /<slug>/."""
+    firsts = {rule.rule.strip("/").split("/")[0] for rule in current_app.url_map.iter_rules()}
+    return _ALWAYS_RESERVED | {s for s in firsts if s and not s.startswith("<")}
 
 
 class TagCache:

@@ -225,6 +225,10 @@ def test_preview_refuses_what_is_not_markdown(site, author):
         response = author.post("/admin/preview", headers=headers, **kwargs)
         assert response.status_code == 400
         assert "markdown" in response.json()["message"]
+    # JSON may carry a lone surrogate, which is not text at all.
+    as_json = {**headers, "Content-Type": "application/json"}
+    response = author.post("/admin/preview", headers=as_json, data='{"markdown": "a\\ud800b"}')
+    assert response.status_code == 400 and "invalid character" in response.json()["message"]
 
 
 def test_every_admin_response_is_private(site, author):

@@ -58,6 +58,23 @@ def test_export_writes_markdown_files(env, tmp_path):
     assert text.startswith("---\ntitle: Welcome to Inkwell\n")
 
 
+def test_export_never_replaces_a_different_file_unless_told(env, tmp_path):
+    inkwell("setup", env=env, cwd=tmp_path)
+    out = tmp_path / "out"
+    assert inkwell("export", str(out), env=env, cwd=tmp_path).returncode == 0
+    exported = (out / "welcome.md").read_text()
+    # Exporting again over its own files is fine.
+    assert inkwell("export", str(out), env=env, cwd=tmp_path).returncode == 0
+    (out / "welcome.md").write_text("precious notes\n")
+    result = inkwell("export", str(out), env=env, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "welcome.md" in result.stderr and "--overwrite" in result.stderr
+    assert (out / "welcome.md").read_text() == "precious notes\n"
+    result = inkwell("export", "--overwrite", str(out), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (out / "welcome.md").read_text() == exported
+
+
 def test_secret_prints_a_strong_key_without_any_settings(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "INKWELL_ENV")}
     result = inkwell("secret", env=env, cwd=tmp_path)

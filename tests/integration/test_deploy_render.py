@@ -357,3 +357,25 @@ def test_compose_setup_migrates_makes_the_bucket_and_nginx_files(tmp_path, s3_en
     assert "server_name blog.example.com;" in site
     assert (target / "nginx.conf").exists() and (target / nginx.UNAVAILABLE_FILE).exists()
     assert "Database is ready." in done.stdout
+
+
+def test_doctor_lists_what_is_missing_and_fails(tmp_path, tls_files):
+    """`inkwell deploy doctor` on a machine where the folders nginx and systemd need are
+    missing: each is named with the command that fixes it, and the exit status says so."""
+    env = deploy_env(tmp_path, tls_files, NGINX_CACHE_DIR=str(tmp_path / "no" / "cache"),
+                     MEDIA_ROOT=str(tmp_path / "media"), WEB_CONCURRENCY="2", REDIS_URL="")
+    result = CliRunner().invoke(deploy_group, ["doctor"], env=env)
+    assert result.exit_code == 1, result.output
+    missing_parent = f"{tmp_path / 'no'} does not exist, so nginx cannot make its cache folder"
+    assert missing_parent in result.output
+    assert f"{tmp_path / 'media'} does not exist" in result.output
+    assert f"{tmp_path / 'instance'} does not exist" in result.output
+    assert "sign-in limits are counted in each worker's memory" in result.output
+    assert "- uwsgi" not in result.output  # an optional variant is not a problem
+
+    for folder in ("no", "media", "instance"):
+        (tmp_path / folder).mkdir()
+    result = CliRunner().invoke(
+        deploy_group, ["doctor"], env={**env, "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    )
+    assert "does not exist" not in result.output and "sign-in limits" not in result.output

@@ -87,6 +87,37 @@ def test_a_database_outage_is_a_503_page_not_a_500(live_server):
         assert status == 503 and b"database" in body
 
 
+def test_gunicorn_warns_when_sign_in_limits_are_counted_per_worker(tmp_path):
+    """gunicorn.conf.py's when_ready: several workers and no REDIS_URL let a guesser try
+    several times the configured limit; the operator is told at start-up (and by doctor)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from inkwell.deploy.gunicorn import shared_limits_warning
+
+    from ..services import free_port, migrated, production_env, wait_for_http
+
+    assert shared_limits_warning(1, "") is None
+    assert shared_limits_warning(3, "redis://127.0.0.1:6379/0") is None
+    conf = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(production_env(tmp_path, migrated(f"sqlite:///{tmp_path / 'db.sqlite3'}")))
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(conf),
+         "--bind", f"127.0.0.1:{port}", "--workers", "3"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert "sign-in limits are counted in each worker's memory: with 3 workers" in output
+
+
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
         with gunicorn_server({"INKWELL_ENV": "production", "SECRET_KEY": ""}, cwd=tmp_path):

@@ -271,3 +271,77 @@ def test_a_database_error_stops_the_import_and_writes_nothing(app, import_posts,
     assert calls == [2, 2]
     assert posts(app) == []
     assert _search_rows(app) == []
+
+
+def test_a_link_to_a_file_outside_the_folder_is_refused(app, write_posts, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0\n")
+    folder = write_posts({"ok.md": "# Fine\n\nText.\n", "notes/inner.md": "# Inner\n"})
+    (folder / "leak.md").symlink_to(secret)
+    (folder / "alias.md").symlink_to(folder / "notes" / "inner.md")  # inside: followed
+    with app.app_context():
+        report = import_path(folder, app.config["IMPORT_MAX_FILE_SIZE"])
+        bodies = db.session.scalars(select(Post.body_markdown)).all()
+    assert len(report.errors) == 1 and "leak.md: is a link to" in report.errors[0]
+    assert "outside" in report.errors[0]
+    assert not any("root:x" in body for body in bodies)
+    assert len(report.created) == 3  # ok.md, notes/inner.md and alias.md (a link inside)
+
+
+def test_a_page_cannot_take_a_slug_the_site_uses(app, import_posts):
+    report = import_posts({
+        "admin.md": "---\ntitle: Admin\npage: true\n---\nx\n",
+        "feed.md": "---\ntitle: Feed\npage: yes\nslug: feed\n---\nx\n",
+        "about.md": "---\ntitle: About\npage: true\n---\nx\n",
+        "admin-post.md": "---\ntitle: Admin\nslug: admin\n---\nA post may: /posts/admin/.\n",
+    })
+    assert len(report.errors) == 2
+    assert all("the site itself answers at" in e for e in report.errors)
+    assert len(report.created) == 2
+
+
+def test_tags_in_other_scripts_stay_distinct(app, import_posts):
+    import_posts({
+        "a.md": "---\ntitle: A\ntags: [日本語, 中文]\n---\nx\n",
+        "b.md": "---\ntitle: B\ntags: [Ελληνικά]\n---\nx\n",
+    })
+    with app.app_context():
+        names = sorted(db.session.scalars(select(Tag.name)).all())
+    assert names == ["Ελληνικά", "中文", "日本語"]
+
+
+def test_editing_a_file_without_a_date_keeps_the_posts_date(app, import_posts, write_posts):
+    import_posts({"hello.md": "# Hello\n\nFirst words.\n"})
+    [before] = posts(app)
+    folder = write_posts({"hello.md": "# Hello\n\nFirst words, then more.\n"})
+    later = before.published_at.timestamp() + 3600
+    os.utime(folder / "hello.md", (later, later))  # the edit's modification time
+    with app.app_context():
+        report = import_path(folder, app.config["IMPORT_MAX_FILE_SIZE"])
+    [after] = posts(app)
+    assert report.updated and "then more" in after.body_markdown
+    assert after.published_at == before.published_at
+
+
+def test_importing_an_export_changes_nothing(app, import_posts, tmp_path):
+    """Export, import that export, export again: the same files, every post unchanged (export
+    writes front matter its own way: block lists, folded text, no comments)."""
+    import_posts({
+        "everything.md": GOOD,
+        "plain.md": "# Plain\n\nNo front matter.\n",
+        "tags.md": "---\ntitle: Tags\ntags: [b, A]  # a comment\ndraft: false\ntoc: no\n---\nx\n",
+        "pages/about.md": "---\ntitle: About\npage: true\ndate: 2024-01-01\n---\nMe.\n",
+    })
+    first, second = tmp_path / "first", tmp_path / "second"
+    with app.app_context():
+        export_posts(first)
+        report = import_path(first, app.config["IMPORT_MAX_FILE_SIZE"])
+        export_posts(second)
+    assert not report.errors and not report.created and not report.updated
+    assert len(report.unchanged) == 4
+    for path in first.rglob("*.md"):
+        assert (second / path.relative_to(first)).read_text() == path.read_text(), path
+    # And once more: now the stored hashes are the exported files'.
+    with app.app_context():
+        again = import_path(second, app.config["IMPORT_MAX_FILE_SIZE"])
+    assert len(again.unchanged) == 4

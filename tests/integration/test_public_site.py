@@ -145,6 +145,9 @@ def test_archive_by_year(client, site):
     year = client.get("/archive/2024/").get_data(as_text=True)
     assert "First light" in year and "Pandas tricks" not in year
     assert client.get("/archive/1999/").status_code == 404
+    # One URL per page: a year written with leading zeros is sent to the plain one.
+    moved = client.get("/archive/02024/")
+    assert moved.status_code == 301 and moved.headers["Location"] == "/archive/2024/"
 
 
 def test_standalone_page(client, site):

@@ -121,6 +121,14 @@ def test_front_matter_that_is_a_list_is_rejected():
         ("draft: maybe", "'draft' must be true or false"),
         ("title: [a, b]", "'title' must be text"),
         ("title: yes", "Put the value in quotes"),
+        ("page: maybe", "'page' must be true or false"),
+        ("date: 0001-01-01T00:00:00+01:00", "'date' is out of range once converted to UTC"),
+        ("updated: 9999-12-31T23:00:00-05:00", "'updated' is out of range"),
+        # The editor's limits (a longer value could be imported but never saved again there).
+        ("title: " + "t" * 301, "'title' is 301 characters long; the limit is 300"),
+        ("description: " + "d" * 1001, "'description' is 1001 characters long; the limit is 1000"),
+        ("tags: [" + ", ".join(f"t{i}" for i in range(21)) + "]", "lists 21 tags; the limit is 20"),
+        ("tags: [ok, " + "x" * 101 + "]", "has a tag of 101 characters; the limit is 100"),
     ],
 )
 def test_a_wrong_type_names_the_key_and_its_line(line, expected):
@@ -206,3 +214,28 @@ def test_slugify_turns_unicode_into_ascii_words():
     assert slugify("") == ""
     assert len(slugify("word " * 100)) <= 200
     assert not slugify("word " * 100).endswith("-")
+
+
+def test_tags_without_ascii_letters_stay_apart():
+    from inkwell.content.slugs import tag_slug
+
+    slugs = {tag_slug(name) for name in ("日本語", "中文", "Ελληνικά", "!!!")}
+    assert len(slugs) == 4 and all(s.startswith("tag-") for s in slugs)
+    assert tag_slug("ΕΛΛΗΝΙΚΆ") == tag_slug("ελληνικά")  # a tag's case never makes it new
+    assert tag_slug("ＰＹＴＨＯＮ") == tag_slug("Python") == "python"
+
+
+@pytest.mark.parametrize(
+    ("value", "is_page"), [("true", True), ('"no"', False), ("'false'", False)]
+)
+def test_page_is_true_or_false_like_draft(value, is_page):
+    meta, _ = parse(f"---\ntitle: About\npage: {value}\n---\n")
+    assert meta["page"] is is_page
+
+
+def test_values_at_the_limits_are_accepted():
+    meta, _ = parse(
+        "---\ntitle: " + "t" * 300 + "\ndescription: " + "d" * 1000
+        + "\ntags: [" + ", ".join(["y" * 100] + [f"t{i}" for i in range(19)]) + "]\n---\n"
+    )
+    assert len(meta["title"]) == 300 and len(meta["tags"]) == 20

@@ -14,11 +14,15 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from ..content.limits import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_SLUG_LENGTH,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    MAX_TITLE_LENGTH,
+)
 from ..content.slugs import slugify, tag_slug
 from .passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
-
-MAX_TAGS = 20
-MAX_TAG_LENGTH = 100
 
 
 def _strip(value):
@@ -37,16 +41,18 @@ class LoginForm(FlaskForm):
 
 class PostForm(FlaskForm):
     title = StringField(
-        "Title", validators=[DataRequired("Give it a title."), Length(max=300)], filters=[_strip]
+        "Title",
+        validators=[DataRequired("Give it a title."), Length(max=MAX_TITLE_LENGTH)],
+        filters=[_strip],
     )
     slug = StringField(
         "Slug",
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), Length(max=MAX_SLUG_LENGTH)],
         filters=[_strip],
         description="The last part of the address; made from the title when left empty.",
     )
     description = TextAreaField(
-        "Description", validators=[Length(max=1000)], filters=[_strip],
+        "Description", validators=[Length(max=MAX_DESCRIPTION_LENGTH)], filters=[_strip],
         description="Shown in search results and link previews.",
     )
     tags = StringField(

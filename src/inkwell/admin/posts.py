@@ -13,7 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from ..content.slugs import slugify
 from ..extensions import db
 from ..models import Post, SlugRedirect, utcnow
-from ..publishing import RenderedBody, TagCache, apply_markdown, apply_rendered, render_body, touch
+from ..publishing import (
+    RenderedBody,
+    TagCache,
+    apply_markdown,
+    apply_rendered,
+    render_body,
+    reserved_page_slugs,
+    touch,
+)
 from ..search import index_post, unindex_post
 from . import ROW_ID, bp
 from .forms import ConfirmForm, PostForm, tag_names
@@ -22,9 +30,6 @@ SECTIONS = {"posts": "post", "pages": "page"}
 PER_PAGE = 50
 STATUSES = ("draft", "scheduled", "published")
 # First path segments that are not free for pages (/<slug>/ would be shadowed or confusing).
-_ALWAYS_RESERVED = {"admin", "media", "static", "posts", "tags", "archive", "search", "feed"}
-
-
 def status_of(post: Post) -> str:
     if post.status != "published":
         return "draft"
@@ -121,19 +126,12 @@ def edit(section: str, post_id: int):
     return render_template("admin/edit.html", section=section, post=post, form=form)
 
 
-def _reserved_page_slugs() -> set[str]:
-    firsts = {
-        rule.rule.strip("/").split("/")[0] for rule in current_app.url_map.iter_rules()
-    }
-    return _ALWAYS_RESERVED | {s for s in firsts if s and not s.startswith("<")}
-
-
 def _check_slug(form: PostForm, post: Post) -> str | None:
     slug = form.slug.data or slugify(form.title.data or "")
     if not slug:
         form.slug.errors = [*form.slug.errors, "Give it a slug made of letters, digits and -."]
         return None
-    if post.kind == "page" and slug in _reserved_page_slugs():
+    if post.kind == "page" and slug in reserved_page_slugs():
         message = f'"{slug}" is used by the site itself; pick another.'
         form.slug.errors = [*form.slug.errors, message]
         return None
@@ -277,8 +275,12 @@ def preview():
     markdown = data.get("markdown") if isinstance(data, dict) else None
     if not isinstance(markdown, str):
         return {"error": "Bad request", "message": 'Send JSON like {"markdown": "..."}.'}, 400
+    try:
+        size = len(markdown.encode())
+    except UnicodeEncodeError:  # JSON can carry "\ud800", which no UTF-8 text can
+        return {"error": "Bad request", "message": "The text has an invalid character."}, 400
     limit = current_app.config["IMPORT_MAX_FILE_SIZE"]
-    if len(markdown.encode(errors="replace")) > limit:
+    if size > limit:
         return {"error": "Too large", "message": "The text is too long to preview."}, 413
     # A throwaway post through the very function that saving uses, so nothing can differ.
     draft = Post()

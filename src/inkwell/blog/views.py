@@ -95,6 +95,9 @@ def archive():
 
 @bp.get("/archive/<int(min=1, max=9999):year>/")
 def archive_year(year: int):
+    canonical = url_for("blog.archive_year", year=year)
+    if request.script_root + request.path != canonical:  # /archive/02020/: one URL per page
+        return redirect(canonical, 301)
     posts = posts_of_year(year)
     if not posts:
         abort(404)

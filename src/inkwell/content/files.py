@@ -19,11 +19,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
-from ..models import Post
-from ..publishing import TagCache, apply_meta, apply_rendered, post_meta, render_body, touch
+from ..models import Post, xml_safe
+from ..publishing import (
+    TagCache,
+    apply_meta,
+    apply_rendered,
+    post_meta,
+    render_body,
+    reserved_page_slugs,
+    touch,
+)
 from ..search import index_posts
 from .frontmatter import SourceError, dump_source, parse_source, title_from_body
-from .slugs import slugify
+from .slugs import slugify, tag_slug
 
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]")
@@ -50,6 +58,16 @@ def find_markdown_files(path: Path) -> list[Path]:
     )
 
 
+def _check_inside(path: Path, root: Path) -> None:
+    """A file found in a folder must really be in it: a link to /etc/passwd in a folder of posts
+    (a cloned repository can carry one) would otherwise be published."""
+    target = path.resolve()
+    if not target.is_relative_to(root):
+        raise SourceError(
+            str(path), None, f"is a link to {target}, outside {root}; copy the file in instead"
+        )
+
+
 def _read_text(path: Path, max_size: int) -> tuple[str, bytes]:
     size = path.stat().st_size
     if size > max_size:
@@ -66,8 +84,11 @@ def _read_text(path: Path, max_size: int) -> tuple[str, bytes]:
         ) from None
 
 
-def _complete_meta(meta: dict, body: str, path: Path) -> tuple[dict, str]:
-    """Fill what the front matter left out: title, slug and date."""
+def _complete_meta(
+    meta: dict, body: str, path: Path, existing: dict[tuple[str, str], Post]
+) -> tuple[dict, str]:
+    """Fill what the front matter left out: title, slug and date (a post already imported
+    keeps its date; a new one takes the file's modification time)."""
     if not meta.get("title"):
         title, body = title_from_body(body)
         meta["title"] = title
@@ -78,8 +99,12 @@ def _complete_meta(meta: dict, body: str, path: Path) -> tuple[dict, str]:
             str(path), None, "no usable slug; add `slug: some-name` to the front matter"
         )
     if not meta.get("date"):
-        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
-        meta["date"] = mtime.replace(microsecond=0)
+        known = existing.get(("page" if meta.get("page") else "post", meta["slug"]))
+        if known is not None:  # editing the file must not move the post up the home page
+            meta["date"] = known.published_at
+        else:
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+            meta["date"] = mtime.replace(microsecond=0)
     return meta, body
 
 
@@ -96,6 +121,10 @@ def import_path(
     committed.
     """
     files = find_markdown_files(path)
+    # Links inside a folder are followed only as far as the folder; one file named on its own
+    # is imported wherever it points.
+    root = path.resolve() if path.is_dir() else None
+    reserved = reserved_page_slugs()
     report = ImportReport()
     existing = {(p.kind, p.slug): p for p in db.session.scalars(select(Post))}
     tags = TagCache()
@@ -103,13 +132,21 @@ def import_path(
     batch: list[Post] = []
     for file in progress(files):
         try:
+            if root is not None:
+                _check_inside(file, root)
             text, raw = _read_text(file, max_file_size)
             meta, body = parse_source(text, str(file))
-            meta, body = _complete_meta(meta, body, file)
+            meta, body = _complete_meta(meta, body, file, existing)
         except SourceError as e:
             report.errors.append(str(e))
             continue
         key = ("page" if meta.get("page") else "post", meta["slug"])
+        if key[0] == "page" and key[1] in reserved:
+            report.errors.append(
+                f"{file}: a page cannot have the slug {key[1]!r}: the site itself answers at "
+                f"/{key[1]}/; give it another `slug:` in its front matter"
+            )
+            continue
         if key in seen:
             report.errors.append(
                 f"{file}: slug {meta['slug']!r} is already used by {seen[key]}; "
@@ -119,7 +156,8 @@ def import_path(
         seen[key] = file
         digest = hashlib.sha256(raw).hexdigest()
         post = existing.get(key)
-        if post is not None and post.source_hash == digest:
+        if post is not None and (post.source_hash == digest or _same_content(post, meta, body)):
+            post.source_hash = digest
             report.unchanged.append(str(file))
             continue
         try:
@@ -147,6 +185,27 @@ def import_path(
     return report
 
 
+# Front-matter keys that export leaves out when they hold their default.
+_DEFAULTS = {"description": "", "tags": [], "draft": False, "toc": False, "page": False}
+
+
+def _same_content(post: Post, meta: dict, body: str) -> bool:
+    """The file says what the post already holds, only written differently (an exported file
+    imported again, a reformatted list of tags): nothing to update, nor to mark as updated."""
+    if post.body_markdown != xml_safe(body):
+        return False
+    current = post_meta(post)
+    incoming = {k: v for k, v in meta.items() if _DEFAULTS.get(k, ...) != v}
+    if incoming.get("updated") == incoming["date"]:
+        del incoming["updated"]
+    if "updated" not in incoming:
+        current.pop("updated", None)  # the file does not say: the post keeps its own
+    current_tags, incoming_tags = current.pop("tags", []), incoming.pop("tags", [])
+    return current == incoming and sorted(map(tag_slug, current_tags)) == sorted(
+        map(tag_slug, incoming_tags)
+    )
+
+
 def _write(batch: list[Post]) -> None:
     """Flush a batch of posts (INSERTs grouped by insertmanyvalues) and index them; empty it."""
     if batch:
@@ -155,13 +214,34 @@ def _write(batch: list[Post]) -> None:
         batch.clear()
 
 
-def export_posts(folder: Path) -> int:
-    """Write every post and page as `<slug>.md` (pages under `pages/`); return how many."""
+class ExportConflict(Exception):
+    """Files in the export folder that differ from the posts they would be replaced by."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__(", ".join(str(p) for p in paths))
+        self.paths = paths
+
+
+def export_posts(folder: Path, overwrite: bool = False) -> int:
+    """Write every post and page as `<slug>.md` (pages under `pages/`); return how many.
+
+    A file already there with other content (edited since, or not an export at all) is replaced
+    only with `overwrite`; otherwise ExportConflict lists them all and nothing is written.
+    """
     posts = db.session.scalars(select(Post).order_by(Post.published_at)).all()
-    (folder / "pages").mkdir(parents=True, exist_ok=True)
+    files: list[tuple[Path, str]] = []
     for post in posts:
         target = folder / ("pages" if post.kind == "page" else "") / f"{post.slug}.md"
+        files.append((target, dump_source(post_meta(post), post.body_markdown)))
+    conflicts = [
+        target for target, text in files
+        if target.exists() and target.read_bytes() != text.encode("utf-8")
+    ]
+    if conflicts and not overwrite:
+        raise ExportConflict(conflicts)
+    (folder / "pages").mkdir(parents=True, exist_ok=True)
+    for target, text in files:
         tmp = target.with_suffix(".md.tmp")
-        tmp.write_text(dump_source(post_meta(post), post.body_markdown), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
     return len(posts)

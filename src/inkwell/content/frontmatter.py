@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 
+from .limits import MAX_DESCRIPTION_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE_LENGTH
 from .slugs import slugify
 
 _OPENING = "---"
@@ -20,9 +21,11 @@ _CLOSINGS = ("---", "...")
 _KEY_ORDER = ("title", "slug", "date", "updated", "description", "tags", "draft", "toc")
 _TEXT_KEYS = ("title", "slug", "description")
 _DATE_KEYS = ("date", "updated")
-_BOOL_KEYS = ("draft", "toc")
+_BOOL_KEYS = ("draft", "toc", "page")
 _BOOL_WORDS = {"true": True, "yes": True, "false": False, "no": False}
 _QUOTE_HINT = "Put the value in quotes."
+# What the editor allows too (a longer imported title could not be saved again in the editor).
+_MAX_TEXT = {"title": MAX_TITLE_LENGTH, "description": MAX_DESCRIPTION_LENGTH}
 _MAX_DEPTH = 20
 _MAX_VALUES = 10_000
 
@@ -78,7 +81,7 @@ def parse_source(text: str, path: str) -> tuple[dict, str]:
         raise SourceError(
             path,
             2,
-            "The front matter must be a list of settings, one 'name: value' per line,"
+            "The front matter must be settings, one 'name: value' per line,"
             f" but it reads as {_describe(data)}.",
         )
     return _normalise(data, header, path), body
@@ -219,6 +222,9 @@ def _text(key: str, value: Any, fail: _Fail) -> str:
         hint = _QUOTE_HINT if isinstance(value, bool | date) else ""
         raise fail(f"must be text, but it reads as {_describe(value)}. {hint}".rstrip())
     value = value.strip()
+    limit = _MAX_TEXT.get(key)
+    if limit and len(value) > limit:
+        raise fail(f"is {len(value)} characters long; the limit is {limit}.")
     if key == "slug":
         value = slugify(value)
         if not value:
@@ -236,7 +242,10 @@ def _datetime(value: Any, fail: _Fail) -> datetime:
             ) from None
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
+            try:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+                raise fail(f"is out of range once converted to UTC: {value.isoformat()}.") from None
         return value
     if isinstance(value, date):
         return datetime.combine(value, time())
@@ -259,8 +268,12 @@ def _tags(value: Any, fail: _Fail) -> list[str]:
         if not isinstance(item, str):
             raise fail(f"must contain only words, but one tag reads as {_describe(item)}.")
         item = item.strip()
+        if len(item) > MAX_TAG_LENGTH:
+            raise fail(f"has a tag of {len(item)} characters; the limit is {MAX_TAG_LENGTH}.")
         if item and item not in tags:
             tags.append(item)
+    if len(tags) > MAX_TAGS:
+        raise fail(f"lists {len(tags)} tags; the limit is {MAX_TAGS}.")
     return tags
 
 

@@ -120,12 +120,15 @@ def doctor_command() -> None:
     settings = _settings()
     problems = [
         *nginx.doctor(settings), *gunicorn.doctor(settings), *systemd.doctor(settings),
-        *envfile.doctor(settings), *uwsgi.doctor(settings),
+        *envfile.doctor(settings),
     ]
     for problem in problems:
         click.echo(f"- {problem}")
-    if not problems:
-        click.echo("No problems found.")
+    for note in uwsgi.doctor(settings):
+        click.echo(f"(note: {note})")
+    if problems:
+        raise SystemExit(1)
+    click.echo("No problems found.")
 
 
 @deploy_group.command("stack")

@@ -110,6 +110,24 @@ def pre_fork(server, worker) -> None:
     gc.freeze()
 
 
+def shared_limits_warning(workers: int, redis_url: str) -> str | None:
+    """Sign-in limits kept in each worker's memory let a guesser try `workers` times as often."""
+    if workers > 1 and not redis_url:
+        return (
+            f"sign-in limits are counted in each worker's memory: with {workers} workers, up to "
+            f"{workers} times LOGIN_RATE_LIMIT_IP/_ACCOUNT guesses get through; set REDIS_URL "
+            "so that every worker shares one count (nginx limits /admin/login per address too)"
+        )
+    return None
+
+
+def when_ready(server) -> None:
+    """Say at start-up what the operator should know about this configuration."""
+    warning = shared_limits_warning(server.cfg.workers, os.environ.get("REDIS_URL", "").strip())
+    if warning:
+        server.log.warning("inkwell: %s", warning)
+
+
 def post_fork(server, worker) -> None:
     """A forked worker must not reuse the master's database connections: drop them unclosed."""
     if not server.cfg.preload_app:
@@ -144,6 +162,9 @@ def doctor(settings) -> list[str]:
     """Problems a person should fix before starting gunicorn on this machine."""
     problems = []
     workers = workers_from_env()
+    warning = shared_limits_warning(workers, os.environ.get("REDIS_URL", "").strip())
+    if warning:
+        problems.append(warning)
     available = mem_available_bytes()
     if available is not None and workers * WORKER_RSS_BYTES > available:
         problems.append(

@@ -140,6 +140,12 @@ def doctor(settings: DeploySettings) -> list[str]:
             )
     if not settings.static_root.is_dir():
         problems.append(f"static folder {settings.static_root} is missing: reinstall inkwell")
+    cache_parent = Path(settings.cache_dir).parent
+    if not cache_parent.is_dir():  # nginx makes the cache folder itself, not its parents
+        problems.append(
+            f"{cache_parent} does not exist, so nginx cannot make its cache folder "
+            f"{settings.cache_dir}: sudo mkdir -p {cache_parent} (or set NGINX_CACHE_DIR in .env)"
+        )
     return problems
 
 

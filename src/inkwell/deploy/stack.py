@@ -263,14 +263,18 @@ def _interrupt(signum, frame) -> None:
 
 
 def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int) -> None:
-    """What `make stack` runs: start, print the URLs, stop everything on Ctrl-C."""
+    """What `make stack` runs: start, print the URLs, stop everything on Ctrl-C.
+
+    nginx keeps running if gunicorn stops (as on a server, where they are separate services):
+    readers then get cached pages or the "back in a moment" page, which is worth seeing once.
+    """
     stack = Stack(app_dir=app_dir, run_dir=run_dir, http_port=http_port, https_port=https_port)
     stack.start()
     print(
         f"\nInkwell production stack is up (Ctrl-C stops it):\n"
         f"  {stack.https_url}/   HTTPS (nginx, TLS from a local CA)\n"
         f"  {stack.http_url}/    HTTP, redirects to HTTPS\n"
-        f"  {stack.app_url}/   gunicorn directly\n"
+        f"  {stack.app_url}/   gunicorn directly (master pid {stack._app.pid})\n"
         f"Trust the CA to avoid browser warnings: {stack.ca_file}\n"
         f"  e.g. curl --cacert {stack.ca_file} {stack.https_url}/\n",
         flush=True,
@@ -278,10 +282,18 @@ def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int) -
     # Also SIGINT: started in the background by a script, Python would inherit it ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
+    app_reported = False
     try:
-        while stack.running():
+        while stack._nginx is not None and stack._nginx.poll() is None:
+            if not app_reported and stack._app is not None and stack._app.poll() is not None:
+                print(
+                    f"gunicorn stopped (exit status {stack._app.returncode}); nginx keeps "
+                    "answering: cached pages, or the 'back in a moment' page. Ctrl-C stops it.",
+                    file=sys.stderr, flush=True,
+                )
+                app_reported = True
             time.sleep(0.5)
-        print("nginx or gunicorn stopped on its own; stopping the stack.", file=sys.stderr)
+        print("nginx stopped on its own; stopping the stack.", file=sys.stderr)
     except KeyboardInterrupt:
         print("\nStopping nginx and gunicorn...", flush=True)
     finally:

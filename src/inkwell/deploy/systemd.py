@@ -54,4 +54,10 @@ def doctor(settings: DeploySettings) -> list[str]:
                         "and copy env.example to it")
     if not (settings.venv_bin / "gunicorn").exists():
         problems.append(f"{settings.venv_bin}/gunicorn is missing: install inkwell into that venv")
+    for path in sorted({Path(settings.instance_path), Path(settings.media_root)}):
+        if not path.is_dir():  # systemd refuses to start a unit whose ReadWritePaths are missing
+            problems.append(
+                f"{path} does not exist, and the service may write only there: "
+                f"mkdir -p {path} (owned by the service's user, group www-data)"
+            )
     return problems

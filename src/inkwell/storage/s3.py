@@ -44,7 +44,7 @@ class S3Store:
 
         if not config.get("S3_BUCKET"):
             raise ConfigError(
-                "MEDIA_BACKEND is s3 but S3_BUCKET is not set: put S3_BUCKET=<bucket name> "
+                "S3 storage needs S3_BUCKET, which is not set: put S3_BUCKET=<bucket name> "
                 "(and S3_ENDPOINT_URL for a service other than AWS) in .env"
             )
         endpoint = config.get("S3_ENDPOINT_URL") or None
