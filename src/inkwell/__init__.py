@@ -28,6 +28,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     cache = compiled_templates(app.instance_path)
     app.jinja_options = {**app.jinja_options, "bytecode_cache": cache}
     app.session_interface = SessionCookie()
+    # This release's start: no page claims to be older (its templates may have changed).
+    from .models import utcnow
+
+    app.extensions["inkwell_started_at"] = utcnow().replace(microsecond=0)
 
     db.init_app(app)
     with app.app_context():

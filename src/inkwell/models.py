@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime
 
@@ -18,8 +19,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    event,
     func,
+    insert,
     select,
+    update,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -169,6 +173,33 @@ class Media(db.Model):
     # {"original": "ab12.jpg", "480": "ab12-480.jpg", "480.webp": "ab12-480.webp", ...}
     variants: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SiteState(db.Model):
+    """One row (id 1): when the public content last changed (any post or tag written or deleted;
+    see publishing.note_content_change). Pages never send a Last-Modified older than this."""
+
+    __tablename__ = "site_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+@event.listens_for(db.session, "before_flush")
+def _note_content_change(session, _flush_context, _instances) -> None:
+    """A post or tag added, changed or deleted moves site_state's time forward, in the same
+    transaction: whatever disappears from a page, its Last-Modified still moves on."""
+    changed = itertools.chain(
+        session.new, session.deleted, (o for o in session.dirty if session.is_modified(o))
+    )
+    if any(isinstance(o, Post | Tag) for o in changed):
+        table, now = SiteState.__table__, utcnow()
+        connection = session.connection()
+        moved = connection.execute(
+            update(table).where(table.c.id == 1).values(content_changed_at=now)
+        )
+        if moved.rowcount == 0:  # the migration adds the row; a restored or emptied table may not
+            connection.execute(insert(table).values(id=1, content_changed_at=now))
 
 
 def tag_counts():

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from inkwell.migrations import head_revision
+
 from ..services import BIN
 
 INKWELL = str(BIN / "inkwell")
@@ -92,6 +94,27 @@ def test_unsafe_production_settings_are_a_message_not_a_traceback(tmp_path):
 def test_db_status_says_when_migrations_are_missing(env, tmp_path):
     before = inkwell("db", "status", env=env, cwd=tmp_path)
     assert before.returncode == 1 and "inkwell db upgrade" in before.stdout
-    inkwell("db", "upgrade", env=env, cwd=tmp_path)
+    upgraded = inkwell("db", "upgrade", env=env, cwd=tmp_path)
+    assert "Database upgraded from revision (empty) to" in upgraded.stdout
     after = inkwell("db", "status", env=env, cwd=tmp_path)
-    assert after.returncode == 0 and "database: 0001" in after.stdout
+    head = head_revision()
+    assert after.returncode == 0 and f"database: {head}" in after.stdout
+    again = inkwell("db", "upgrade", env=env, cwd=tmp_path)
+    assert f"Database is up to date (revision {head})." in again.stdout
+
+
+def test_a_database_made_before_site_state_upgrades_with_its_row(tmp_path):
+    """0001 -> 0002 on a blog with posts: site_state gets its one row."""
+    from sqlalchemy import create_engine, text
+
+    from inkwell.migrations import upgrade
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    try:
+        upgrade(engine, "0001")
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, content_changed_at FROM site_state")).all()
+    finally:
+        engine.dispose()
+    assert len(rows) == 1 and rows[0][0] == 1 and rows[0][1]

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import feedparser
 import pytest
+from sqlalchemy import select
+from werkzeug.http import parse_date
 
 from inkwell.models import utcnow
 
@@ -289,21 +291,74 @@ def test_control_characters_never_break_the_feed(client, import_posts):
     assert feed.entries[0].title.strip() == "Bell  and"
 
 
+def _as_if_unchanged_for_a_month(app) -> None:
+    """Site content and this release both a month old, so the next change shows in a new
+    Last-Modified (HTTP dates count whole seconds)."""
+    from sqlalchemy import update
+
+    from inkwell.extensions import db
+    from inkwell.models import Post, SiteState
+
+    month_ago = utcnow() - timedelta(days=30)
+    app.extensions["inkwell_started_at"] = month_ago
+    with app.app_context():
+        db.session.execute(update(SiteState).values(content_changed_at=month_ago))
+        # About has no date in its file: imported just now, it would be "now" as well.
+        recent = Post.published_at > month_ago
+        db.session.execute(update(Post).where(recent, Post.published_at <= utcnow())
+                           .values(published_at=month_ago, updated_at=month_ago))
+        db.session.commit()
+
+
 def test_a_scheduled_post_going_live_moves_last_modified(client, site, app):
+    from sqlalchemy import update
+
     from inkwell.extensions import db
     from inkwell.models import Post
 
-    before = client.get("/").headers["Last-Modified"]
     with app.app_context():
         post = db.session.query(Post).filter_by(slug="first-light").one()
-        post.published_at = utcnow() + timedelta(seconds=1)  # "scheduled", saved long ago
-        post.updated_at = utcnow() - timedelta(days=30)
+        post.published_at = utcnow() + timedelta(hours=1)  # scheduled, saved long ago
+        post.updated_at = utcnow() - timedelta(days=40)
         db.session.commit()
-        post.published_at = utcnow() - timedelta(seconds=1)  # ...and now it is live
+    _as_if_unchanged_for_a_month(app)
+    before = client.get("/").headers["Last-Modified"]
+    with app.app_context():  # an hour passes: the post goes live, nothing is written
+        db.session.execute(update(Post).where(Post.slug == "first-light")
+                           .values(published_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
     response = client.get("/", headers={"If-Modified-Since": before})
     assert response.status_code == 200
     assert response.headers["Last-Modified"] != before
+
+
+@pytest.mark.parametrize("path", ["/", "/feed.xml", "/sitemap.xml", "/tags/astronomy/",
+                                  "/posts/first-light/"])
+def test_deleting_the_newest_post_never_moves_last_modified_back(client, site, app, path):
+    from inkwell.extensions import db
+    from inkwell.models import Post
+
+    _as_if_unchanged_for_a_month(app)
+    before = client.get(path)
+    assert before.status_code == 200
+    with app.app_context():
+        newest = db.session.scalars(
+            select(Post).where(Post.kind == "post").order_by(Post.published_at.desc())
+        ).first()
+        assert newest.slug != path.strip("/").rsplit("/", 1)[-1]
+        db.session.delete(newest)
+        db.session.commit()
+    after = client.get(path, headers={"If-Modified-Since": before.headers["Last-Modified"]})
+    assert after.status_code == 200
+    assert parse_date(after.headers["Last-Modified"]) > parse_date(before.headers["Last-Modified"])
+
+
+def test_a_backdated_post_moves_the_last_modified_of_its_year(client, site, app, import_posts):
+    _as_if_unchanged_for_a_month(app)
+    before = client.get("/archive/2024/").headers["Last-Modified"]
+    import_posts({"old.md": "---\ntitle: Old news\ndate: 2024-01-02\n---\nFrom the past.\n"})
+    after = client.get("/archive/2024/", headers={"If-Modified-Since": before})
+    assert after.status_code == 200 and "Old news" in after.text
 
 
 def test_search_finds_a_published_post_among_many_matching_drafts(client, import_posts):

@@ -16,10 +16,24 @@ def reader_is_anonymous() -> bool:
     return current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
 
 
-def last_change(posts) -> datetime | None:
-    """When a list of posts last changed: a scheduled post changes it when it goes live, which
-    can be after its last edit."""
-    return max((max(p.updated_at, p.published_at) for p in posts), default=None)
+def last_modified(newest: datetime | None, site_changed_at: datetime | None) -> datetime | None:
+    """Last-Modified of a page whose newest content is from `newest` (None: no validator).
+
+    Never earlier than the last change anywhere on the site (`site_changed_at`: the newest post
+    deleted or backdated leaves no trace in what is still listed) nor than this release's start
+    (new templates change every page), so it never goes back in time.
+    """
+    if newest is None:
+        return None
+    started = current_app.extensions["inkwell_started_at"]
+    return max(d for d in (newest, site_changed_at, started) if d is not None)
+
+
+def last_change(posts: list) -> datetime | None:
+    """Last-Modified of a page that shows `posts` (PostViews): the newest edit or publication
+    among them (a scheduled post changes a list when it goes live, after its last edit)."""
+    newest = max((max(p.updated_at, p.published_at) for p in posts), default=None)
+    return last_modified(newest, posts[0].site_changed_at if posts else None)
 
 
 def cacheable(

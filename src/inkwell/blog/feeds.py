@@ -8,10 +8,12 @@ from sqlalchemy import case, or_, select
 from ..extensions import db
 from ..models import Post, utcnow
 from . import bp
-from .caching import cacheable, last_change
+from .caching import cacheable, last_modified
+from .queries import site_changed_at
 
 FEED_SIZE = 20
-# last_change (caching.py) in SQL, for the sitemap.
+
+# caching.last_change's date of a post, in SQL, for the sitemap.
 _last_change = case(
     (Post.updated_at > Post.published_at, Post.updated_at), else_=Post.published_at
 )
@@ -22,9 +24,10 @@ def feed():
     posts = db.session.scalars(
         select(Post).where(Post.visible()).order_by(Post.published_at.desc()).limit(FEED_SIZE)
     ).all()
-    updated = last_change(posts)
+    updated = max((max(p.updated_at, p.published_at) for p in posts), default=None)
     xml = render_template("feed.xml", posts=posts, updated=updated, generated_at=utcnow())
-    return cacheable(xml, updated, mimetype="application/atom+xml")
+    last = last_modified(updated, site_changed_at())
+    return cacheable(xml, last, mimetype="application/atom+xml")
 
 
 @bp.get("/sitemap.xml")
@@ -36,7 +39,7 @@ def sitemap():
     ).all()
     xml = render_template("sitemap.xml", entries=entries)
     newest = max((e.updated_at for e in entries), default=None)
-    return cacheable(xml, newest, mimetype="application/xml")
+    return cacheable(xml, last_modified(newest, site_changed_at()), mimetype="application/xml")
 
 
 @bp.get("/robots.txt")

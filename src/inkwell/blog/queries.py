@@ -15,7 +15,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
 from ..extensions import db
-from ..models import Post, Tag, post_tags, utcnow
+from ..models import Post, SiteState, Tag, post_tags, utcnow
 from .prepared import PreparedRead
 
 _posts = Post.__table__
@@ -46,6 +46,9 @@ class PostView:
     has_chart: bool = False
     kind: str = "post"
     tags: list[TagLink] = field(default_factory=list)
+    # When anything public last changed (site_state), read in the same statement: a page's
+    # Last-Modified is never older (caching.last_change).
+    site_changed_at: datetime | None = None
 
 
 _LIST_COLUMNS = (
@@ -87,8 +90,15 @@ _TAGS_PACKED = (
     .label("packed_tags")
 )
 
+_SITE_CHANGED = (
+    select(SiteState.content_changed_at)
+    .where(SiteState.id == 1)
+    .scalar_subquery()
+    .label("site_changed_at")
+)
+
 _ONE_BY_SLUG = PreparedRead(
-    select(*_PAGE_COLUMNS, _TAGS_PACKED).where(
+    select(*_PAGE_COLUMNS, _TAGS_PACKED, _SITE_CHANGED).where(
         Post.visible(bindparam("kind"), bindparam("now")), _posts.c.slug == bindparam("slug")
     )
 )
@@ -107,7 +117,9 @@ def _post_view(row: dict) -> PostView:
 
 def _listing(where=None, paged: bool = True) -> PreparedRead:
     """Visible posts with their tags, newest first; `where` narrows it (a tag, a year)."""
-    query = select(*_LIST_COLUMNS, _TAGS_PACKED).where(Post.visible(now=bindparam("now")))
+    query = select(*_LIST_COLUMNS, _TAGS_PACKED, _SITE_CHANGED).where(
+        Post.visible(now=bindparam("now"))
+    )
     if where is not None:
         query = query.where(where)
     query = query.order_by(_posts.c.published_at.desc(), _posts.c.id.desc())
@@ -128,6 +140,15 @@ _OF_YEAR = _listing(published_year == bindparam("year"), paged=False)
 def _read_posts(statement: PreparedRead, **params) -> list[PostView]:
     rows = statement.rows(db.engine, {"now": utcnow(), **params})
     return [_post_view(row) for row in rows]
+
+
+_SITE_STATE = PreparedRead(select(_SITE_CHANGED))
+
+
+def site_changed_at() -> datetime | None:
+    """When the public content last changed (for pages that read no PostView)."""
+    rows = _SITE_STATE.rows(db.engine, {})
+    return rows[0]["site_changed_at"] if rows else None
 
 
 def visible_post(kind: str, slug: str) -> PostView | None:

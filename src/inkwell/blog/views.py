@@ -49,7 +49,7 @@ def post(slug: str):
     found = visible_post("post", slug)
     if found is None:
         return _moved_or_missing("post", slug)
-    return cacheable(render_template("blog/post.html", post=found), found.updated_at)
+    return cacheable(render_template("blog/post.html", post=found), last_change([found]))
 
 
 def _moved_or_missing(kind: str, slug: str):
@@ -117,4 +117,4 @@ def page(slug: str):
     found = visible_post("page", slug)
     if found is None:
         return _moved_or_missing("page", slug)
-    return cacheable(render_template("blog/page.html", post=found), found.updated_at)
+    return cacheable(render_template("blog/page.html", post=found), last_change([found]))
