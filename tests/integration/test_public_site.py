@@ -207,6 +207,12 @@ def test_unknown_urls_get_the_friendly_404_page(client, site):
     response = client.get("/no/such/thing")
     assert response.status_code == 404
     assert "There is no page at this address" in response.get_data(as_text=True)
+    # A stray file-like address is one 404, not a redirect to "/atom.xml/" first; a page
+    # without its slash is sent to it.
+    for stray in ("/atom.xml", "/wp-login.php", "/nope"):
+        assert client.get(stray).status_code == 404, stray
+    moved = client.get("/about")
+    assert moved.status_code == 308 and moved.headers["Location"] == "/about/"
 
 
 def test_pages_answer_conditional_get_with_304(client, site):

@@ -112,9 +112,13 @@ def search():
     return cacheable(render_template("blog/search.html", q=q, results=results))
 
 
-@bp.get("/<slug>/")
+# strict_slashes off: /about redirects to /about/ only when there is such a page, so a stray
+# /atom.xml or /wp-login.php is one 404, not a redirect to /atom.xml/ and then a 404.
+@bp.get("/<slug>/", strict_slashes=False)
 def page(slug: str):
     found = visible_post("page", slug)
     if found is None:
         return _moved_or_missing("page", slug)
+    if not request.path.endswith("/"):
+        return redirect(url_for("blog.page", slug=slug), 308)
     return cacheable(render_template("blog/page.html", post=found), last_change([found]))
