@@ -378,4 +378,6 @@ def test_doctor_lists_what_is_missing_and_fails(tmp_path, tls_files):
     result = CliRunner().invoke(
         deploy_group, ["doctor"], env={**env, "REDIS_URL": "redis://127.0.0.1:6379/0"}
     )
-    assert "does not exist" not in result.output and "sign-in limits" not in result.output
+    for folder in ("no", "media", "instance"):
+        assert f"{tmp_path / folder} does not exist" not in result.output
+    assert "sign-in limits" not in result.output
