@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, Response, abort, make_response, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -30,13 +30,22 @@ def wants_json() -> bool:
     )
 
 
-def error_response(code: int, message: str = ""):
+def error_response(code: int, message: str = "") -> Response:
+    """The error page, or JSON for a client that asked for JSON.
+
+    Both answers live at the same URL, so they say what they vary on, and the JSON one is never
+    stored: nginx caches a 404 for a few seconds, and a JSON 404 must not be served to browsers.
+    """
     if wants_json() or request.path.startswith(("/healthz", "/readyz")):
-        return {"error": _TITLES.get(code, "Error"), "message": message}, code
-    html = render_template(
-        "error.html", code=code, title=_TITLES.get(code, "Error"), message=message
-    )
-    return html, code
+        response = make_response({"error": _TITLES.get(code, "Error"), "message": message}, code)
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        html = render_template(
+            "error.html", code=code, title=_TITLES.get(code, "Error"), message=message
+        )
+        response = make_response(html, code)
+    response.vary.update(("Accept", "X-Requested-With"))
+    return response
 
 
 def _refuse_nul_bytes() -> None:
@@ -63,15 +72,16 @@ def register(app: Flask) -> None:
     def http_error(e: HTTPException):
         response = error_response(e.code or 500, e.description if e.code != 404 else "")
         if e.code == 405 and e.valid_methods:
-            return (*response, {"Allow": ", ".join(e.valid_methods)})
+            response.headers["Allow"] = ", ".join(e.valid_methods)
         return response
 
     @app.errorhandler(OperationalError)
     def database_unavailable(e: OperationalError):
         app.logger.error("database unavailable: %s", e.orig)
         db.session.rollback()
-        body, code = error_response(503, "The database is not answering. Try again shortly.")
-        return body, code, {"Retry-After": "10", "Cache-Control": "no-store"}
+        response = error_response(503, "The database is not answering. Try again shortly.")
+        response.headers.update({"Retry-After": "10", "Cache-Control": "no-store"})
+        return response
 
     @app.errorhandler(500)
     def server_error(e):

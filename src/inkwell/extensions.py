@@ -4,6 +4,7 @@ from flask import current_app, request
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -22,4 +23,7 @@ def check_csrf_on_writes() -> None:
     does not run twice)."""
     config = current_app.config
     if config["WTF_CSRF_ENABLED"] and request.method in config["WTF_CSRF_METHODS"]:
-        csrf.protect(apply_exemptions=True)
+        try:
+            csrf.protect(apply_exemptions=True)
+        except ValueError:  # Flask-WTF parsing a Referer such as https://host:99999/
+            raise CSRFError("The referrer is not a valid address.") from None

@@ -225,7 +225,7 @@ def test_pages_answer_conditional_get_with_304(client, site):
 
 def test_anonymous_pages_are_public_and_cookie_holders_private(client, site, app):
     reader = client.get("/")
-    assert reader.headers["Cache-Control"] == "public, max-age=60"
+    assert reader.headers["Cache-Control"] == "public, max-age=0, s-maxage=60"
     assert "Set-Cookie" not in reader.headers and reader.headers["Vary"] == "Cookie"
     client.set_cookie(app.config["SESSION_COOKIE_NAME"], "something")
     assert client.get("/").headers["Cache-Control"] == "private, no-store"

@@ -110,6 +110,28 @@ def test_second_anonymous_get_is_a_cache_hit(stack):
     assert app_log(stack).count(path) == 1
 
 
+def test_a_conditional_get_is_answered_by_nginx_from_its_copy(stack):
+    """Browsers keep no copy of their own (max-age=0, s-maxage for nginx), so a new post shows
+    within CACHE_MAX_AGE; their next visit is a conditional GET nginx answers itself."""
+    path = f"/posts/welcome/?from={uuid.uuid4().hex}"
+    first = fetch(stack, path)
+    assert first.headers["Cache-Control"].startswith("public, max-age=0, s-maxage=")
+    again = fetch(stack, path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status == 304 and again.headers["X-Cache-Status"] == "HIT"
+
+
+def test_a_json_404_is_never_served_to_a_browser(stack):
+    path = f"/posts/no-such-post-{uuid.uuid4().hex}/"
+    api = fetch(stack, path, headers={"Accept": "application/json"})
+    assert api.status == 404 and api.headers["Content-Type"].startswith("application/json")
+    assert api.headers["Cache-Control"] == "no-store"
+    for _ in range(2):  # the HTML 404 may be cached (briefly), the JSON one never was
+        page = fetch(stack, path, headers={"Accept": "text/html"})
+        assert page.status == 404 and page.headers["Content-Type"].startswith("text/html")
+    api = fetch(stack, path, headers={"Accept": "application/json"})
+    assert api.headers["Content-Type"].startswith("application/json")
+
+
 def test_logged_in_requests_are_never_cached(stack):
     path = f"/archive/?from={uuid.uuid4().hex}"
     cookie = {"Cookie": "theme=dark; __Host-session=an-author-session"}

@@ -52,10 +52,9 @@ def login():
     wait = throttle.count_attempt(ip, email)
     if wait:
         log.warning("login refused for %r from %s: too many attempts", email[:254], ip)
-        body, code = error_response(
-            429, f"Too many sign-in attempts. Try again in {wait} s."
-        )
-        return body, code, {"Retry-After": str(wait)}
+        response = error_response(429, f"Too many sign-in attempts. Try again in {wait} s.")
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = db.session.scalar(select(User).where(User.email == email))
     password = form.password.data
     # Unknown emails are checked against a dummy hash so the answer takes as long either way.

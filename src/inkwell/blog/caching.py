@@ -47,7 +47,10 @@ def cacheable(
     """
     data = body.encode()
     if reader_is_anonymous():
-        cache_control = f"public, max-age={current_app.config['CACHE_MAX_AGE']}"
+        # The shared cache (nginx) keeps the page CACHE_MAX_AGE seconds; a browser asks again
+        # each time (a 304 from nginx's copy), or a copy already 55 s old in nginx would live
+        # 60 s more in the browser: a new post would take up to twice CACHE_MAX_AGE to show.
+        cache_control = f"public, max-age=0, s-maxage={current_app.config['CACHE_MAX_AGE']}"
     else:
         cache_control = "private, no-store"
     headers = {
