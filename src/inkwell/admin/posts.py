@@ -45,8 +45,12 @@ def _section_kind(section: str) -> str:
     return SECTIONS[section]
 
 
-def _get_post(section: str, post_id: int) -> Post:
-    post = db.session.get(Post, post_id)
+def _get_post(section: str, post_id: int, for_update: bool = False) -> Post:
+    """The post or page, or a 404. `for_update` (saving, deleting) locks its row until the
+    commit on PostgreSQL (SQLite's writers already queue at BEGIN IMMEDIATE), so two saves, or a
+    save and a delete, of one post run one after the other instead of failing half-way; the
+    second sees what the first wrote, or a 404 if it was deleted."""
+    post = db.session.get(Post, post_id, with_for_update=for_update)
     if post is None or post.kind != _section_kind(section):
         abort(404)
     return post
@@ -110,7 +114,8 @@ def edit(section: str, post_id: int):
     if request.method == "POST":
         form = PostForm()
         rendered = _rendered_body(form)  # before the database: see _rendered_body
-        return _save(section, _get_post(section, post_id), form, rendered, is_new=False)
+        post = _get_post(section, post_id, for_update=True)
+        return _save(section, post, form, rendered, is_new=False)
     post = _get_post(section, post_id)
     form = PostForm(
         data={
@@ -248,14 +253,15 @@ def _save(
             )
         )
     index_post(post)
+    post_id = post.id  # read before the commit expires it (it may be deleted right after)
     db.session.commit()
     flash(message)
-    return redirect(url_for("admin.edit", section=section, post_id=post.id))
+    return redirect(url_for("admin.edit", section=section, post_id=post_id))
 
 
 @bp.route(EDIT_URL + "/delete", methods=["GET", "POST"])
 def delete_post(section: str, post_id: int):
-    post = _get_post(section, post_id)
+    post = _get_post(section, post_id, for_update=request.method == "POST")
     if request.method == "GET":
         return render_template(
             "admin/confirm_delete.html", section=section, post=post, form=ConfirmForm()
