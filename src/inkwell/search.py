@@ -2,7 +2,7 @@
 
 SQLite keeps a separate FTS5 table `post_search` (rowid = posts.id) that `index_post` maintains when
 a post is saved. PostgreSQL needs no extra table: a GIN index on the same tsvector expression that
-`search_posts` queries (see the first migration).
+`search_posts` queries (migration 0003).
 """
 
 from __future__ import annotations
@@ -35,8 +35,17 @@ def _is_sqlite() -> bool:
     return db.session.get_bind().dialect.name == "sqlite"
 
 
+# A tsvector holds at most 1 MB: PostgreSQL indexes (and searches) a post's first 200,000
+# characters, ~30,000 words (migration 0003 builds the index on this very expression).
+PG_INDEXED_CHARS = 200_000
+
+
+def _pg_indexed_text():
+    return func.left(Post.plain_text, literal_column(str(PG_INDEXED_CHARS)))
+
+
 def pg_document():
-    return func.to_tsvector(PG_CONFIG, Post.title + " " + Post.plain_text)
+    return func.to_tsvector(PG_CONFIG, Post.title + " " + _pg_indexed_text())
 
 
 def _fts5_query(q: str) -> str:
@@ -77,7 +86,7 @@ def search_posts(q: str) -> list[SearchHit]:
             Post,
             func.ts_headline(
                 PG_CONFIG,
-                Post.plain_text,
+                _pg_indexed_text(),
                 query,
                 "StartSel='',StopSel='',MaxWords=30,MinWords=12",
             ),

@@ -372,3 +372,17 @@ def test_search_finds_a_published_post_among_many_matching_drafts(client, import
               for i in range(65)}
     import_posts({**drafts, "real.md": "---\ntitle: The real one\n---\nOne zebra here.\n"})
     assert "The real one" in client.get("/search?q=zebra").get_data(as_text=True)
+
+
+def test_a_very_long_post_imports_and_is_found(client, import_posts):
+    """~1.5 MB of distinct words (under the 5 MB file limit): PostgreSQL's tsvector holds at
+    most 1 MB, so only the first 200,000 characters are indexed there; saving must not fail."""
+    import random
+
+    rng = random.Random(7)
+    words = ["".join(rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(9)) for _ in range(150_000)]
+    body = "Opening with quasar.\n\n" + " ".join(words) + "\n"
+    report = import_posts({"huge.md": f"---\ntitle: Huge\n---\n{body}"})
+    assert not report.errors, report.errors
+    assert "/posts/huge/" in client.get("/search?q=quasar").text
+
