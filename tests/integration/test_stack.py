@@ -274,3 +274,51 @@ def test_pages_stay_available_while_gunicorn_is_stopped(stack):
     finally:
         stack.start_app()
     assert fetch(stack, "/healthz").status == 200
+
+
+def test_make_stack_keeps_nginx_up_when_gunicorn_stops_and_stops_on_ctrl_c(tmp_path):
+    """`inkwell deploy stack` (what `make stack` runs): stopping gunicorn leaves nginx serving
+    (the styled 502 for a page never cached), Ctrl-C (SIGINT) then stops everything."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    need_binary("nginx")
+    http_port, https_port = free_port(), free_port()
+    env = {**os.environ, "SECRET_KEY": new_secret_key(), "WEB_CONCURRENCY": "1",
+           "INKWELL_INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": "",
+           "MEDIA_ROOT": str(tmp_path / "instance" / "media"), "MEDIA_BACKEND": "local"}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "inkwell"), "deploy", "stack",
+         "--http-port", str(http_port), "--https-port", str(https_port),
+         "--run-dir", str(tmp_path / "run")],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        banner = ""
+        while "e.g. curl" not in banner:
+            line = proc.stdout.readline()
+            assert line, banner
+            banner += line
+        pid = int(re.search(r"master pid (\d+)", banner).group(1))
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.1)
+        context = ssl.create_default_context(cafile=str(tmp_path / "run" / "ca.pem"))
+        conn = http.client.HTTPSConnection("127.0.0.1", https_port, context=context, timeout=30)
+        conn.request("GET", "/tags/")
+        answer = conn.getresponse()
+        assert answer.status == 502 and "Back in a moment" in answer.read().decode()
+        conn.close()
+        assert proc.poll() is None  # nginx, and the stack, still up
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "gunicorn stopped" in output and "Stopped." in output
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", https_port)) != 0  # nginx is gone too
