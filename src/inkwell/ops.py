@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from flask import Blueprint
@@ -18,13 +19,27 @@ def healthz():
     return {"status": "ok"}, 200, {"Cache-Control": "no-store"}
 
 
+@functools.cache
+def _code_revision() -> str | None:
+    from .migrations import head_revision
+
+    return head_revision()
+
+
 def _check_database() -> str | None:
+    """The database answers, and its schema is the one this code needs (a deploy that skipped
+    `inkwell db upgrade` would otherwise answer every page with a 503)."""
     try:
-        db.session.execute(text("SELECT 1"))
-        return None
+        revision = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except Exception as e:  # any failure here is the answer, not a crash
         db.session.rollback()
         return f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    if revision != _code_revision():
+        return (
+            f"the schema is at revision {revision or '(none)'} but this code needs "
+            f"{_code_revision()}: run `inkwell db upgrade`"
+        )
+    return None
 
 
 def _check_media() -> str | None:

@@ -250,6 +250,28 @@ def test_health_and_readiness(client, site):
     assert ready.json["checks"] == {"database": "ok", "media": "ok"}
 
 
+def test_readiness_fails_while_the_schema_is_behind_the_code(client, site, app):
+    """A deploy that skipped `inkwell db upgrade`: /readyz says so (pages would be 503s)."""
+    from sqlalchemy import text
+
+    from inkwell.extensions import db
+    from inkwell.migrations import head_revision
+
+    def set_revision(revision: str) -> None:
+        with app.app_context():
+            db.session.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+            db.session.commit()
+
+    set_revision("0001")
+    try:
+        ready = client.get("/readyz")
+    finally:
+        set_revision(head_revision())  # the PostgreSQL database serves the whole test session
+    assert ready.status_code == 503
+    assert "revision 0001" in ready.json["checks"]["database"]
+    assert "inkwell db upgrade" in ready.json["checks"]["database"]
+
+
 @pytest.mark.parametrize("url", ["/search?q=%00", "/posts/a%00b/", "/tags/%00/", "/?page=%00"])
 def test_nul_bytes_in_urls_are_a_4xx(client, site, url):
     assert 400 <= client.get(url).status_code < 500
