@@ -73,8 +73,8 @@ class SecurityHeaders:
 
 def register(app: Flask) -> None:
     """Wrap the app (call after WhiteNoise, before ProxyFix so the scheme is the client's)."""
-    s3_origin = ""
-    if app.config.get("MEDIA_BACKEND") == "s3":
-        config = app.config
-        s3_origin = origin(config.get("S3_PUBLIC_URL") or config.get("S3_ENDPOINT_URL") or "")
-    app.wsgi_app = SecurityHeaders(app.wsgi_app, s3_origin)
+    from .storage.s3 import public_base_url
+
+    # Whenever a bucket is configured, not only while MEDIA_BACKEND=s3: `inkwell media migrate
+    # --to s3` points the posts at the bucket while this site still runs with local media.
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, origin(public_base_url(app.config)))

@@ -381,3 +381,50 @@ def test_doctor_lists_what_is_missing_and_fails(tmp_path, tls_files):
     for folder in ("no", "media", "instance"):
         assert f"{tmp_path / folder} does not exist" not in result.output
     assert "sign-in limits" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("s3_env", "origin"),
+    [
+        # MinIO, path-style, no public URL: images come from the endpoint.
+        ({"S3_ENDPOINT_URL": "http://127.0.0.1:9000"}, "http://127.0.0.1:9000"),
+        # AWS, nothing but a bucket and a region: the virtual-hosted bucket URL.
+        ({"S3_REGION": "eu-west-1"}, "https://blog-media.s3.eu-west-1.amazonaws.com"),
+        ({"S3_PUBLIC_URL": "https://cdn.example/media"}, "https://cdn.example"),
+    ],
+)
+def test_images_from_the_bucket_are_allowed_by_nginx_and_the_app(
+    tmp_path, tls_files, s3_env, origin
+):
+    """The Content-Security-Policy names the origin the image URLs really use, in nginx and in
+    the app alike, and already while MEDIA_BACKEND is still local (media migrate --to s3 points
+    the posts at the bucket before the switch)."""
+    from inkwell import create_app
+
+    for backend in ("s3", "local"):
+        env = deploy_env(tmp_path, tls_files, MEDIA_BACKEND=backend, S3_BUCKET="blog-media",
+                         **s3_env)
+        files = render(tmp_path / f"out-{backend}", env)
+        site = files["nginx/inkwell.conf"]
+        csp = re.search(r'Content-Security-Policy "([^"]+)"', site).group(1)
+        assert f"img-src 'self' data: {origin};" in csp, (backend, csp)
+        app = create_app({"INKWELL_ENV": "testing", "MEDIA_BACKEND": "local",
+                          "S3_BUCKET": "blog-media", "S3_REGION": "us-east-1",
+                          "S3_ENDPOINT_URL": "", "S3_PUBLIC_URL": "", **s3_env,
+                          "INKWELL_INSTANCE_PATH": str(tmp_path / "instance")})
+        header = app.test_client().get("/healthz").headers["Content-Security-Policy"]
+        assert f"img-src 'self' data: {origin};" in header, header
+
+
+def test_with_s3_media_nginx_sends_media_urls_to_the_app(tmp_path, tls_files):
+    """/media/<key> on MEDIA_BACKEND=s3 (no compose bucket proxy) reaches the app, which
+    redirects to the bucket; nginx reading a local folder would answer 404."""
+    env = deploy_env(tmp_path, tls_files, MEDIA_BACKEND="s3", S3_BUCKET="blog-media",
+                     S3_ENDPOINT_URL="http://127.0.0.1:9000")
+    out = tmp_path / "out"
+    render(out, env)
+    site = (out / "nginx" / "inkwell.conf").read_text()
+    media = site[site.index("location ^~ /media/"):]
+    media = media[: media.index("\n    }\n")]
+    assert "proxy_pass http://inkwell_app;" in media and "alias" not in media
+    assert nginx.check_site(out / "nginx" / "inkwell.conf") is None

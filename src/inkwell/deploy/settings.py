@@ -22,6 +22,7 @@ from ..config import (
     size_setting,
 )
 from ..security_headers import origin
+from ..storage.s3 import public_base_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -59,6 +60,8 @@ class DeploySettings:
     plotly_root: Path = field(default_factory=plotly_dir)
     # When set (compose + MinIO), /media/ is proxied to this bucket URL instead of read from disk.
     media_upstream: str = ""
+    # "s3" without media_upstream: /media/<key> goes to the app, which redirects to the bucket.
+    media_backend: str = "local"
 
     @property
     def session_cookie(self) -> str:
@@ -108,7 +111,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
     app_dir = Path(env.get("INKWELL_APP_DIR") or os.getcwd()).resolve()
     instance = instance_folder(app_dir, env)
     live = Path("/etc/letsencrypt/live") / domain
-    s3_public = env.get("S3_PUBLIC_URL", "") if env.get("MEDIA_BACKEND") == "s3" else ""
+    s3_public = public_base_url(env)  # the app's own CSP allows the same origin
     return DeploySettings(
         domain=domain,
         site_url=site_url or f"https://{domain}",
@@ -130,4 +133,5 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
         http_listen=_listen(env.get("NGINX_HTTP_LISTEN", ""), ("80", "[::]:80")),
         https_listen=_listen(env.get("NGINX_HTTPS_LISTEN", ""), ("443", "[::]:443")),
         s3_public_origin=origin(s3_public),
+        media_backend=env.get("MEDIA_BACKEND") or "local",
     )

@@ -13,6 +13,21 @@ from . import is_valid_key, validate_key
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
+def public_base_url(config: Mapping[str, Any]) -> str:
+    """Where browsers read the bucket's objects ("" when no S3_BUCKET is set): S3_PUBLIC_URL (a
+    CDN, or nginx proxying the bucket), else the endpoint's path-style bucket URL (MinIO), else
+    AWS's virtual-hosted bucket URL. The Content-Security-Policy allows this origin."""
+    bucket = config.get("S3_BUCKET") or ""
+    if not bucket:
+        return ""
+    if config.get("S3_PUBLIC_URL"):
+        return config["S3_PUBLIC_URL"].rstrip("/") + "/"
+    if config.get("S3_ENDPOINT_URL"):
+        return f"{config['S3_ENDPOINT_URL'].rstrip('/')}/{bucket}/"
+    region = config.get("S3_REGION") or "us-east-1"
+    return f"https://{bucket}.s3.{region}.amazonaws.com/"
+
+
 class S3Store:
     """Objects in `bucket`; public URLs from `public_url` (a CDN) or the endpoint's bucket URL."""
 
@@ -27,12 +42,10 @@ class S3Store:
     ) -> None:
         self.client = client
         self.bucket = bucket
-        if public_url:
-            self.base_url = public_url.rstrip("/") + "/"
-        elif endpoint_url:
-            self.base_url = f"{endpoint_url.rstrip('/')}/{bucket}/"
-        else:
-            self.base_url = f"https://{bucket}.s3.{region}.amazonaws.com/"
+        self.base_url = public_base_url({
+            "S3_BUCKET": bucket, "S3_PUBLIC_URL": public_url, "S3_ENDPOINT_URL": endpoint_url,
+            "S3_REGION": region,
+        })
         self.where = f"bucket {bucket!r}" + (f" at {endpoint_url}" if endpoint_url else "")
 
     @classmethod
