@@ -34,3 +34,25 @@ def test_home_page_without_charts_loads_no_plotly(page, live_server, runner):
         assert page.title() == "Inkwell"
         assert not [u for u in urls if "plotly" in u]
         assert page.locator(".post-list article").count() == 1
+
+
+def test_charts_take_the_page_colours_in_dark_mode(browser, live_server, runner):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    context = browser.new_context(color_scheme="dark")
+    page = context.new_page()
+    try:
+        with live_server() as base:
+            page.goto(base + "/posts/welcome/")
+            page.wait_for_selector(".plotly-chart .main-svg", timeout=15000)
+            background = page.evaluate(
+                "getComputedStyle(document.querySelector('.plotly-chart .main-svg'))"
+                ".backgroundColor"
+            )
+            text = page.evaluate("getComputedStyle(document.body).color")
+            tick = page.locator(".plotly-chart .xtick text").first.evaluate(
+                "t => getComputedStyle(t).fill"
+            )
+        assert background == "rgba(0, 0, 0, 0)"  # the page's dark background shows through
+        assert tick == text and text != "rgb(0, 0, 0)"
+    finally:
+        context.close()
