@@ -396,6 +396,7 @@ def instance_env(folder: Path, database_url: str | None = None) -> dict[str, str
         "SECRET_KEY": new_secret_key(),
         "INKWELL_INSTANCE_PATH": str(folder / "instance"),
         "DATABASE_URL": database_url or f"sqlite:///{folder / 'bench.sqlite3'}",
+        "SITE_URL": "http://blog.example",
     }
 
 

@@ -116,6 +116,7 @@ def production_env(folder: Path, database_url: str, **more: str) -> dict[str, st
         "SECRET_KEY": new_secret_key(),
         "DATABASE_URL": database_url,
         "INKWELL_INSTANCE_PATH": str(folder / "instance"),
+        "SITE_URL": "http://blog.example",
         **more,
     }
 

@@ -11,10 +11,11 @@ __version__ = "0.1.0"
 
 def create_app(overrides: dict | None = None) -> Flask:
     """The application factory: read settings, bind extensions, register blueprints."""
+    from sqlalchemy.exc import ArgumentError
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import admin, assets, blog, errors, ops, security_headers
-    from .config import instance_folder, load_settings
+    from .config import ConfigError, instance_folder, load_settings
     from .database import configure_engine
     from .extensions import check_csrf_on_writes, csrf, db, login_manager
     from .session_cookie import SessionCookie
@@ -33,7 +34,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.extensions["inkwell_started_at"] = utcnow().replace(microsecond=0)
 
-    db.init_app(app)
+    try:
+        db.init_app(app)  # makes the engine
+    except (ArgumentError, ValueError) as e:  # "garbage", or a port that is not a number
+        raise ConfigError(
+            f"DATABASE_URL is not a database address ({e}); e.g. "
+            "postgresql://user:password@127.0.0.1:5432/inkwell or sqlite:////path/blog.db"
+        ) from None
     with app.app_context():
         configure_engine(db.engine)
     csrf.init_app(app)

@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "testing", "production")
 
@@ -41,28 +42,46 @@ def instance_folder(base: str | os.PathLike, environ: Mapping[str, str] = os.env
     return Path(environ.get("INKWELL_INSTANCE_PATH") or Path(base) / "instance")
 
 
-def int_setting(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
+def int_setting(
+    name: str, default: int, environ: Mapping[str, str] = os.environ, minimum: int | None = None
+) -> int:
     raw = environ.get(name, "").strip()
     if raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be {minimum} or more, got {value}")
+    return value
 
 
 def size_setting(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
-    """A byte count such as 10485760, 10M or 512K."""
+    """A byte count larger than 0, such as 10485760, 10M or 512K."""
     raw = environ.get(name, "").strip()
     if raw == "":
         return default
     units = {"K": 1024, "M": 1024**2, "G": 1024**3}
     try:
         if raw[-1].upper() in units:
-            return int(float(raw[:-1]) * units[raw[-1].upper()])
-        return int(raw)
-    except ValueError:
+            value = int(float(raw[:-1]) * units[raw[-1].upper()])
+        else:
+            value = int(raw)
+    except (ValueError, OverflowError):  # "10MB", "infM", "1e400M"
         raise ConfigError(f"{name} must be a size such as 10M or 10485760, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be larger than 0, such as 10M, got {raw!r}")
+    return value
+
+
+def _site_url(env: str, given: str | None = None) -> str:
+    """The public address; unset, it is where `make run` / `PORT=9000 make run` serves the blog
+    (production must set it: check_settings)."""
+    raw = (given if given is not None else os.environ.get("SITE_URL", "")).strip().rstrip("/")
+    if raw or env == "production":
+        return raw
+    return f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or '8000'}"
 
 
 def _nav_pages(raw: str) -> list[tuple[str, str]]:
@@ -116,21 +135,18 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "SITE_TITLE": os.environ.get("SITE_TITLE", "Inkwell"),
         "SITE_DESCRIPTION": os.environ.get("SITE_DESCRIPTION", "A blog written in Markdown."),
         "SITE_AUTHOR": os.environ.get("SITE_AUTHOR", ""),
-        # Unset, it is where `make run` / `PORT=9000 make run` serves the blog.
-        "SITE_URL": os.environ.get(
-            "SITE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or '8000'}"
-        ).rstrip("/"),
+        "SITE_URL": _site_url(env, overrides.get("SITE_URL")),
         "SITE_LANGUAGE": os.environ.get("SITE_LANGUAGE", "en"),
         # Standalone pages linked from the header: "about" or "about:About me,now:Now".
         "NAV_PAGES": _nav_pages(os.environ.get("NAV_PAGES", "about:About")),
-        "POSTS_PER_PAGE": int_setting("POSTS_PER_PAGE", 10),
+        "POSTS_PER_PAGE": int_setting("POSTS_PER_PAGE", 10, minimum=1),
         # Shared caches (nginx) may keep anonymous pages this long; browsers revalidate with ETag.
-        "CACHE_MAX_AGE": int_setting("CACHE_MAX_AGE", 60),
+        "CACHE_MAX_AGE": int_setting("CACHE_MAX_AGE", 60, minimum=0),
         "MEDIA_BACKEND": os.environ.get("MEDIA_BACKEND", "local"),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT") or str(instance / "media"),
         "MEDIA_URL": os.environ.get("MEDIA_URL", "/media/"),
         "MAX_CONTENT_LENGTH": size_setting("MAX_UPLOAD_SIZE", 10 * 1024 * 1024),
-        "MEDIA_MAX_PIXELS": int_setting("MEDIA_MAX_PIXELS", 50_000_000),
+        "MEDIA_MAX_PIXELS": int_setting("MEDIA_MAX_PIXELS", 50_000_000, minimum=1),
         "IMPORT_MAX_FILE_SIZE": size_setting("IMPORT_MAX_FILE_SIZE", 5 * 1024 * 1024),
         "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
         "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
@@ -140,13 +156,13 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "S3_PUBLIC_URL": os.environ.get("S3_PUBLIC_URL", ""),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         # How many reverse proxies in front of the app set X-Forwarded-* (0: exposed directly).
-        "TRUSTED_PROXIES": int_setting("TRUSTED_PROXIES", 0),
+        "TRUSTED_PROXIES": int_setting("TRUSTED_PROXIES", 0, minimum=0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
         # Admin sessions end after this long without a request, and this long after login.
-        "SESSION_IDLE_TIMEOUT": int_setting("SESSION_IDLE_TIMEOUT", 3600),
-        "SESSION_MAX_AGE": int_setting("SESSION_MAX_AGE", 12 * 3600),
+        "SESSION_IDLE_TIMEOUT": int_setting("SESSION_IDLE_TIMEOUT", 3600, minimum=1),
+        "SESSION_MAX_AGE": int_setting("SESSION_MAX_AGE", 12 * 3600, minimum=1),
         # Failed sign-ins allowed per client IP and per account ("N per M minutes").
         "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "20 per 15 minutes"),
         "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 15 minutes"),
@@ -181,6 +197,12 @@ def check_settings(settings: dict) -> None:
         raise ConfigError(
             "MEDIA_BACKEND is s3 but S3_BUCKET is not set: put S3_BUCKET=<bucket> in .env"
         )
+    site_url = settings.get("SITE_URL") or ""
+    parts = urlsplit(site_url)
+    if site_url and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise ConfigError(
+            f"SITE_URL must be an address such as https://blog.example.com, got {site_url!r}"
+        )
     if env == "development" and not key:
         raise ConfigError(
             'SECRET_KEY is not set: run "inkwell secret" and put the value in .env '
@@ -202,6 +224,12 @@ def check_settings(settings: dict) -> None:
         raise ConfigError(
             "DEBUG is on in production: unset FLASK_DEBUG/DEBUG, or set INKWELL_ENV=development "
             "on a machine nobody else can reach"
+        )
+    if not site_url:
+        # Canonical links, the feed and the sitemap would all point at loopback.
+        raise ConfigError(
+            "SITE_URL is not set: put the blog's public address in .env or the service "
+            "environment, e.g. SITE_URL=https://blog.example.com"
         )
 
 

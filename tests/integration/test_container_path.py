@@ -86,6 +86,7 @@ def test_dockerfile_cmd_serves_the_blog(clean_venv, tmp_path):
         "INKWELL_INSTANCE_PATH": str(tmp_path / "data"),
         "APP_BIND": f"127.0.0.1:{port}",
         "SECRET_KEY": new_secret_key(),
+        "SITE_URL": "https://blog.example",  # what docker run -e / compose's .env provide
         "WEB_CONCURRENCY": "1",
     })
     # What the compose setup container (or `docker run ... inkwell setup`) does first.

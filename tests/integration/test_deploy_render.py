@@ -428,3 +428,11 @@ def test_with_s3_media_nginx_sends_media_urls_to_the_app(tmp_path, tls_files):
     media = media[: media.index("\n    }\n")]
     assert "proxy_pass http://inkwell_app;" in media and "alias" not in media
     assert nginx.check_site(out / "nginx" / "inkwell.conf") is None
+
+
+@pytest.mark.parametrize("domain", ["Blog.Example.COM", "blog.example.com."])
+def test_the_domain_is_written_as_certbot_names_its_folder(tmp_path, tls_files, domain):
+    env = {**deploy_env(tmp_path, tls_files, DOMAIN=domain), "TLS_CERT": "", "TLS_KEY": ""}
+    site = render(tmp_path / "out", env)["nginx/inkwell.conf"]
+    assert "server_name blog.example.com;" in site
+    assert "/etc/letsencrypt/live/blog.example.com/fullchain.pem" in site

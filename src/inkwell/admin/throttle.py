@@ -15,6 +15,7 @@ import time
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse
+from limits.errors import ConfigurationError
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
 
@@ -27,7 +28,12 @@ _fallback = MovingWindowRateLimiter(MemoryStorage())
 def init_app(app: Flask) -> None:
     """Check the limits and open their storage (a Redis client connects on first use)."""
     _check_limit_settings(app)
-    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+    try:
+        storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+    except ConfigurationError as e:
+        raise ConfigError(
+            f"REDIS_URL is not a Redis address ({e}); e.g. redis://127.0.0.1:6379/0"
+        ) from None
     app.extensions["inkwell_sign_in_limits"] = MovingWindowRateLimiter(storage)
 
 

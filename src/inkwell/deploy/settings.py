@@ -96,6 +96,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
 
     site_url = env.get("SITE_URL", "").rstrip("/")
     domain = env.get("DOMAIN", "") or (urlsplit(site_url).hostname or "")
+    # As certbot names its folder (live/<domain>/): lower case, no trailing dot.
+    domain = domain.strip().lower().rstrip(".")
     if not domain:
         raise ConfigError(
             "DOMAIN is not set: put DOMAIN=blog.example.com (or SITE_URL=https://blog.example.com) "
