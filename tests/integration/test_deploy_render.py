@@ -237,6 +237,9 @@ def test_compose_nginx_files_pass_nginx(tmp_path, tls_files, monkeypatch):
     compose.write_nginx_files(settings, tmp_path / "nginx")
     site = (tmp_path / "nginx" / nginx.SITE_FILE).read_text()
     assert "server app:8000;" in site and "proxy_pass http://minio:9000/inkwell-media/;" in site
+    # ACME challenges come from the volume compose.yaml mounts for them.
+    webroot = re.search(r"location \^~ /.well-known/acme-challenge/ \{\s*root ([^;]+);", site)
+    assert webroot and f"acme:{webroot.group(1)}" in (REPO / "compose.yaml").read_text()
     assert (tmp_path / "nginx" / "static" / "css" / "site.css").exists()
     assert (tmp_path / "nginx" / "plotly" / "plotly.min.js").exists()
     local = tmp_path / "local.conf"

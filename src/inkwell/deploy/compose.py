@@ -35,6 +35,9 @@ def compose_settings(settings: DeploySettings, target: Path) -> DeploySettings:
         cache_dir=NGINX_CACHE / "inkwell",
         tls_cert="/etc/nginx/certs/fullchain.pem",
         tls_key="/etc/nginx/certs/privkey.pem",
+        # compose.yaml mounts the `acme` volume here: certbot --webroot writes its challenges
+        # into that volume, nginx answers them.
+        acme_webroot=Path("/var/www/letsencrypt"),
     )
 
 
