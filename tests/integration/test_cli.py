@@ -118,3 +118,24 @@ def test_a_database_made_before_site_state_upgrades_with_its_row(tmp_path):
     finally:
         engine.dispose()
     assert len(rows) == 1 and rows[0][0] == 1 and rows[0][1]
+
+
+def test_help_without_any_settings_lists_every_command_and_no_traceback(tmp_path):
+    bare = {k: v for k, v in os.environ.items()
+            if k not in ("SECRET_KEY", "INKWELL_ENV", "SITE_URL", "DATABASE_URL")}
+    result = inkwell("--help", env=bare, cwd=tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "SECRET_KEY is not set" in result.stderr  # one line saying why the app did not load
+    for command in ("setup", "import", "export", "create-admin", "db", "media", "deploy"):
+        assert f"  {command} " in result.stdout, command
+
+
+def test_site_url_follows_the_port_on_a_laptop(env, tmp_path):
+    """`PORT=9000 make run`: links in pages, feed and sitemap name that port."""
+    inkwell("setup", env=env, cwd=tmp_path)
+    probe = ("from inkwell import create_app; "
+             "print(create_app().config['SITE_URL'])")
+    done = subprocess.run([str(Path(INKWELL).parent / "python"), "-c", probe], cwd=tmp_path,
+                          env={**{k: v for k, v in env.items() if k != "SITE_URL"},
+                               "PORT": "9000"}, capture_output=True, text=True)
+    assert done.stdout.strip() == "http://127.0.0.1:9000", done.stderr
