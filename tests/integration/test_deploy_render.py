@@ -439,3 +439,11 @@ def test_the_domain_is_written_as_certbot_names_its_folder(tmp_path, tls_files, 
     site = render(tmp_path / "out", env)["nginx/inkwell.conf"]
     assert "server_name blog.example.com;" in site
     assert "/etc/letsencrypt/live/blog.example.com/fullchain.pem" in site
+
+
+def test_an_ipv6_site_url_keeps_its_brackets(tmp_path, tls_files):
+    env = deploy_env(tmp_path, tls_files, SITE_URL="https://[2001:db8::1]")
+    site = render(tmp_path / "out", env)["nginx/inkwell.conf"]
+    assert "return 308 https://[2001:db8::1]$request_uri;" in site
+    assert "server_name [2001:db8::1];" in site
+    assert nginx.check_site(tmp_path / "out" / "nginx" / "inkwell.conf") is None

@@ -98,6 +98,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
     domain = env.get("DOMAIN", "") or (urlsplit(site_url).hostname or "")
     # As certbot names its folder (live/<domain>/): lower case, no trailing dot.
     domain = domain.strip().lower().rstrip(".")
+    if ":" in domain and not domain.startswith("["):  # an IPv6 address: [2001:db8::1] in URLs
+        domain = f"[{domain}]"
     if not domain:
         raise ConfigError(
             "DOMAIN is not set: put DOMAIN=blog.example.com (or SITE_URL=https://blog.example.com) "
