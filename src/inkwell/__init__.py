@@ -18,6 +18,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .config import ConfigError, instance_folder, load_settings
     from .database import configure_engine
     from .extensions import check_csrf_on_writes, csrf, db, login_manager
+    from .models import utcnow
     from .session_cookie import SessionCookie
     from .storage.views import media_bp
     from .templating import TemplateEnvironment, compiled_templates
@@ -30,8 +31,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.jinja_options = {**app.jinja_options, "bytecode_cache": cache}
     app.session_interface = SessionCookie()
     # This release's start: no page claims to be older (its templates may have changed).
-    from .models import utcnow
-
     app.extensions["inkwell_started_at"] = utcnow().replace(microsecond=0)
 
     try:

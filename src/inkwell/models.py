@@ -177,7 +177,7 @@ class Media(db.Model):
 
 class SiteState(db.Model):
     """One row (id 1): when the public content last changed (any post or tag written or deleted;
-    see publishing.note_content_change). Pages never send a Last-Modified older than this."""
+    see _note_content_change below). Pages never send a Last-Modified older than this."""
 
     __tablename__ = "site_state"
 

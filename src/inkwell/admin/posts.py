@@ -29,7 +29,8 @@ from .forms import ConfirmForm, PostForm, tag_names
 SECTIONS = {"posts": "post", "pages": "page"}
 PER_PAGE = 50
 STATUSES = ("draft", "scheduled", "published")
-# First path segments that are not free for pages (/<slug>/ would be shadowed or confusing).
+
+
 def status_of(post: Post) -> str:
     if post.status != "published":
         return "draft"

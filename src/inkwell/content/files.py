@@ -84,11 +84,8 @@ def _read_text(path: Path, max_size: int) -> tuple[str, bytes]:
         ) from None
 
 
-def _complete_meta(
-    meta: dict, body: str, path: Path, existing: dict[tuple[str, str], Post]
-) -> tuple[dict, str]:
-    """Fill what the front matter left out: title, slug and date (a post already imported
-    keeps its date; a new one takes the file's modification time)."""
+def _complete_meta(meta: dict, body: str, path: Path) -> tuple[dict, str]:
+    """Fill what the front matter left out: title and slug (the date: import_path)."""
     if not meta.get("title"):
         title, body = title_from_body(body)
         meta["title"] = title
@@ -98,14 +95,12 @@ def _complete_meta(
         raise SourceError(
             str(path), None, "no usable slug; add `slug: some-name` to the front matter"
         )
-    if not meta.get("date"):
-        known = existing.get(("page" if meta.get("page") else "post", meta["slug"]))
-        if known is not None:  # editing the file must not move the post up the home page
-            meta["date"] = known.published_at
-        else:
-            mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
-            meta["date"] = mtime.replace(microsecond=0)
     return meta, body
+
+
+def _file_date(path: Path) -> datetime:
+    """A file's modification time: the date of a new post whose front matter has none."""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None, microsecond=0)
 
 
 def import_path(
@@ -136,7 +131,7 @@ def import_path(
                 _check_inside(file, root)
             text, raw = _read_text(file, max_file_size)
             meta, body = parse_source(text, str(file))
-            meta, body = _complete_meta(meta, body, file, existing)
+            meta, body = _complete_meta(meta, body, file)
         except SourceError as e:
             report.errors.append(str(e))
             continue
@@ -156,6 +151,8 @@ def import_path(
         seen[key] = file
         digest = hashlib.sha256(raw).hexdigest()
         post = existing.get(key)
+        if not meta.get("date"):  # editing a file must not move its post up the home page
+            meta["date"] = post.published_at if post is not None else _file_date(file)
         if post is not None and (post.source_hash == digest or _same_content(post, meta, body)):
             post.source_hash = digest
             report.unchanged.append(str(file))

@@ -213,8 +213,16 @@ class Stack:
             log.close()
         self._logs.clear()
 
-    def running(self) -> bool:
-        return all(p is not None and p.poll() is None for p in (self._nginx, self._app))
+    @property
+    def app_pid(self) -> int | None:
+        return self._app.pid if self._app is not None else None
+
+    def nginx_running(self) -> bool:
+        return self._nginx is not None and self._nginx.poll() is None
+
+    def app_exit_status(self) -> int | None:
+        """gunicorn's exit status once it has stopped; None while it runs (or never started)."""
+        return self._app.poll() if self._app is not None else None
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -274,7 +282,7 @@ def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int) -
         f"\nInkwell production stack is up (Ctrl-C stops it):\n"
         f"  {stack.https_url}/   HTTPS (nginx, TLS from a local CA)\n"
         f"  {stack.http_url}/    HTTP, redirects to HTTPS\n"
-        f"  {stack.app_url}/   gunicorn directly (master pid {stack._app.pid})\n"
+        f"  {stack.app_url}/   gunicorn directly (master pid {stack.app_pid})\n"
         f"Trust the CA to avoid browser warnings: {stack.ca_file}\n"
         f"  e.g. curl --cacert {stack.ca_file} {stack.https_url}/\n",
         flush=True,
@@ -284,10 +292,11 @@ def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int) -
         signal.signal(signum, _interrupt)
     app_reported = False
     try:
-        while stack._nginx is not None and stack._nginx.poll() is None:
-            if not app_reported and stack._app is not None and stack._app.poll() is not None:
+        while stack.nginx_running():
+            status = stack.app_exit_status()
+            if not app_reported and status is not None:
                 print(
-                    f"gunicorn stopped (exit status {stack._app.returncode}); nginx keeps "
+                    f"gunicorn stopped (exit status {status}); nginx keeps "
                     "answering: cached pages, or the 'back in a moment' page. Ctrl-C stops it.",
                     file=sys.stderr, flush=True,
                 )

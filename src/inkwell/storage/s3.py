@@ -36,16 +36,12 @@ class S3Store:
         client: Any,
         bucket: str,
         *,
-        public_url: str = "",
+        base_url: str,
         endpoint_url: str = "",
-        region: str = "us-east-1",
     ) -> None:
         self.client = client
         self.bucket = bucket
-        self.base_url = public_base_url({
-            "S3_BUCKET": bucket, "S3_PUBLIC_URL": public_url, "S3_ENDPOINT_URL": endpoint_url,
-            "S3_REGION": region,
-        })
+        self.base_url = base_url
         self.where = f"bucket {bucket!r}" + (f" at {endpoint_url}" if endpoint_url else "")
 
     @classmethod
@@ -82,9 +78,8 @@ class S3Store:
         return cls(
             client,
             config["S3_BUCKET"],
-            public_url=config.get("S3_PUBLIC_URL") or "",
+            base_url=public_base_url(config),
             endpoint_url=config.get("S3_ENDPOINT_URL") or "",
-            region=config.get("S3_REGION") or "us-east-1",
         )
 
     def save(self, key: str, data: bytes, content_type: str) -> None:

@@ -19,22 +19,19 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def _index_fulltext(text_sql: str) -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("DROP INDEX IF EXISTS ix_posts_fulltext")
     op.execute(
         "CREATE INDEX ix_posts_fulltext ON posts USING gin "
-        "(to_tsvector('english'::regconfig, "
-        "((title)::text || ' ' || left(plain_text, 200000))))"
+        f"(to_tsvector('english'::regconfig, ((title)::text || ' ' || {text_sql})))"
     )
+
+
+def upgrade() -> None:
+    _index_fulltext("left(plain_text, 200000)")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute("DROP INDEX IF EXISTS ix_posts_fulltext")
-    op.execute(
-        "CREATE INDEX ix_posts_fulltext ON posts USING gin "
-        "(to_tsvector('english'::regconfig, ((title)::text || ' ' || plain_text)))"
-    )
+    _index_fulltext("plain_text")
