@@ -1,0 +1,111 @@
+"""The stack on PostgreSQL while the database is unreachable: nginx keeps serving the pages it has
+(stale), the app says 503 for the rest, and everything recovers without a restart.
+
+The database is reached through a loopback TCP proxy (bench/tcpproxy.py) that the test cuts:
+what the app sees is what a stopped PostgreSQL looks like (pooled connections reset, new ones
+refused), while the real server stays up for everyone else.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from bench.tcpproxy import TcpProxy
+from inkwell.config import new_secret_key, normalise_database_url
+from inkwell.deploy.stack import Stack
+
+from ..services import PG_ADMIN_URL, free_port, missing, need_binary
+from .test_stack import fetch
+
+CACHE_SECONDS = 2
+CACHED = ["/", "/posts/welcome/", "/tags/inkwell/", "/feed.xml"]
+
+
+@pytest.fixture
+def own_database():
+    """A new, empty PostgreSQL database (the stack migrates it); its name."""
+    admin = create_engine(normalise_database_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    name = f"inkwell_outage_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:
+        admin.dispose()
+        missing(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {type(e).__name__}")
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_readers_get_pages_while_postgresql_is_unreachable(tmp_path, own_database):
+    need_binary("nginx")
+    server = make_url(PG_ADMIN_URL)
+    with TcpProxy((server.host or "127.0.0.1", server.port or 5432)) as proxy:
+        url = server.set(drivername="postgresql+psycopg", host="127.0.0.1", port=proxy.port,
+                         database=own_database)
+        stack = Stack(
+            app_dir=tmp_path,
+            run_dir=tmp_path / "run",
+            http_port=free_port(),
+            https_port=free_port(),
+            log_to_files=True,
+            extra_env={
+                "INKWELL_INSTANCE_PATH": str(tmp_path / "instance"),
+                "DATABASE_URL": url.render_as_string(hide_password=False) + "?connect_timeout=2",
+                "MEDIA_ROOT": str(tmp_path / "instance" / "media"),
+                "MEDIA_BACKEND": "local",
+                "SECRET_KEY": new_secret_key(),
+                "CACHE_MAX_AGE": str(CACHE_SECONDS),
+                "WEB_CONCURRENCY": "2",
+            },
+        )
+        with stack:
+            for path in CACHED:
+                assert fetch(stack, path).status == 200, path
+
+            proxy.cut()
+            time.sleep(CACHE_SECONDS + 1)  # every cached copy has expired: only stale ones left
+            for _ in range(3):  # the first asks the app in the background; later ones too
+                for path in CACHED:
+                    page = fetch(stack, path)
+                    assert page.status == 200, (path, page.status)
+                    assert page.headers["X-Cache-Status"] in {"STALE", "UPDATING"}, path
+            assert "Welcome" in fetch(stack, "/posts/welcome/").text
+
+            never_cached = fetch(stack, f"/search?q={uuid.uuid4().hex}",
+                                 headers={"Accept": "text/html"})
+            assert never_cached.status == 503
+            assert "Back in a moment" in never_cached.text
+            assert never_cached.headers["Retry-After"]
+            assert fetch(stack, "/healthz").status == 200  # the process is up ...
+            assert fetch(stack, "/readyz").status == 503  # ... but not ready
+
+            proxy.restore()  # the database is back: no restart of anything
+            deadline = time.monotonic() + 15
+            while True:
+                fresh = fetch(stack, f"/search?q={uuid.uuid4().hex}")
+                if fresh.status == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert fresh.status == 200
+            assert fetch(stack, "/readyz").status == 200
+            time.sleep(CACHE_SECONDS + 1)
+            for path in CACHED:  # nginx refreshes its copies from the app again
+                assert _becomes_fresh(stack, path), path
+
+
+def _becomes_fresh(stack: Stack, path: str) -> bool:
+    """True once nginx answers `path` from a copy it got after the outage (a HIT)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if fetch(stack, path).headers["X-Cache-Status"] == "HIT":
+            return True
+        time.sleep(0.2)
+    return False
