@@ -6,7 +6,7 @@ PORT   ?= 8000
 PYTEST_ARGS ?= -n 2
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run dev test lint bench setup clean lock stack audit
+.PHONY: run dev test lint bench drills setup clean lock stack audit
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Inkwell needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -40,6 +40,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Failure drills under load (reload, killed worker, database outage, soak); ~14 min.
+# BENCH_ARGS=--quick for a short smoke run; BENCH_DRILLS=reload,soak picks some.
+drills: $(STAMP)
+	$(BIN)/python -m bench --only drills --results bench/results/drills $(BENCH_ARGS)
 
 # Re-pin every dependency (needs uv: pip install uv).
 lock:

@@ -1,0 +1,295 @@
+"""Failure drills (`make drills`): the stack under load while something goes wrong.
+
+Each drill runs the `make stack` topology (nginx -> gunicorn, gunicorn.conf.py, 2 workers), puts
+wrk on it over HTTPS and makes one thing happen in the middle; it prints the requests sent and the
+requests that failed (non-2xx answers + socket errors, as wrk counts them). Goals from
+../shared/BENCHMARKS.md:
+
+- reload: `systemctl reload inkwell` (SIGHUP to gunicorn: new workers, old ones finish their
+  requests) twice during load on pages that reach the app -> 0 failed, >= 10k requests. With the
+  app preloaded, new *code* needs a restart; the `restart` figures show what a restart costs
+  (anonymous readers are served from nginx's cache, authors wait for the new workers).
+- kill_worker: SIGKILL one gunicorn worker, twice, during load on pages that reach the app -> 0
+  failed GETs.
+- db_outage: PostgreSQL unreachable for 10 s (bench/tcpproxy.py cuts the line) during anonymous
+  load -> 0 5xx to readers (stale pages from nginx), and the app recovers without a restart.
+- soak: 10 minutes at 128 connections (anonymous and authors) -> 0 errors, RSS growth < 10 %.
+
+`--quick` shortens every drill (a smoke test of the drills, not a result).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import make_url
+
+from inkwell.deploy.stack import Stack
+
+from .common import (
+    BenchError,
+    clean_env,
+    cpu_layout,
+    descendants,
+    fetch,
+    figure,
+    free_port,
+    instance_env,
+    is_quick,
+    parse_wrk,
+    pinned,
+    postgres_database,
+    rss_bytes,
+    scratch,
+)
+from .fixtures import POST_PATH
+from .tcpproxy import TcpProxy
+
+WORKERS = 2
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _start(folder: Path, database_url: str | None = None, cache_seconds: int = 60) -> Stack:
+    folder.mkdir(parents=True)
+    env = clean_env({**instance_env(folder, database_url), "WEB_CONCURRENCY": str(WORKERS),
+                     "CACHE_MAX_AGE": str(cache_seconds), "MEDIA_ROOT": str(folder / "media")})
+    stack = Stack(app_dir=folder, run_dir=folder / "run", http_port=free_port(),
+                  https_port=free_port(), log_to_files=True, base_env=env)
+    server_cpu, _ = cpu_layout()
+    return stack.start(app_cpu=server_cpu, nginx_cpu=server_cpu)
+
+
+def _author(stack: Stack) -> str:
+    """A session cookie: nginx never caches for it, so every request reaches the app."""
+    return f"Cookie: {stack.settings.session_cookie}=drill"
+
+
+def _wrk(url: str, seconds: float, connections: int = 32, header: str = "") -> subprocess.Popen:
+    """wrk started in the background on the load core; read it with _wrk_result()."""
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
+            *(["-H", header] if header else []), url]
+    _, load_cpu = cpu_layout()
+    return subprocess.Popen(pinned(load_cpu, argv), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wrk_result(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=900)
+    if proc.returncode != 0:
+        raise BenchError(f"wrk failed ({proc.returncode}): {err or out}")
+    result = parse_wrk(out)
+    result["failed"] = result["non_2xx"] + result["socket_errors"]
+    return result
+
+
+def _at(moments: list[tuple[float, Callable[[], None]]]) -> list[float]:
+    """Run each action at its moment (seconds from now); return when each one ran."""
+    started, ran = time.monotonic(), []
+    for moment, action in moments:
+        time.sleep(max(0.0, started + moment - time.monotonic()))
+        action()
+        ran.append(round(time.monotonic() - started, 2))
+    return ran
+
+
+def _workers(stack: Stack) -> list[int]:
+    return descendants(stack.app_pid) if stack.app_pid else []
+
+
+def _tls(stack: Stack) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(stack.ca_file))
+
+
+def _status(stack: Stack, path: str, header: str = "") -> tuple[int, dict]:
+    headers = dict([header.split(": ", 1)]) if header else {}
+    status, answer_headers, _ = fetch(stack.https_url + path, headers, context=_tls(stack))
+    return status, answer_headers
+
+
+# --- drills ------------------------------------------------------------------------------------
+
+
+def drill_reload(tmp: Path, quick: bool) -> dict:
+    seconds, hups = (6, [2.0]) if quick else (20, [5.0, 12.0])
+    stack = _start(tmp / "reload")
+    try:
+        url, author = stack.https_url + POST_PATH, _author(stack)
+        load = _wrk(url, seconds, header=author)
+        time.sleep(0.5)
+        before = set(_workers(stack))
+        ran = _at([(t, lambda: os.kill(stack.app_pid, signal.SIGHUP)) for t in hups])
+        reload = _wrk_result(load)
+        replaced = not (before & set(_workers(stack)))
+
+        # A restart (what new code needs): anonymous readers vs authors, side by side.
+        anonymous = _wrk(url, 8 if not quick else 4, connections=16)
+        authors = _wrk(url, 8 if not quick else 4, connections=16, header=author)
+        time.sleep(1)
+        restart_started = time.monotonic()
+        stack.stop_app()
+        stack.start_app(cpu=cpu_layout()[0])
+        restart_seconds = time.monotonic() - restart_started
+        anonymous, authors = _wrk_result(anonymous), _wrk_result(authors)
+    finally:
+        stack.stop()
+    return {
+        "figures": {
+            f"reload (HUP x{len(hups)}): requests sent": figure(
+                reload["requests"], None if quick else ">= 10000"),
+            "reload: requests failed": figure(reload["failed"], "== 0"),
+            "reload: every worker replaced": figure(int(replaced), "== 1"),
+            "restart: anonymous requests failed": figure(anonymous["failed"], "== 0",
+                                                         note=f"of {anonymous['requests']:,}"),
+            "restart: author requests failed": figure(
+                authors["failed"], note=f"of {authors['requests']:,}; gunicorn down "
+                                        f"{restart_seconds:.1f} s (stop + start)"),
+        },
+        "raw": {"hups_at_s": ran, "reload": reload, "restart_anonymous": anonymous,
+                "restart_authors": authors, "restart_seconds": restart_seconds},
+    }
+
+
+def drill_kill_worker(tmp: Path, quick: bool) -> dict:
+    seconds, kills = (6, [2.0]) if quick else (15, [4.0, 9.0])
+    stack = _start(tmp / "kill")
+    killed: list[int] = []
+
+    def kill_one() -> None:
+        victim = _workers(stack)[0]
+        os.kill(victim, signal.SIGKILL)
+        killed.append(victim)
+
+    try:
+        load = _wrk(stack.https_url + POST_PATH, seconds, header=_author(stack))
+        time.sleep(0.5)
+        ran = _at([(t, kill_one) for t in kills])
+        result = _wrk_result(load)
+        time.sleep(1)
+        respawned = len(_workers(stack)) == WORKERS and not set(killed) & set(_workers(stack))
+        log = (stack.run_dir / "nginx-error.log").read_text(errors="replace")
+    finally:
+        stack.stop()
+    return {
+        "figures": {
+            f"kill a worker (SIGKILL x{len(kills)}): requests sent": figure(result["requests"]),
+            "kill a worker: GETs failed": figure(result["failed"], "== 0"),
+            "kill a worker: gunicorn started new ones": figure(int(respawned), "== 1"),
+        },
+        "raw": {"killed_at_s": ran, "killed": killed, "wrk": result,
+                "nginx_upstream_errors": log.count("upstream")},
+    }
+
+
+def drill_db_outage(tmp: Path, quick: bool) -> dict:
+    outage, seconds = (3, 8) if quick else (10, 20)
+    with postgres_database() as pg_url:
+        if pg_url is None:
+            return {"figures": {"database outage": figure(None, note="PostgreSQL unreachable")},
+                    "raw": {}}
+        server = make_url(pg_url)
+        with TcpProxy((server.host or "127.0.0.1", server.port or 5432)) as proxy:
+            url = server.set(drivername="postgresql+psycopg", host="127.0.0.1", port=proxy.port)
+            stack = _start(tmp / "db", url.render_as_string(hide_password=False), cache_seconds=2)
+            try:
+                app_pid = stack.app_pid
+                pages = [POST_PATH, "/"]
+                for path in pages:  # nginx holds a copy of each
+                    _status(stack, path)
+                loads = [_wrk(stack.https_url + path, seconds, connections=16) for path in pages]
+                ran = _at([(3.0, proxy.cut), (3.0 + outage, proxy.restore)])
+                results = [_wrk_result(load) for load in loads]
+                # Recovery: a page never cached needs the database; no restart of anything.
+                deadline, recovered = time.monotonic() + 30, None
+                while time.monotonic() < deadline:
+                    if _status(stack, f"/search?q={uuid.uuid4().hex}")[0] == 200:
+                        recovered = round(time.monotonic() - (deadline - 30), 2)
+                        break
+                    time.sleep(0.1)
+                same_process = stack.app_pid == app_pid
+            finally:
+                stack.stop()
+    failed = sum(r["failed"] for r in results)
+    return {
+        "figures": {
+            f"database unreachable {outage} s: anonymous requests sent": figure(
+                sum(r["requests"] for r in results)),
+            "database outage: anonymous requests failed": figure(failed, "== 0"),
+            "database outage: recovered without a restart": figure(
+                int(recovered is not None and same_process), "== 1",
+                note=f"a new page answered {recovered} s after the line came back"
+                if recovered is not None else "never answered"),
+        },
+        "raw": {"cut_and_restored_at_s": ran, "wrk": results, "recovered_after_s": recovered},
+    }
+
+
+def drill_soak(tmp: Path, quick: bool) -> dict:
+    seconds, warmup = (20, 5) if quick else (600, 30)
+    stack = _start(tmp / "soak")
+    try:
+        url, author = stack.https_url + POST_PATH, _author(stack)
+        home = stack.https_url + "/"
+        for path in (POST_PATH, "/"):
+            _status(stack, path)
+        # 128 connections: readers (cache) on the home page, authors (the app) on a post.
+        readers = _wrk(home, warmup + seconds, connections=96)
+        authors = _wrk(url, warmup + seconds, connections=32, header=author)
+        time.sleep(warmup)
+        pids = [stack._nginx.pid, stack.app_pid]
+        rss_start = sum(rss_bytes(pid) for pid in pids)
+        samples = []
+        end = time.monotonic() + seconds - 2
+        while time.monotonic() < end:
+            time.sleep(min(30.0, max(0.0, end - time.monotonic())))
+            samples.append(sum(rss_bytes(pid) for pid in pids))
+        rss_end = samples[-1] if samples else rss_start
+        results = [_wrk_result(readers), _wrk_result(authors)]
+    finally:
+        stack.stop()
+    growth = (rss_end - rss_start) / rss_start * 100
+    return {
+        "figures": {
+            f"soak {seconds // 60 if seconds >= 60 else seconds}"
+            f"{' min' if seconds >= 60 else ' s'} at 128 connections: requests sent": figure(
+                sum(r["requests"] for r in results)),
+            "soak: requests failed": figure(sum(r["failed"] for r in results), "== 0"),
+            "soak: RSS growth (nginx + gunicorn)": figure(
+                round(growth, 1), "<= 10", "%",
+                note=f"{rss_start / 2**20:.0f} -> {rss_end / 2**20:.0f} MB"),
+        },
+        "raw": {"wrk": results, "rss_start": rss_start, "rss_samples": samples},
+    }
+
+
+DRILLS = {
+    "reload": drill_reload,
+    "kill_worker": drill_kill_worker,
+    "db_outage": drill_db_outage,
+    "soak": drill_soak,
+}
+
+
+def main(results_dir: Path) -> dict:
+    quick = is_quick()
+    only = [n for n in os.environ.get("BENCH_DRILLS", "").split(",") if n] or list(DRILLS)
+    unknown = set(only) - set(DRILLS)
+    if unknown:
+        raise BenchError(f"unknown drill(s) {', '.join(sorted(unknown))}: {', '.join(DRILLS)}")
+    ratios: dict[str, dict] = {}
+    raw: dict[str, dict] = {}
+    with scratch("drills") as tmp:
+        for name in only:
+            print(f"[drills] {name} ...", flush=True)
+            done = DRILLS[name](tmp, quick)
+            ratios.update(done["figures"])
+            raw[name] = done["raw"]
+    return {"name": "drills", "ratios": ratios, "raw": raw}
