@@ -173,6 +173,9 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         # Checked by extensions.check_csrf_on_writes instead, which skips GET/HEAD up front.
         "WTF_CSRF_CHECK_DEFAULT": False,
     }
+    # Not the app's, but gunicorn reads it while it imports and stops with a traceback on
+    # anything but a number; `inkwell db upgrade` runs before gunicorn everywhere, so say it here.
+    int_setting("WEB_CONCURRENCY", 1, minimum=1)
     settings["PERMANENT_SESSION_LIFETIME"] = settings["SESSION_MAX_AGE"]
     settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"
     if env == "production":

@@ -71,6 +71,8 @@ def test_paas_database_urls_use_psycopg3():
         ("MAX_UPLOAD_SIZE", "-5M", "MAX_UPLOAD_SIZE must be larger than 0"),
         ("MAX_UPLOAD_SIZE", "infM", "MAX_UPLOAD_SIZE must be a size such as 10M"),
         ("IMPORT_MAX_FILE_SIZE", "1e400M", "IMPORT_MAX_FILE_SIZE must be a size such as 10M"),
+        ("WEB_CONCURRENCY", "abc", "WEB_CONCURRENCY must be a whole number, got 'abc'"),
+        ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be 1 or more"),
     ],
 )
 def test_production_refuses_settings_that_would_break_the_site(
