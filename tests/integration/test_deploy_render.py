@@ -72,7 +72,8 @@ def test_render_writes_every_deploy_file(rendered):
     names = {str(p.relative_to(rendered)) for p in rendered.rglob("*") if p.is_file()}
     assert names == {
         "nginx/inkwell.conf", "nginx/inkwell-uwsgi.conf", "nginx/unavailable.html",
-        "gunicorn.conf.py", "systemd/inkwell.service", "uwsgi/inkwell.ini", "env.example",
+        "gunicorn.conf.py", "systemd/inkwell.service", "systemd/inkwell.socket",
+        "uwsgi/inkwell.ini", "env.example",
     }
     # It holds a fresh SECRET_KEY: nobody else may read it.
     assert oct((rendered / "env.example").stat().st_mode & 0o777) == "0o600"
@@ -117,6 +118,32 @@ def test_systemd_accepts_the_unit(rendered):
     assert "NoNewPrivileges=true" in text
     stop = int(re.search(r"TimeoutStopSec=(\d+)", text).group(1))
     assert stop > gunicorn.GRACEFUL_TIMEOUT
+
+
+def test_systemd_holds_gunicorns_socket_where_nginx_connects(rendered, tmp_path, tls_files):
+    """inkwell.socket listens on APP_BIND (TCP, or a unix socket nginx's group may use), and the
+    service needs it: a restart then queues requests (test_socket_handoff.py) instead of 502s."""
+    need_binary("systemd-analyze")
+    socket_unit = rendered / "systemd" / "inkwell.socket"
+    assert systemd.check(socket_unit) is None
+    assert "ListenStream=127.0.0.1:8000\n" in socket_unit.read_text()
+    assert "PartOf" not in socket_unit.read_text()  # a restart of the service must keep it
+    service = (rendered / "systemd" / "inkwell.service").read_text()
+    assert "Requires=inkwell.socket" in service and "RuntimeDirectoryPreserve=yes" in service
+
+    files = render(tmp_path / "unix", deploy_env(
+        tmp_path, tls_files, APP_BIND="unix:/run/inkwell/gunicorn.sock"))
+    text = files["systemd/inkwell.socket"]
+    assert "ListenStream=/run/inkwell/gunicorn.sock\n" in text
+    assert "SocketGroup=www-data" in text and "SocketMode=0660" in text
+    assert "server unix:/run/inkwell/gunicorn.sock;" in files["nginx/inkwell.conf"]
+    assert systemd.check(tmp_path / "unix" / "systemd" / "inkwell.socket") is None
+
+    broken = tmp_path / "broken" / "inkwell.socket"
+    broken.parent.mkdir()
+    (broken.parent / "inkwell.service").write_text(service)
+    broken.write_text(socket_unit.read_text().replace("ListenStream=127.0.0.1:8000", ""))
+    assert "Listen" in (systemd.check(broken) or "")
 
 
 def test_systemd_check_reports_a_broken_unit(rendered, tmp_path):
@@ -280,7 +307,7 @@ def test_one_source_of_truth_domain_and_upload_limit(tmp_path, tls_files):
         tmp_path, tls_files, SITE_URL="https://words.example.org", MAX_UPLOAD_SIZE="3M"))
     old_size, new_size = str(20 * 2**20), str(3 * 2**20)
     for name in ("nginx/inkwell.conf", "nginx/inkwell-uwsgi.conf", "systemd/inkwell.service",
-                 "env.example"):
+                 "systemd/inkwell.socket", "env.example"):
         assert "blog.example.com" in before[name]
         assert "blog.example.com" not in after[name] and "words.example.org" in after[name]
     for name in ("nginx/inkwell.conf", "nginx/inkwell-uwsgi.conf"):

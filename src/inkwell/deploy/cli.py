@@ -60,6 +60,7 @@ def render_all(settings: DeploySettings, out: Path) -> list[Path]:
         out / "nginx" / nginx.UWSGI_SITE_FILE: nginx.render_site(settings, unavailable, uwsgi=True),
         conf: gunicorn.render_conf(),
         out / "systemd" / systemd.UNIT_FILE: systemd.render_unit(settings, conf),
+        out / "systemd" / systemd.SOCKET_FILE: systemd.render_socket(settings),
         ini: uwsgi.render_ini(settings, ini),
     }
     for path, text in files.items():
@@ -93,6 +94,7 @@ def check_all(settings: DeploySettings, out: Path) -> dict[str, str | None]:
         "gunicorn.conf.py": gunicorn.check_conf(out / gunicorn.CONF_FILE,
                                                 settings.venv_bin / "gunicorn", settings.app_dir),
         "systemd unit": systemd.check(out / "systemd" / systemd.UNIT_FILE),
+        "systemd socket": systemd.check(out / "systemd" / systemd.SOCKET_FILE),
         "uWSGI ini": uwsgi.check(out / "uwsgi" / uwsgi.INI_FILE, settings),
     }
 

@@ -1,8 +1,10 @@
-"""systemd: the service unit that runs gunicorn on a VPS, its `systemd-analyze verify` check and
+"""systemd: the units that run gunicorn on a VPS, their `systemd-analyze verify` check and
 doctor checks.
 
-The unit restarts gunicorn on failure, runs it as a non-root user in a sandbox, reloads it with
-HUP (new code, no dropped requests) and gives it longer to stop than gunicorn's graceful timeout.
+The service restarts gunicorn on failure, runs it as a non-root user in a sandbox, reloads it with
+HUP (new workers and gunicorn.conf.py; new *code* needs a restart, the app being preloaded) and
+gives it longer to stop than gunicorn's graceful timeout. The socket unit holds gunicorn's
+listening socket, so a restart (a deploy) queues requests instead of refusing them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .render import render_template
 from .settings import DeploySettings
 
 UNIT_FILE = "inkwell.service"
+SOCKET_FILE = "inkwell.socket"
 STOP_MARGIN = 15
 
 
@@ -32,6 +35,20 @@ def render_unit(settings: DeploySettings, gunicorn_conf: Path) -> str:
         graceful=gunicorn.GRACEFUL_TIMEOUT,
         stop_timeout=stop_timeout(),
         writable=writable,
+    )
+
+
+def listen_stream(app_bind: str) -> str:
+    """The socket unit's ListenStream= for gunicorn's bind: a path for unix:PATH, else host:port."""
+    return app_bind[len("unix:"):] if app_bind.startswith("unix:") else app_bind
+
+
+def render_socket(settings: DeploySettings) -> str:
+    return render_template(
+        SOCKET_FILE,
+        s=settings,
+        listen=listen_stream(settings.app_bind),
+        unix=settings.app_bind.startswith("unix:"),
     )
 
 
