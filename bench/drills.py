@@ -7,8 +7,11 @@ requests that failed (non-2xx answers + socket errors, as wrk counts them). Goal
 
 - reload: `systemctl reload inkwell` (SIGHUP to gunicorn: new workers, old ones finish their
   requests) twice during load on pages that reach the app -> 0 failed, >= 10k requests. With the
-  app preloaded, new *code* needs a restart; the `restart` figures show what a restart costs
-  (anonymous readers are served from nginx's cache, authors wait for the new workers).
+  app preloaded, new *code* needs a restart; the `restart, no socket unit` figures show what a
+  restart costs when gunicorn owns its socket (readers are served from nginx's cache, authors
+  get 502s until the new gunicorn listens).
+- deploy: that restart as the VPS does it, with inkwell.socket holding gunicorn's socket, and
+  `inkwell db upgrade` in between -> 0 failed, >= 10k requests (requests wait, none refused).
 - kill_worker: SIGKILL one gunicorn worker, twice, during load on pages that reach the app -> 0
   failed GETs.
 - db_outage: PostgreSQL unreachable for 10 s (bench/tcpproxy.py cuts the line) during anonymous
@@ -58,12 +61,14 @@ WORKERS = 2
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _start(folder: Path, database_url: str | None = None, cache_seconds: int = 60) -> Stack:
+def _start(folder: Path, database_url: str | None = None, cache_seconds: int = 60,
+           hold_app_socket: bool = False) -> Stack:
     folder.mkdir(parents=True)
     env = clean_env({**instance_env(folder, database_url), "WEB_CONCURRENCY": str(WORKERS),
                      "CACHE_MAX_AGE": str(cache_seconds), "MEDIA_ROOT": str(folder / "media")})
     stack = Stack(app_dir=folder, run_dir=folder / "run", http_port=free_port(),
-                  https_port=free_port(), log_to_files=True, base_env=env)
+                  https_port=free_port(), log_to_files=True, base_env=env,
+                  hold_app_socket=hold_app_socket)
     server_cpu, _ = cpu_layout()
     return stack.start(app_cpu=server_cpu, nginx_cpu=server_cpu)
 
@@ -73,10 +78,12 @@ def _author(stack: Stack) -> str:
     return f"Cookie: {stack.settings.session_cookie}=drill"
 
 
-def _wrk(url: str, seconds: float, connections: int = 32, header: str = "") -> subprocess.Popen:
-    """wrk started in the background on the load core; read it with _wrk_result()."""
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
-            *(["-H", header] if header else []), url]
+def _wrk(url: str, seconds: float, connections: int = 32, header: str = "",
+         timeout: int = 2) -> subprocess.Popen:
+    """wrk started in the background on the load core; read it with _wrk_result(). A request
+    slower than `timeout` seconds counts as a socket error (wrk's default: 2 s)."""
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", f"--timeout={timeout}s",
+            "--latency", *(["-H", header] if header else []), url]
     _, load_cpu = cpu_layout()
     return subprocess.Popen(pinned(load_cpu, argv), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -130,7 +137,8 @@ def drill_reload(tmp: Path, quick: bool) -> dict:
         reload = _wrk_result(load)
         replaced = not (before & set(_workers(stack)))
 
-        # A restart (what new code needs): anonymous readers vs authors, side by side.
+        # A restart without inkwell.socket (gunicorn owns its socket): for comparison with
+        # drill_deploy. Anonymous readers vs authors, side by side.
         anonymous = _wrk(url, 8 if not quick else 4, connections=16)
         authors = _wrk(url, 8 if not quick else 4, connections=16, header=author)
         time.sleep(1)
@@ -147,14 +155,48 @@ def drill_reload(tmp: Path, quick: bool) -> dict:
                 reload["requests"], None if quick else ">= 10000"),
             "reload: requests failed": figure(reload["failed"], "== 0"),
             "reload: every worker replaced": figure(int(replaced), "== 1"),
-            "restart: anonymous requests failed": figure(anonymous["failed"], "== 0",
-                                                         note=f"of {anonymous['requests']:,}"),
-            "restart: author requests failed": figure(
+            "restart, no socket unit: anonymous requests failed": figure(
+                anonymous["failed"], "== 0", note=f"of {anonymous['requests']:,}"),
+            "restart, no socket unit: author requests failed": figure(
                 authors["failed"], note=f"of {authors['requests']:,}; gunicorn down "
                                         f"{restart_seconds:.1f} s (stop + start)"),
         },
         "raw": {"hups_at_s": ran, "reload": reload, "restart_anonymous": anonymous,
                 "restart_authors": authors, "restart_seconds": restart_seconds},
+    }
+
+
+def drill_deploy(tmp: Path, quick: bool) -> dict:
+    """A deploy of new code on a VPS: `systemctl restart inkwell` with inkwell.socket holding
+    gunicorn's socket (the stack holds it the same way): gunicorn stops, `inkwell db upgrade`
+    runs (ExecStartPre), a new gunicorn starts; authors' requests (all reach the app) meanwhile
+    wait in the socket's queue. wrk waits up to 10 s for an answer, as browsers do (and more)."""
+    seconds = 8 if quick else 20
+    stack = _start(tmp / "deploy", hold_app_socket=True)
+    try:
+        load = _wrk(stack.https_url + POST_PATH, seconds, header=_author(stack), timeout=10)
+        time.sleep(seconds / 3)
+        old_pid, started = stack.app_pid, time.monotonic()
+        stack.stop_app()
+        subprocess.run([str(stack.settings.venv_bin / "inkwell"), "db", "upgrade"],
+                       cwd=stack.app_dir, env=stack.env, check=True, capture_output=True)
+        stack.start_app(cpu=cpu_layout()[0])
+        down = time.monotonic() - started
+        replaced = stack.app_pid != old_pid
+        result = _wrk_result(load)
+    finally:
+        stack.stop()
+    return {
+        "figures": {
+            "deploy (restart with inkwell.socket): requests sent": figure(
+                result["requests"], None if quick else ">= 10000"),
+            "deploy: requests failed": figure(
+                result["failed"], "== 0",
+                note=f"gunicorn replaced in {down:.1f} s; slowest answer p99 "
+                     f"{result['p99_ms']:.0f} ms"),
+            "deploy: new gunicorn serving": figure(int(replaced), "== 1"),
+        },
+        "raw": {"wrk": result, "restart_seconds": down},
     }
 
 
@@ -272,6 +314,7 @@ def drill_soak(tmp: Path, quick: bool) -> dict:
 
 DRILLS = {
     "reload": drill_reload,
+    "deploy": drill_deploy,
     "kill_worker": drill_kill_worker,
     "db_outage": drill_db_outage,
     "soak": drill_soak,

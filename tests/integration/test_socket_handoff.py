@@ -13,33 +13,23 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
+from inkwell.deploy.stack import handed_over, held_socket
+
 from ..services import BIN, free_port, migrated, production_env
 
 REPO = Path(__file__).resolve().parents[2]
-# Put the held socket on fd 3, say so the way systemd does, and become gunicorn (same pid).
-LAUNCHER = (
-    "import os, sys\n"
-    "held = int(os.environ.pop('HELD_FD'))\n"
-    "os.dup2(held, 3)\n"
-    "os.close(held) if held != 3 else None\n"
-    "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))\n"
-    "os.execv(sys.argv[1], sys.argv[1:])\n"
-)
 
 
 def start_on(held: socket.socket, env: dict[str, str], log: Path) -> subprocess.Popen:
+    argv, extra = handed_over(held, [str(BIN / "gunicorn"), "--config",
+                                     str(REPO / "gunicorn.conf.py")])
     with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", LAUNCHER, str(BIN / "gunicorn"),
-             "--config", str(REPO / "gunicorn.conf.py")],
-            cwd=REPO, env={**env, "HELD_FD": str(held.fileno())}, pass_fds=(held.fileno(),),
-            stdout=out, stderr=subprocess.STDOUT,
-        )
+        return subprocess.Popen(argv, cwd=REPO, env={**env, **extra}, pass_fds=(held.fileno(),),
+                                stdout=out, stderr=subprocess.STDOUT)
 
 
 def get(port: int) -> tuple[int | str, float]:
@@ -73,9 +63,7 @@ def test_a_restart_behind_the_held_socket_refuses_no_request(tmp_path):
     env = {**os.environ, **production_env(tmp_path, database, WEB_CONCURRENCY="2",
                                           APP_BIND=f"127.0.0.1:{unused}")}
     log = tmp_path / "gunicorn.log"
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))
-    held.listen(2048)
+    held = held_socket(0)
     port = held.getsockname()[1]
 
     first = start_on(held, env, log)

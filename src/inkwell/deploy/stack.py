@@ -53,6 +53,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# Put the held socket on fd 3, say so the way systemd does (sd_listen_fds), become gunicorn.
+_HANDOFF = (
+    "import os, sys\n"
+    "held = int(os.environ.pop('INKWELL_HELD_FD'))\n"
+    "os.dup2(held, 3)\n"
+    "os.close(held) if held != 3 else None\n"
+    "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n"
+)
+
+
+def handed_over(held: socket.socket, command: list[str]) -> tuple[list[str], dict[str, str]]:
+    """(argv, extra environment) that start `command` (gunicorn) on the listening socket `held`
+    the way a systemd socket unit hands it over; run it with pass_fds=(held.fileno(),)."""
+    return [sys.executable, "-c", _HANDOFF, *command], {"INKWELL_HELD_FD": str(held.fileno())}
+
+
+def held_socket(port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1:`port` with a queue as long as inkwell.socket's."""
+    held = socket.socket()
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    held.bind(("127.0.0.1", port))
+    held.listen(2048)
+    return held
+
+
 @dataclass
 class Stack:
     """nginx + gunicorn on loopback; `start()` / `stop()`, or use it as a context manager."""
@@ -66,10 +92,14 @@ class Stack:
     # The environment to start from; default: .env in app_dir, then os.environ on top.
     base_env: dict[str, str] | None = None
     log_to_files: bool = False
+    # Hold gunicorn's listening socket as the systemd socket unit does (inkwell.socket): while
+    # gunicorn restarts, requests wait instead of being refused.
+    hold_app_socket: bool = False
     env: dict[str, str] = field(init=False, default_factory=dict)
     settings: DeploySettings = field(init=False)
     _nginx: subprocess.Popen | None = field(init=False, default=None)
     _app: subprocess.Popen | None = field(init=False, default=None)
+    _held: socket.socket | None = field(init=False, default=None)
     _logs: list[IO] = field(init=False, default_factory=list)
 
     @property
@@ -170,9 +200,14 @@ class Stack:
             "--config", str(self.run_dir / gunicorn.CONF_FILE),
             "inkwell.wsgi:app",
         ]
+        env, keep = self.env, ()
+        if self.hold_app_socket:
+            self._held = self._held or held_socket(self.app_port)
+            command, extra = handed_over(self._held, command)
+            env, keep = {**env, **extra}, (self._held.fileno(),)
         out = self._output("gunicorn.log")
         self._app = subprocess.Popen(
-            _pinned(command, cpu), cwd=self.app_dir, env=self.env,
+            _pinned(command, cpu), cwd=self.app_dir, env=env, pass_fds=keep,
             stdout=out, stderr=subprocess.STDOUT if out else None,
         )
         _wait_for(f"{self.app_url}/healthz", self._app, "gunicorn", self.run_dir / "gunicorn.log")
@@ -209,6 +244,9 @@ class Stack:
     def stop(self) -> None:
         self.stop_nginx()
         self.stop_app()
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         for log in self._logs:
             log.close()
         self._logs.clear()
