@@ -12,7 +12,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from .admin.cli import create_admin
 from .config import new_secret_key
 from .database import write_intent
-from .deploy.cli import deploy_group
+from .deploy.cli import deploy_group, site_doctor_command
 from .media_cli import media_group
 
 DEMO_CONTENT = Path(__file__).parent / "demo"
@@ -161,7 +161,7 @@ def secret_command() -> None:
 
 
 COMMANDS = [db_group, import_command, export_command, setup_command, secret_command, create_admin,
-            media_group, deploy_group, assets_group]
+            media_group, deploy_group, assets_group, site_doctor_command]
 
 
 def register_commands(app) -> None:

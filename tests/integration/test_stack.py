@@ -255,8 +255,26 @@ def test_login_is_rate_limited_by_nginx(stack):
     assert fetch(stack, "/admin/login").status == 200
 
 
+def doctor(stack: Stack) -> tuple[int, str]:
+    """`inkwell doctor` pointed at the stack's nginx files: (exit status, output)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "inkwell"), "doctor",
+         "--site", str(stack.run_dir / "inkwell.conf"),
+         "--error-log", str(stack.run_dir / "nginx-error.log")],
+        cwd=stack.app_dir, env=stack.env, capture_output=True, text=True, timeout=60,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
 def test_pages_stay_available_while_gunicorn_is_stopped(stack):
-    """Last in the module: it stops gunicorn (and starts it again)."""
+    """Last in the module: it stops gunicorn (and starts it again). `inkwell doctor` says why
+    nginx answers 502 meanwhile."""
+    status, report = doctor(stack)
+    assert status == 0, report
+    assert f"gunicorn answers at {stack.settings.app_bind}" in report
     cached, css = "/tags/inkwell/", re.search(
         r'href="(/static/css/site\.css\?v=\w+)"', fetch(stack, "/").text).group(1)
     assert fetch(stack, cached).status == 200
@@ -271,6 +289,10 @@ def test_pages_stay_available_while_gunicorn_is_stopped(stack):
         assert never_cached.status == 502
         assert "Back in a moment" in never_cached.text
         assert never_cached.headers["Content-Security-Policy"]
+        status, report = doctor(stack)
+        assert status == 1
+        assert f"FAIL nothing listens at {stack.settings.app_bind}" in report
+        assert "nothing listened at the upstream address" in report  # from nginx's error log
     finally:
         stack.start_app()
     assert fetch(stack, "/healthz").status == 200

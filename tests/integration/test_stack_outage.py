@@ -19,7 +19,7 @@ from inkwell.config import new_secret_key, normalise_database_url
 from inkwell.deploy.stack import Stack
 
 from ..services import PG_ADMIN_URL, free_port, missing, need_binary
-from .test_stack import fetch
+from .test_stack import doctor, fetch
 
 CACHE_SECONDS = 2
 CACHED = ["/", "/posts/welcome/", "/tags/inkwell/", "/feed.xml"]
@@ -86,6 +86,8 @@ def test_readers_get_pages_while_postgresql_is_unreachable(tmp_path, own_databas
             assert never_cached.headers["Retry-After"]
             assert fetch(stack, "/healthz").status == 200  # the process is up ...
             assert fetch(stack, "/readyz").status == 503  # ... but not ready
+            status, report = doctor(stack)
+            assert status == 1 and "FAIL /readyz: database: OperationalError" in report, report
 
             proxy.restore()  # the database is back: no restart of anything
             deadline = time.monotonic() + 15

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -184,3 +185,40 @@ def audit_command(work_dir: Path | None) -> None:
         click.secho(f"  {line}", fg="red")
     click.echo("PASS" if result.passed else "FAIL: wanted grade A+ and no HIGH/CRITICAL finding")
     sys.exit(0 if result.passed else 1)
+
+
+ETC_SITE = Path("/etc/nginx/sites-enabled") / "inkwell.conf"
+ETC_ERROR_LOG = Path("/var/log/nginx/error.log")
+
+
+@click.command("doctor")
+@click.option("--site", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"nginx's site file [default: {ETC_SITE}, else make stack's].")
+@click.option("--error-log", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"nginx's error log [default: {ETC_ERROR_LOG} with the first, "
+                   "instance/stack/nginx-error.log with make stack's].")
+def site_doctor_command(site: Path | None, error_log: Path | None) -> None:
+    """Why the running site answers 502 or 503: nginx's upstream, gunicorn, the database, the
+    socket, nginx's error log; each problem with its usual fix. Exit 1 when there is one."""
+    from . import diagnose, nginx
+
+    settings = _settings()
+    stack_dir = instance_folder(Path.cwd()) / "stack"
+    stack_site = stack_dir / nginx.SITE_FILE
+    if site is None:
+        site = diagnose.first_existing([ETC_SITE, stack_site])
+    if error_log is None:
+        error_log = diagnose.first_existing(
+            [stack_dir / "nginx-error.log"] if site == stack_site else [ETC_ERROR_LOG])
+    if site == stack_site:
+        # make stack gives gunicorn a free port of its own: its site file is the truth.
+        settings = replace(settings, app_bind=diagnose.upstream_of(site) or settings.app_bind)
+    findings = diagnose.diagnose(settings, site, error_log)
+    for finding in findings:
+        click.secho(f"{'ok  ' if finding.ok else 'FAIL'} {finding.what}",
+                    fg="green" if finding.ok else "red")
+        if finding.fix:
+            click.echo(f"     -> {finding.fix}")
+    if any(not finding.ok for finding in findings):
+        raise SystemExit(1)
+    click.echo("No reason for a 502 found. `inkwell deploy doctor` checks the files on disk.")

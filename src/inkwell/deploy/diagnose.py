@@ -1,0 +1,279 @@
+"""`inkwell doctor`: why the site answers 502 (or 503), looked at from where nginx stands.
+
+nginx says 502 when it gets no answer from gunicorn, and the app says 503 when gunicorn runs but
+the database (or media storage) does not. The reason is in one of four places; each is checked:
+
+1. nginx's site file: where its upstream points (the truth, whatever .env says), and whether that
+   is still APP_BIND (an .env changed without rendering again);
+2. that address: does anything listen, do /healthz and /readyz answer, how fast;
+3. a unix socket's owner and mode: can nginx's group connect;
+4. nginx's error log: the last upstream errors, each kind explained with its usual fix.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import stat
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .settings import DeploySettings
+
+PROBE_TIMEOUT = 5.0
+LOG_LINES = 500
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    what: str
+    fix: str = ""
+
+
+# --- 1. where nginx connects -------------------------------------------------------------------
+
+
+def upstream_of(site: Path) -> str | None:
+    """The first `server` of the `inkwell_app` upstream in an nginx site file."""
+    match = re.search(r"upstream\s+inkwell_app\s*\{[^}]*?\bserver\s+([^\s;]+)", site.read_text())
+    return match.group(1) if match else None
+
+
+def check_upstream(site: Path | None, app_bind: str) -> tuple[str, list[Finding]]:
+    """(the address to probe, findings): the site's upstream when there is a site file."""
+    if site is None:
+        return app_bind, [Finding(True, f"no nginx site file found; probing APP_BIND {app_bind}")]
+    upstream = upstream_of(site)
+    if upstream is None:
+        return app_bind, [Finding(False, f"{site} has no `upstream inkwell_app` block",
+                                  "render it again: inkwell deploy render --out deploy")]
+    if upstream != app_bind:
+        return upstream, [Finding(
+            False,
+            f"nginx connects to {upstream} ({site}) but APP_BIND is {app_bind}: gunicorn "
+            "listens where nginx does not look",
+            "render the site again (inkwell deploy render --out deploy) and reload nginx, "
+            "or set APP_BIND back",
+        )]
+    return upstream, [Finding(True, f"nginx's upstream ({site}) is APP_BIND: {upstream}")]
+
+
+# --- 2. the app at that address ----------------------------------------------------------------
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def _connection(address: str, timeout: float) -> http.client.HTTPConnection:
+    if address.startswith("unix:"):
+        return _UnixConnection(address[len("unix:"):], timeout)
+    host, _, port = address.rpartition(":")
+    return http.client.HTTPConnection(host.strip("[]") or "127.0.0.1", int(port), timeout=timeout)
+
+
+def _get(address: str, path: str, host: str, timeout: float) -> tuple[int, bytes, float]:
+    """(status, body, seconds) of GET `path` sent as nginx sends it."""
+    conn = _connection(address, timeout)
+    started = time.monotonic()
+    try:
+        conn.request("GET", path, headers={"Host": host, "X-Forwarded-Proto": "https"})
+        response = conn.getresponse()
+        return response.status, response.read(), time.monotonic() - started
+    finally:
+        conn.close()
+
+
+def probe_app(address: str, host: str, timeout: float = PROBE_TIMEOUT) -> list[Finding]:
+    try:
+        status, _, seconds = _get(address, "/healthz", host, timeout)
+    except (ConnectionRefusedError, FileNotFoundError):
+        return [Finding(
+            False,
+            f"nothing listens at {address}: gunicorn is not running (or listens elsewhere), "
+            "so nginx answers 502 to every page it has no copy of",
+            "sudo systemctl status inkwell; sudo journalctl -u inkwell -n 50 (a settings "
+            "error is one line there); make stack prints gunicorn's output in its terminal",
+        )]
+    except PermissionError:
+        return [Finding(False, f"this user may not connect to {address}",
+                        "run `inkwell doctor` as the service's user or with sudo")]
+    except TimeoutError:
+        return [Finding(
+            False,
+            f"{address} accepted the connection but /healthz did not answer in {timeout:.0f} s: "
+            "every gunicorn worker is busy or stuck (nginx gives up after its read timeout "
+            "and answers 504/502)",
+            "look for slow requests in gunicorn's access log (the last field is the time "
+            "taken) and 'WORKER TIMEOUT' in its log; add workers (WEB_CONCURRENCY) if "
+            "memory allows, or fix the slow page",
+        )]
+    except (OSError, http.client.HTTPException) as e:
+        return [Finding(
+            False,
+            f"{address} broke the connection ({type(e).__name__}: {e}): something other than "
+            "gunicorn listens there, or it is crashing while answering",
+            "sudo ss -ltnpx | grep -F the address; sudo journalctl -u inkwell -n 50",
+        )]
+    if status != 200:
+        return [Finding(False, f"/healthz at {address} answered {status}, not 200",
+                        "is Inkwell the app listening there? check APP_BIND")]
+    findings = [Finding(True, f"gunicorn answers at {address} (/healthz in "
+                              f"{seconds * 1000:.0f} ms)")]
+    try:
+        status, body, seconds = _get(address, "/readyz", host, timeout)
+    except (OSError, http.client.HTTPException) as e:
+        return [*findings, Finding(False, f"/readyz failed: {type(e).__name__}: {e}",
+                                   "sudo journalctl -u inkwell -n 50")]
+    if status == 200:
+        return [*findings, Finding(True, "/readyz: the database answers, its schema is "
+                                         "current, media storage is writable")]
+    try:
+        checks = json.loads(body).get("checks", {})
+    except (ValueError, AttributeError):
+        checks = {}
+    failing = {name: why for name, why in checks.items() if why != "ok"}
+    for name, why in failing.items() or {"app": f"status {status}"}.items():
+        findings.append(Finding(
+            False,
+            f"/readyz: {name}: {why}. Pages that need it answer 503 (\"back in a moment\"); "
+            "nginx keeps serving the copies it has",
+            _READY_FIXES.get(name, "sudo journalctl -u inkwell -n 50"),
+        ))
+    return findings
+
+
+_READY_FIXES = {
+    "database": "is the database server running and DATABASE_URL right? "
+                "(sudo systemctl status postgresql); a schema behind the code needs "
+                "`inkwell db upgrade`",
+    "media": "the media folder must exist and be writable by the service's user "
+             "(MEDIA_ROOT), or the S3 bucket reachable with the configured keys",
+}
+
+
+# --- 3. a unix socket's permissions ------------------------------------------------------------
+
+
+def check_socket(address: str, web_group: str) -> list[Finding]:
+    if not address.startswith("unix:"):
+        return []
+    path = Path(address[len("unix:"):])
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return [Finding(False, f"{path} does not exist: nginx fails with 'No such file'",
+                        "start the socket: sudo systemctl enable --now inkwell.socket")]
+    if not stat.S_ISSOCK(info.st_mode):
+        return [Finding(False, f"{path} is not a socket", "remove it; restart inkwell.socket")]
+    try:
+        import grp
+
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    if group != web_group or not info.st_mode & stat.S_IRGRP or not info.st_mode & stat.S_IWGRP:
+        return [Finding(
+            False,
+            f"{path} is group {group}, mode {stat.S_IMODE(info.st_mode):o}: nginx "
+            f"({web_group}) gets 'Permission denied'",
+            f"inkwell.socket sets SocketGroup={web_group} and SocketMode=0660: install the "
+            "rendered one and restart it",
+        )]
+    return [Finding(True, f"{path}: group {group}, mode {stat.S_IMODE(info.st_mode):o}")]
+
+
+# --- 4. nginx's error log ----------------------------------------------------------------------
+
+
+# (pattern, what it means, the usual fix), in the order nginx's messages are most telling.
+_LOG_KINDS = [
+    (r"connect\(\) (?:to \S+ )?failed \(111: Connection refused\)",
+     "nothing listened at the upstream address (gunicorn stopped, restarting without "
+     "inkwell.socket, or listening elsewhere)",
+     "see the probe above; journalctl -u inkwell says why gunicorn stopped"),
+    (r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)",
+     "the unix socket did not exist",
+     "sudo systemctl enable --now inkwell.socket; APP_BIND and the site must name one path"),
+    (r"connect\(\) to unix:\S+ failed \(13: Permission denied\)",
+     "nginx's user could not use the unix socket",
+     "the socket must be group www-data, mode 660 (inkwell.socket does this)"),
+    (r"upstream timed out \(110: Connection timed out\)",
+     "gunicorn took longer than nginx's read timeout (busy or stuck workers)",
+     "find the slow requests in gunicorn's access log; WORKER TIMEOUT lines show workers "
+     "killed by gunicorn's own timeout"),
+    (r"upstream prematurely closed connection",
+     "a worker went away in the middle of a request (killed for memory, by gunicorn's "
+     "timeout, or crashed)",
+     "sudo dmesg | grep -i -e oom -e killed; sudo journalctl -u inkwell | grep -e 'WORKER "
+     "TIMEOUT' -e 'Worker exiting'; fewer workers on a small machine"),
+    (r"\(104: Connection reset by peer\) while reading response header",
+     "a worker went away in the middle of a request",
+     "as for 'prematurely closed': memory (dmesg), timeouts and crashes (journalctl)"),
+    (r"upstream sent too big header",
+     "the app's response headers were larger than nginx's buffer",
+     "usually huge cookies from another app on the same domain; clear them"),
+    (r"no live upstreams",
+     "nginx had marked the app down after repeated errors (it retries after a few seconds)",
+     "fix the first error above; this one follows from it"),
+]
+_TIME = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d)")
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - lines * 400))
+        return f.read().decode("utf-8", errors="replace").splitlines()[-lines:]
+
+
+def explain_error_log(path: Path | None, lines: int = LOG_LINES) -> list[Finding]:
+    if path is None:
+        return [Finding(True, "no nginx error log found (pass --error-log PATH)")]
+    try:
+        tail = _tail(path, lines)
+    except PermissionError:
+        return [Finding(False, f"cannot read {path}", "run `sudo inkwell doctor`")]
+    except OSError as e:
+        return [Finding(False, f"cannot read {path}: {e}")]
+    findings = []
+    for pattern, meaning, fix in _LOG_KINDS:
+        hits = [line for line in tail if re.search(pattern, line)]
+        if hits:
+            when = _TIME.match(hits[-1])
+            findings.append(Finding(
+                False,
+                f"{path}: {len(hits)} x {meaning}; last at {when.group(1) if when else '?'}",
+                fix,
+            ))
+    if not findings:
+        findings.append(Finding(True, f"{path}: no upstream errors in its last {lines} lines"))
+    return findings
+
+
+# --- all of it ---------------------------------------------------------------------------------
+
+
+def first_existing(candidates: Iterable[Path]) -> Path | None:
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def diagnose(settings: DeploySettings, site: Path | None, error_log: Path | None) -> list[Finding]:
+    address, findings = check_upstream(site, settings.app_bind)
+    findings += check_socket(address, settings.web_group)
+    findings += probe_app(address, settings.domain)
+    findings += explain_error_log(error_log)
+    return findings

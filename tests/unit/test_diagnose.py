@@ -1,0 +1,87 @@
+"""`inkwell doctor`'s pieces on real sockets and files (the whole command runs against the stack
+in tests/integration/test_stack.py and test_stack_outage.py)."""
+
+from __future__ import annotations
+
+import grp
+import os
+import socket
+
+from inkwell.deploy import diagnose
+
+from ..services import free_port
+
+SITE = """upstream inkwell_app {
+    server %s;
+    keepalive 64;
+}
+"""
+
+
+def test_a_site_that_points_elsewhere_than_app_bind_is_named(tmp_path):
+    site = tmp_path / "inkwell.conf"
+    site.write_text(SITE % "unix:/run/inkwell/gunicorn.sock")
+    address, findings = diagnose.check_upstream(site, "127.0.0.1:8000")
+    assert address == "unix:/run/inkwell/gunicorn.sock"  # probe where nginx really connects
+    assert not findings[0].ok and "APP_BIND is 127.0.0.1:8000" in findings[0].what
+    assert "render the site again" in findings[0].fix
+    site.write_text(SITE % "127.0.0.1:8000")
+    assert diagnose.check_upstream(site, "127.0.0.1:8000")[1][0].ok
+
+
+def test_nothing_listening_and_a_stuck_app_are_told_apart():
+    refused = diagnose.probe_app(f"127.0.0.1:{free_port()}", "blog.example")
+    assert not refused[0].ok and "nothing listens" in refused[0].what
+    assert "journalctl -u inkwell" in refused[0].fix
+    with socket.socket() as stuck:  # accepts connections (the kernel does), never answers
+        stuck.bind(("127.0.0.1", 0))
+        stuck.listen(8)
+        busy = diagnose.probe_app(f"127.0.0.1:{stuck.getsockname()[1]}", "blog.example",
+                                  timeout=0.5)
+    assert not busy[0].ok and "busy or stuck" in busy[0].what
+
+
+def test_a_unix_socket_nginx_cannot_use_is_named(tmp_path):
+    path = tmp_path / "gunicorn.sock"
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(path))
+        own_group = grp.getgrgid(os.getgid()).gr_name
+        os.chmod(path, 0o600)
+        closed = diagnose.check_socket(f"unix:{path}", own_group)
+        assert not closed[0].ok and "Permission denied" in closed[0].what
+        os.chmod(path, 0o660)
+        assert diagnose.check_socket(f"unix:{path}", own_group)[0].ok
+        other = diagnose.check_socket(f"unix:{path}", "www-data" if own_group != "www-data"
+                                      else "root")
+        assert not other[0].ok
+    missing = diagnose.check_socket(f"unix:{tmp_path / 'none.sock'}", "www-data")
+    assert not missing[0].ok and "inkwell.socket" in missing[0].fix
+    assert diagnose.check_socket("127.0.0.1:8000", "www-data") == []
+
+
+def test_nginx_error_log_kinds_are_counted_and_explained(tmp_path):
+    log = tmp_path / "error.log"
+    request = ('client: 127.0.0.1, server: blog.example, request: "GET / HTTP/1.1", '
+               'upstream: "http://127.0.0.1:8000/", host: "blog.example"')
+    log.write_text("\n".join([
+        "2026/11/29 10:00:00 [notice] 1#1: signal process started",
+        f"2026/11/29 10:00:01 [error] 7#7: *1 connect() failed (111: Connection refused) "
+        f"while connecting to upstream, {request}",
+        f"2026/11/29 10:00:02 [error] 7#7: *2 connect() failed (111: Connection refused) "
+        f"while connecting to upstream, {request}",
+        f"2026/11/29 10:05:00 [error] 7#7: *9 upstream timed out (110: Connection timed out) "
+        f"while reading response header from upstream, {request}",
+        "2026/11/29 10:06:00 [crit] 7#7: *12 connect() to unix:/run/inkwell/gunicorn.sock "
+        f"failed (13: Permission denied) while connecting to upstream, {request}",
+        f"2026/11/29 10:07:00 [error] 7#7: *20 upstream prematurely closed connection while "
+        f"reading response header from upstream, {request}",
+    ]) + "\n")
+    found = {f.what.split(": ", 1)[1] for f in diagnose.explain_error_log(log)}
+    assert any(w.startswith("2 x nothing listened") and w.endswith("10:00:02") for w in found)
+    assert any(w.startswith("1 x gunicorn took longer") for w in found)
+    assert any(w.startswith("1 x nginx's user could not use the unix socket") for w in found)
+    assert any(w.startswith("1 x a worker went away") for w in found)
+    assert len(found) == 4
+
+    log.write_text("2026/11/29 10:00:00 [notice] 1#1: signal process started\n")
+    assert diagnose.explain_error_log(log)[0].ok
