@@ -201,8 +201,8 @@ def site_doctor_command(site: Path | None, error_log: Path | None) -> None:
     """Why the running site answers 502 or 503: nginx's upstream, gunicorn, the database, the
     socket, nginx's error log; each problem with its usual fix. Exit 1 when there is one."""
     from . import diagnose, nginx
+    from .settings import from_env
 
-    settings = _settings()
     stack_dir = instance_folder(Path.cwd()) / "stack"
     stack_site = stack_dir / nginx.SITE_FILE
     if site is None:
@@ -211,8 +211,13 @@ def site_doctor_command(site: Path | None, error_log: Path | None) -> None:
         error_log = diagnose.first_existing(
             [stack_dir / "nginx-error.log"] if site == stack_site else [ETC_ERROR_LOG])
     if site == stack_site:
-        # make stack gives gunicorn a free port of its own: its site file is the truth.
+        # make stack serves 127.0.0.1 and gives gunicorn a free port of its own: its site file
+        # is the truth, whatever .env says.
+        with _config_errors_as_messages():
+            settings = from_env({"DOMAIN": "127.0.0.1", **os.environ})
         settings = replace(settings, app_bind=diagnose.upstream_of(site) or settings.app_bind)
+    else:
+        settings = _settings()
     findings = diagnose.diagnose(settings, site, error_log)
     for finding in findings:
         click.secho(f"{'ok  ' if finding.ok else 'FAIL'} {finding.what}",
