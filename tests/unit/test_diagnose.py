@@ -85,3 +85,26 @@ def test_nginx_error_log_kinds_are_counted_and_explained(tmp_path):
 
     log.write_text("2026/11/29 10:00:00 [notice] 1#1: signal process started\n")
     assert diagnose.explain_error_log(log)[0].ok
+
+
+def test_doctor_finds_make_stacks_files_without_any_setting(tmp_path):
+    """Next to `make stack` (instance/stack/), no DOMAIN or SITE_URL is needed: the stack's site
+    file says where nginx connects, its error log is read."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = free_port()
+    stack = tmp_path / "instance" / "stack"
+    stack.mkdir(parents=True)
+    (stack / "inkwell.conf").write_text(SITE % f"127.0.0.1:{port}")
+    (stack / "nginx-error.log").write_text(
+        "2026/11/29 10:00:01 [error] 7#7: *1 connect() failed (111: Connection refused) while "
+        f'connecting to upstream, client: 127.0.0.1, upstream: "http://127.0.0.1:{port}/"\n')
+    env = {k: v for k, v in os.environ.items() if k not in {"SITE_URL", "DOMAIN", "APP_BIND"}}
+    env.update(INKWELL_INSTANCE_PATH=str(tmp_path / "instance"), FLASK_SKIP_DOTENV="1")
+    done = subprocess.run([str(Path(sys.executable).parent / "inkwell"), "doctor"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"FAIL nothing listens at 127.0.0.1:{port}" in done.stdout
+    assert "1 x nothing listened at the upstream address" in done.stdout
