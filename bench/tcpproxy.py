@@ -15,6 +15,7 @@ failure drills (`make drills`).
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 
 
@@ -30,6 +31,8 @@ class TcpProxy:
     # -- control -----------------------------------------------------------------------------
     def restore(self) -> None:
         """Accept connections (again) on the same port."""
+        if self._listener is not None:
+            return
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -40,14 +43,15 @@ class TcpProxy:
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def cut(self) -> None:
-        """Refuse new connections and reset every open one."""
+        """Refuse new connections and reset every open one (each pump closes its own sockets,
+        so no descriptor is closed under a thread that still reads it)."""
         with self._lock:
             listener, self._listener = self._listener, None
             sockets, self._open = self._open, set()
         if listener is not None:
             _close(listener)
         for sock in sockets:
-            _reset(sock)
+            _abort(sock)
 
     def close(self) -> None:
         self.cut()
@@ -69,12 +73,14 @@ class TcpProxy:
                 server = socket.create_connection(self.upstream, timeout=5)
                 server.settimeout(None)
             except OSError:
-                _reset(client)
+                _abort(client)
+                client.close()
                 continue
             with self._lock:
                 if self._listener is not listener:  # cut while connecting
-                    _reset(client)
-                    _reset(server)
+                    for sock in (client, server):
+                        _abort(sock)
+                        sock.close()
                     return
                 self._open.update((client, server))
             for source, target in ((client, server), (server, client)):
@@ -88,10 +94,15 @@ class TcpProxy:
             pass
         finally:
             with self._lock:
+                aborted = source not in self._open
                 self._open.discard(source)
                 self._open.discard(target)
-            _close(source)
-            _close(target)
+            if aborted:  # cut(): reset both ends
+                source.close()
+                target.close()
+            else:  # one side ended its connection: pass the end on
+                _close(source)
+                _close(target)
 
 
 def _close(sock: socket.socket) -> None:
@@ -102,10 +113,11 @@ def _close(sock: socket.socket) -> None:
     sock.close()
 
 
-def _reset(sock: socket.socket) -> None:
-    """Close with RST (SO_LINGER 0), as a server that went away does."""
+def _abort(sock: socket.socket) -> None:
+    """Make the coming close() send RST (SO_LINGER 0), as a server that went away does, and
+    wake the pump reading it (SHUT_RD sends nothing to the peer); the pump then closes it."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
-    _close(sock)

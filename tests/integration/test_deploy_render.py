@@ -146,6 +146,30 @@ def test_systemd_holds_gunicorns_socket_where_nginx_connects(rendered, tmp_path,
     assert "Listen" in (systemd.check(broken) or "")
 
 
+def test_app_bind_that_a_socket_unit_cannot_listen_on_is_refused(tmp_path, tls_files):
+    """localhost becomes 127.0.0.1 everywhere (nginx would also try ::1); a bare port (every
+    interface), a host name (systemd cannot resolve it at boot) or a relative unix path is
+    refused in one line, and nothing is written."""
+    files = render(tmp_path / "local", deploy_env(tmp_path, tls_files, APP_BIND="localhost:8001"))
+    assert "ListenStream=127.0.0.1:8001\n" in files["systemd/inkwell.socket"]
+    assert "server 127.0.0.1:8001;" in files["nginx/inkwell.conf"]
+    assert "APP_BIND=127.0.0.1:8001" in files["env.example"]
+    v6 = render(tmp_path / "v6", deploy_env(tmp_path, tls_files, APP_BIND="[::1]:8000"))
+    assert "ListenStream=[::1]:8000\n" in v6["systemd/inkwell.socket"]
+    for bad, message in [
+        ("8000", "APP_BIND must be an address and port"),
+        ("app.internal:8000", "APP_BIND must name an IP address"),
+        ("::1:8000", "goes in brackets"),
+        ("unix:run/gunicorn.sock", "absolute path"),
+        ("127.0.0.1:99999", "APP_BIND must be an address and port"),
+    ]:
+        out = tmp_path / bad.replace("/", "_").replace(":", "_")
+        env = deploy_env(tmp_path, tls_files, APP_BIND=bad)
+        result = CliRunner().invoke(deploy_group, ["render", "--out", str(out)], env=env)
+        assert result.exit_code != 0 and message in result.output, (bad, result.output)
+        assert "Traceback" not in result.output and not out.exists()
+
+
 def test_systemd_check_reports_a_broken_unit(rendered, tmp_path):
     need_binary("systemd-analyze")
     broken = tmp_path / "inkwell.service"

@@ -6,6 +6,7 @@ Every artifact (nginx site, gunicorn, systemd, uWSGI, compose, .env) is rendered
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping
@@ -87,6 +88,32 @@ def _listen(raw: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return parts or default
 
 
+def app_bind_setting(raw: str) -> str:
+    """APP_BIND (gunicorn's bind, nginx's upstream, inkwell.socket's ListenStream): unix:/path,
+    or an IP address and port. 'localhost' becomes 127.0.0.1: nginx would also try ::1, where
+    gunicorn does not listen, and systemd cannot listen on a name."""
+    raw = raw.strip()
+    if raw.startswith("unix:"):
+        if not raw[len("unix:"):].startswith("/"):
+            raise ConfigError(f"APP_BIND=unix:PATH needs an absolute path, got {raw!r}")
+        return raw
+    host, sep, port = raw.rpartition(":")
+    example = "127.0.0.1:8000 or unix:/run/inkwell/gunicorn.sock"
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"APP_BIND must be an address and port such as {example}, got {raw!r}")
+    host = "127.0.0.1" if host == "localhost" else host
+    try:
+        address = ipaddress.ip_address(host[1:-1] if host.startswith("[") else host)
+    except ValueError:
+        raise ConfigError(
+            f"APP_BIND must name an IP address, not a host name (systemd listens on it before "
+            f"any name resolves), e.g. {example}; got {raw!r}"
+        ) from None
+    if address.version == 6 and not host.startswith("["):
+        raise ConfigError(f"APP_BIND: an IPv6 address goes in brackets, e.g. [::1]:{port}")
+    return f"{host}:{port}"
+
+
 def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
     """Build the settings from `environ` (default os.environ: `inkwell` has already read .env)."""
     env = os.environ if environ is None else environ
@@ -121,7 +148,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
         site_url=site_url or f"https://{domain}",
         upload_limit=upload_limit,
         cache_valid=cache_valid,
-        app_bind=env.get("APP_BIND", "127.0.0.1:8000"),
+        app_bind=app_bind_setting(env.get("APP_BIND") or "127.0.0.1:8000"),
         app_dir=app_dir,
         venv_bin=Path(env.get("INKWELL_VENV_BIN") or Path(sys.executable).parent),
         instance_path=instance,
