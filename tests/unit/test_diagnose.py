@@ -6,6 +6,7 @@ from __future__ import annotations
 import grp
 import os
 import socket
+from datetime import datetime, timedelta
 
 from inkwell.deploy import diagnose
 
@@ -76,15 +77,19 @@ def test_nginx_error_log_kinds_are_counted_and_explained(tmp_path):
         f"2026/11/29 10:07:00 [error] 7#7: *20 upstream prematurely closed connection while "
         f"reading response header from upstream, {request}",
     ]) + "\n")
-    found = {f.what.split(": ", 1)[1] for f in diagnose.explain_error_log(log)}
+    now = datetime(2026, 11, 29, 10, 10)
+    found = {f.what.split(": ", 1)[1] for f in diagnose.explain_error_log(log, now=now)}
     assert any(w.startswith("2 x nothing listened") and w.endswith("10:00:02") for w in found)
     assert any(w.startswith("1 x gunicorn took longer") for w in found)
     assert any(w.startswith("1 x nginx's user could not use the unix socket") for w in found)
     assert any(w.startswith("1 x a worker went away") for w in found)
     assert len(found) == 4
 
+    # An hour later the same errors are history: fixed since, not today's 502.
+    later = diagnose.explain_error_log(log, now=now + timedelta(hours=1))
+    assert len(later) == 1 and later[0].ok and "last 15 minutes" in later[0].what
     log.write_text("2026/11/29 10:00:00 [notice] 1#1: signal process started\n")
-    assert diagnose.explain_error_log(log)[0].ok
+    assert diagnose.explain_error_log(log, now=now)[0].ok
 
 
 def test_doctor_finds_make_stacks_files_without_any_setting(tmp_path):
@@ -99,7 +104,8 @@ def test_doctor_finds_make_stacks_files_without_any_setting(tmp_path):
     stack.mkdir(parents=True)
     (stack / "inkwell.conf").write_text(SITE % f"127.0.0.1:{port}")
     (stack / "nginx-error.log").write_text(
-        "2026/11/29 10:00:01 [error] 7#7: *1 connect() failed (111: Connection refused) while "
+        f"{datetime.now():%Y/%m/%d %H:%M:%S} [error] 7#7: *1 connect() failed (111: Connection "
+        "refused) while "
         f'connecting to upstream, client: 127.0.0.1, upstream: "http://127.0.0.1:{port}/"\n')
     env = {k: v for k, v in os.environ.items() if k not in {"SITE_URL", "DOMAIN", "APP_BIND"}}
     env.update(INKWELL_INSTANCE_PATH=str(tmp_path / "instance"), FLASK_SKIP_DOTENV="1")
@@ -108,3 +114,24 @@ def test_doctor_finds_make_stacks_files_without_any_setting(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"FAIL nothing listens at 127.0.0.1:{port}" in done.stdout
     assert "1 x nothing listened at the upstream address" in done.stdout
+
+
+def test_odd_inputs_are_findings_not_tracebacks(tmp_path):
+    from inkwell.deploy.settings import from_env
+
+    settings = from_env({"SITE_URL": "https://блог.example.com", "APP_BIND": f"127.0.0.1:"
+                         f"{free_port()}", "INKWELL_APP_DIR": str(tmp_path),
+                         "INKWELL_INSTANCE_PATH": str(tmp_path / "instance")})
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    sites = {"binary": b"\xff\xfe\x00upstream inkwell_app {", "no port": SITE % "localhost",
+             "socket under a file": SITE % f"unix:{a_file}/gunicorn.sock",
+             "no upstream": "server { listen 80; }"}
+    log = tmp_path / "error.log"
+    log.write_bytes(b"\x00\xff" * 5000 + b"\n2026/13/45 99:99:99 [error] garbage\n")
+    for name, text in sites.items():
+        site = tmp_path / f"{name}.conf"
+        site.write_bytes(text if isinstance(text, bytes) else text.encode())
+        findings = diagnose.diagnose(settings, site, log)
+        assert any(not f.ok for f in findings), name
+    assert diagnose._ascii_host("блог.example.com").startswith("xn--")

@@ -192,12 +192,14 @@ ETC_ERROR_LOG = Path("/var/log/nginx/error.log")
 
 
 @click.command("doctor")
-@click.option("--site", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--site", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help=f"nginx's site file [default: {ETC_SITE}, else make stack's].")
 @click.option("--error-log", type=click.Path(dir_okay=False, path_type=Path),
               help=f"nginx's error log [default: {ETC_ERROR_LOG} with the first, "
                    "instance/stack/nginx-error.log with make stack's].")
-def site_doctor_command(site: Path | None, error_log: Path | None) -> None:
+@click.option("--minutes", default=15, show_default=True, type=click.IntRange(1),
+              help="How far back nginx's error log counts.")
+def site_doctor_command(site: Path | None, error_log: Path | None, minutes: int) -> None:
     """Why the running site answers 502 or 503: nginx's upstream, gunicorn, the database, the
     socket, nginx's error log; each problem with its usual fix. Exit 1 when there is one."""
     from . import diagnose, nginx
@@ -218,7 +220,7 @@ def site_doctor_command(site: Path | None, error_log: Path | None) -> None:
         settings = replace(settings, app_bind=diagnose.upstream_of(site) or settings.app_bind)
     else:
         settings = _settings()
-    findings = diagnose.diagnose(settings, site, error_log)
+    findings = diagnose.diagnose(settings, site, error_log, minutes)
     for finding in findings:
         click.secho(f"{'ok  ' if finding.ok else 'FAIL'} {finding.what}",
                     fg="green" if finding.ok else "red")

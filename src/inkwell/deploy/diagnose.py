@@ -21,12 +21,14 @@ import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from .settings import DeploySettings
 
 PROBE_TIMEOUT = 5.0
-LOG_LINES = 500
+LOG_LINES = 2000
+LOG_MINUTES = 15
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ class Finding:
 
 def upstream_of(site: Path) -> str | None:
     """The first `server` of the `inkwell_app` upstream in an nginx site file."""
-    match = re.search(r"upstream\s+inkwell_app\s*\{[^}]*?\bserver\s+([^\s;]+)", site.read_text())
+    text = site.read_text(encoding="utf-8", errors="replace")
+    match = re.search(r"upstream\s+inkwell_app\s*\{[^}]*?\bserver\s+([^\s;]+)", text)
     return match.group(1) if match else None
 
 
@@ -82,7 +85,17 @@ def _connection(address: str, timeout: float) -> http.client.HTTPConnection:
     if address.startswith("unix:"):
         return _UnixConnection(address[len("unix:"):], timeout)
     host, _, port = address.rpartition(":")
-    return http.client.HTTPConnection(host.strip("[]") or "127.0.0.1", int(port), timeout=timeout)
+    if not port.isdigit() or not host:
+        raise ValueError(f"{address!r} is not host:port or unix:/path")
+    return http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+
+
+def _ascii_host(host: str) -> str:
+    """An internationalised domain as it goes in a Host header (punycode)."""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "localhost"
 
 
 def _get(address: str, path: str, host: str, timeout: float) -> tuple[int, bytes, float]:
@@ -90,7 +103,8 @@ def _get(address: str, path: str, host: str, timeout: float) -> tuple[int, bytes
     conn = _connection(address, timeout)
     started = time.monotonic()
     try:
-        conn.request("GET", path, headers={"Host": host, "X-Forwarded-Proto": "https"})
+        conn.request("GET", path, headers={"Host": _ascii_host(host),
+                                           "X-Forwarded-Proto": "https"})
         response = conn.getresponse()
         return response.status, response.read(), time.monotonic() - started
     finally:
@@ -115,11 +129,12 @@ def probe_app(address: str, host: str, timeout: float = PROBE_TIMEOUT) -> list[F
         return [Finding(
             False,
             f"{address} accepted the connection but /healthz did not answer in {timeout:.0f} s: "
-            "every gunicorn worker is busy or stuck (nginx gives up after its read timeout "
-            "and answers 504/502)",
-            "look for slow requests in gunicorn's access log (the last field is the time "
-            "taken) and 'WORKER TIMEOUT' in its log; add workers (WEB_CONCURRENCY) if "
-            "memory allows, or fix the slow page",
+            "every gunicorn worker is busy or stuck, or (with inkwell.socket, which accepts for "
+            "gunicorn) gunicorn is not running or still starting; nginx gives up after its "
+            "read timeout and answers 504",
+            "sudo systemctl status inkwell (running? starting?); then look for slow requests "
+            "in gunicorn's access log (the last field is the time taken) and 'WORKER "
+            "TIMEOUT' in its log; add workers (WEB_CONCURRENCY) if memory allows",
         )]
     except (OSError, http.client.HTTPException) as e:
         return [Finding(
@@ -145,7 +160,9 @@ def probe_app(address: str, host: str, timeout: float = PROBE_TIMEOUT) -> list[F
         checks = json.loads(body).get("checks", {})
     except (ValueError, AttributeError):
         checks = {}
-    failing = {name: why for name, why in checks.items() if why != "ok"}
+    if not isinstance(checks, dict):
+        checks = {}
+    failing = {str(name): why for name, why in checks.items() if why != "ok"}
     for name, why in failing.items() or {"app": f"status {status}"}.items():
         findings.append(Finding(
             False,
@@ -177,6 +194,11 @@ def check_socket(address: str, web_group: str) -> list[Finding]:
     except FileNotFoundError:
         return [Finding(False, f"{path} does not exist: nginx fails with 'No such file'",
                         "start the socket: sudo systemctl enable --now inkwell.socket")]
+    except PermissionError:
+        return [Finding(False, f"this user may not look into {path.parent}",
+                        "run `sudo inkwell doctor` (nginx's group www-data may; you may not)")]
+    except OSError as e:
+        return [Finding(False, f"{path}: {e.strerror or e}", "APP_BIND must name a socket path")]
     if not stat.S_ISSOCK(info.st_mode):
         return [Finding(False, f"{path} is not a socket", "remove it; restart inkwell.socket")]
     try:
@@ -240,7 +262,26 @@ def _tail(path: Path, lines: int) -> list[str]:
         return f.read().decode("utf-8", errors="replace").splitlines()[-lines:]
 
 
-def explain_error_log(path: Path | None, lines: int = LOG_LINES) -> list[Finding]:
+def _recent(lines: list[str], since: datetime) -> list[str]:
+    """The lines logged at or after `since` (nginx writes local time); undated lines count as
+    recent when a recent dated line came before them."""
+    kept, recent = [], False
+    for line in lines:
+        stamp = _TIME.match(line)
+        if stamp:
+            try:
+                recent = datetime.strptime(stamp.group(1), "%Y/%m/%d %H:%M:%S") >= since
+            except ValueError:
+                recent = False
+        if recent:
+            kept.append(line)
+    return kept
+
+
+def explain_error_log(path: Path | None, lines: int = LOG_LINES,
+                      minutes: int = LOG_MINUTES, now: datetime | None = None) -> list[Finding]:
+    """Upstream errors among the last `lines` lines of nginx's error log, from the last
+    `minutes` minutes only (an error fixed yesterday is not today's 502)."""
     if path is None:
         return [Finding(True, "no nginx error log found (pass --error-log PATH)")]
     try:
@@ -249,9 +290,10 @@ def explain_error_log(path: Path | None, lines: int = LOG_LINES) -> list[Finding
         return [Finding(False, f"cannot read {path}", "run `sudo inkwell doctor`")]
     except OSError as e:
         return [Finding(False, f"cannot read {path}: {e}")]
+    recent = _recent(tail, (now or datetime.now()) - timedelta(minutes=minutes))
     findings = []
     for pattern, meaning, fix in _LOG_KINDS:
-        hits = [line for line in tail if re.search(pattern, line)]
+        hits = [line for line in recent if re.search(pattern, line)]
         if hits:
             when = _TIME.match(hits[-1])
             findings.append(Finding(
@@ -260,7 +302,8 @@ def explain_error_log(path: Path | None, lines: int = LOG_LINES) -> list[Finding
                 fix,
             ))
     if not findings:
-        findings.append(Finding(True, f"{path}: no upstream errors in its last {lines} lines"))
+        findings.append(Finding(True, f"{path}: no upstream errors in the last {minutes} "
+                                      "minutes"))
     return findings
 
 
@@ -271,9 +314,23 @@ def first_existing(candidates: Iterable[Path]) -> Path | None:
     return next((path for path in candidates if path.is_file()), None)
 
 
-def diagnose(settings: DeploySettings, site: Path | None, error_log: Path | None) -> list[Finding]:
-    address, findings = check_upstream(site, settings.app_bind)
-    findings += check_socket(address, settings.web_group)
-    findings += probe_app(address, settings.domain)
-    findings += explain_error_log(error_log)
+def _guarded(label: str, step, *args) -> list[Finding]:
+    """A step's findings; a check that cannot run is a finding too, never a traceback."""
+    try:
+        return step(*args)
+    except (OSError, ValueError, UnicodeError, http.client.HTTPException) as e:
+        return [Finding(False, f"could not check {label}: {type(e).__name__}: {e}")]
+
+
+def diagnose(settings: DeploySettings, site: Path | None, error_log: Path | None,
+             minutes: int = LOG_MINUTES) -> list[Finding]:
+    try:
+        address, findings = check_upstream(site, settings.app_bind)
+    except (OSError, ValueError) as e:
+        address, findings = settings.app_bind, [
+            Finding(False, f"could not read nginx's site file {site}: {e}",
+                    "pass the enabled site with --site")]
+    findings += _guarded("the socket", check_socket, address, settings.web_group)
+    findings += _guarded(f"the app at {address}", probe_app, address, settings.domain)
+    findings += _guarded("nginx's error log", explain_error_log, error_log, LOG_LINES, minutes)
     return findings
