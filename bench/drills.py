@@ -24,6 +24,7 @@ requests that failed (non-2xx answers + socket errors, as wrk counts them). Goal
 from __future__ import annotations
 
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -171,21 +172,32 @@ def drill_deploy(tmp: Path, quick: bool) -> dict:
     gunicorn's socket (the stack holds it the same way): gunicorn stops, `inkwell db upgrade`
     runs (ExecStartPre), a new gunicorn starts; authors' requests (all reach the app) meanwhile
     wait in the socket's queue. wrk waits up to 10 s for an answer, as browsers do (and more)."""
-    seconds = 8 if quick else 20
+    seconds, restart_at, wait = (17, 2.0, 10) if quick else (26, 4.0, 10)
     stack = _start(tmp / "deploy", hold_app_socket=True)
     try:
-        load = _wrk(stack.https_url + POST_PATH, seconds, header=_author(stack), timeout=10)
-        time.sleep(seconds / 3)
+        load = _wrk(stack.https_url + POST_PATH, seconds, header=_author(stack), timeout=wait)
+        load_started = time.monotonic()
+        time.sleep(restart_at)
         old_pid, started = stack.app_pid, time.monotonic()
         stack.stop_app()
         subprocess.run([str(stack.settings.venv_bin / "inkwell"), "db", "upgrade"],
                        cwd=stack.app_dir, env=stack.env, check=True, capture_output=True)
+        log_offset = stack.app_log.stat().st_size
         stack.start_app(cpu=cpu_layout()[0])
         down = time.monotonic() - started
+        # wrk forgets requests still waiting when its time is up (neither answered nor failed):
+        # every request queued during the restart must have had its full `wait` before that.
+        left = seconds - (time.monotonic() - load_started)
         replaced = stack.app_pid != old_pid
         result = _wrk_result(load)
+        with stack.app_log.open("rb") as log:
+            log.seek(log_offset)
+            answered_by_new = len(re.findall(rb'"GET [^"]*" 200 ', log.read()))
     finally:
         stack.stop()
+    if left < wait + 1:
+        raise BenchError(f"the restart took {down:.1f} s, leaving wrk {left:.1f} s: too little "
+                         f"to see every waiting request answered (needs {wait + 1} s)")
     return {
         "figures": {
             "deploy (restart with inkwell.socket): requests sent": figure(
@@ -194,9 +206,11 @@ def drill_deploy(tmp: Path, quick: bool) -> dict:
                 result["failed"], "== 0",
                 note=f"gunicorn replaced in {down:.1f} s; slowest answer p99 "
                      f"{result['p99_ms']:.0f} ms"),
-            "deploy: new gunicorn serving": figure(int(replaced), "== 1"),
+            "deploy: new gunicorn serving": figure(
+                int(replaced and answered_by_new > 0), "== 1",
+                note=f"{answered_by_new:,} answers from the new gunicorn"),
         },
-        "raw": {"wrk": result, "restart_seconds": down},
+        "raw": {"wrk": result, "restart_seconds": down, "answered_by_new": answered_by_new},
     }
 
 
@@ -247,18 +261,28 @@ def drill_db_outage(tmp: Path, quick: bool) -> dict:
                 for path in pages:  # nginx holds a copy of each
                     _status(stack, path)
                 loads = [_wrk(stack.https_url + path, seconds, connections=16) for path in pages]
-                ran = _at([(3.0, proxy.cut), (3.0 + outage, proxy.restore)])
-                results = [_wrk_result(load) for load in loads]
-                # Recovery: a page never cached needs the database; no restart of anything.
-                deadline, recovered = time.monotonic() + 30, None
-                while time.monotonic() < deadline:
+                seen: list[int] = []
+
+                def app_sees_outage() -> None:  # the cut reached the app: it is not ready
+                    seen.append(fetch(stack.app_url + "/readyz")[0])
+
+                ran = _at([(3.0, proxy.cut), (3.0 + outage / 2, app_sees_outage),
+                           (3.0 + outage, proxy.restore)])
+                # Recovery, from the moment the line is back: a page never cached needs the
+                # database; nothing is restarted.
+                restored, recovered = time.monotonic(), None
+                while time.monotonic() < restored + 30:
                     if _status(stack, f"/search?q={uuid.uuid4().hex}")[0] == 200:
-                        recovered = round(time.monotonic() - (deadline - 30), 2)
+                        recovered = round(time.monotonic() - restored, 2)
                         break
-                    time.sleep(0.1)
+                    time.sleep(0.05)
+                results = [_wrk_result(load) for load in loads]
                 same_process = stack.app_pid == app_pid
             finally:
                 stack.stop()
+    if seen != [503]:
+        raise BenchError(f"/readyz answered {seen} during the cut, not 503: the outage did not "
+                         "reach the app, so the drill proves nothing")
     failed = sum(r["failed"] for r in results)
     return {
         "figures": {
