@@ -4,6 +4,11 @@
 The database is reached through a loopback TCP proxy (bench/tcpproxy.py) that the test cuts:
 what the app sees is what a stopped PostgreSQL looks like (pooled connections reset, new ones
 refused), while the real server stays up for everyone else.
+
+With proxy_cache_background_update on and `updating` in proxy_cache_use_stale, nginx answers
+every request for an expired page from its copy and asks the app in the background, so what the
+app answers then (503 here) never reaches a reader; the http_5xx list of that directive is
+checked as text in test_deploy_render.py. This test fails when nginx serves no stale pages.
 """
 
 from __future__ import annotations
