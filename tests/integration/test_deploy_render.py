@@ -437,6 +437,25 @@ def test_doctor_lists_what_is_missing_and_fails(tmp_path, tls_files):
     assert "sign-in limits" not in result.output
 
 
+def test_doctor_names_a_service_installed_without_its_socket(tmp_path, rendered):
+    """An installation from before inkwell.socket existed, whose service was replaced by the
+    new one (it requires the socket): doctor says what to copy and enable."""
+    from inkwell.deploy.settings import from_env
+
+    settings = from_env({"SITE_URL": "https://blog.example.com", "INKWELL_APP_DIR": str(REPO),
+                         "INKWELL_INSTANCE_PATH": str(tmp_path / "instance")})
+    installed = tmp_path / "etc-systemd"
+    installed.mkdir()
+    (installed / "inkwell.service").write_text(
+        (rendered / "systemd" / "inkwell.service").read_text())
+    problems = [p for p in systemd.doctor(settings, installed) if "inkwell.socket" in p]
+    assert len(problems) == 1 and "requires it and will not start" in problems[0]
+    assert "systemctl enable --now inkwell.socket" in problems[0]
+    (installed / "inkwell.socket").write_text(
+        (rendered / "systemd" / "inkwell.socket").read_text())
+    assert not [p for p in systemd.doctor(settings, installed) if "inkwell.socket" in p]
+
+
 @pytest.mark.parametrize(
     ("s3_env", "origin"),
     [

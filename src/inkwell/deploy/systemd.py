@@ -64,8 +64,21 @@ def check(unit: Path) -> str | None:
     return "\n".join(mine) if result.returncode != 0 or mine else None
 
 
-def doctor(settings: DeploySettings) -> list[str]:
+INSTALLED = Path("/etc/systemd/system")
+
+
+def doctor(settings: DeploySettings, installed: Path = INSTALLED) -> list[str]:
     problems = []
+    service, socket_unit = installed / UNIT_FILE, installed / SOCKET_FILE
+    if service.exists() and not socket_unit.exists():
+        needs = "Requires=inkwell.socket" in service.read_text(errors="replace")
+        problems.append(
+            f"{service} is installed but {socket_unit} is not"
+            + (": the service requires it and will not start" if needs else
+               ": restarts refuse requests meanwhile")
+            + "; render again, copy deploy/systemd/inkwell.socket (and inkwell.service) there, "
+            "then: sudo systemctl daemon-reload && sudo systemctl enable --now inkwell.socket"
+        )
     if not (settings.app_dir / ".env").exists():
         problems.append(f"{settings.app_dir}/.env does not exist: run `inkwell deploy render` "
                         "and copy env.example to it")
