@@ -412,6 +412,28 @@ def inkwell(args: list[str], env: Mapping[str, str], cwd: Path) -> str:
     return done.stdout
 
 
+def start_stack(
+    folder: Path,
+    *,
+    cache_seconds: int = 60,
+    workers: int = 2,
+    database_url: str | None = None,
+    hold_app_socket: bool = False,
+):
+    """`make stack` (nginx + gunicorn with gunicorn.conf.py) for a throwaway instance in
+    `folder`, on free ports, both pinned to the server core; stop() it afterwards."""
+    from inkwell.deploy.stack import Stack
+
+    folder.mkdir(parents=True)
+    env = clean_env({**instance_env(folder, database_url), "WEB_CONCURRENCY": str(workers),
+                     "CACHE_MAX_AGE": str(cache_seconds), "MEDIA_ROOT": str(folder / "media")})
+    stack = Stack(app_dir=folder, run_dir=folder / "run", http_port=free_port(),
+                  https_port=free_port(), log_to_files=True, base_env=env,
+                  hold_app_socket=hold_app_socket)
+    server_cpu, _ = cpu_layout()
+    return stack.start(app_cpu=server_cpu, nginx_cpu=server_cpu)
+
+
 @contextmanager
 def scratch(prefix: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=f"inkwell-bench-{prefix}-") as folder:

@@ -39,19 +39,17 @@ from inkwell.deploy.stack import Stack
 
 from .common import (
     BenchError,
-    clean_env,
     cpu_layout,
     descendants,
     fetch,
     figure,
-    free_port,
-    instance_env,
     is_quick,
     parse_wrk,
     pinned,
     postgres_database,
     rss_bytes,
     scratch,
+    start_stack,
 )
 from .fixtures import POST_PATH
 from .tcpproxy import TcpProxy
@@ -60,18 +58,6 @@ WORKERS = 2
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _start(folder: Path, database_url: str | None = None, cache_seconds: int = 60,
-           hold_app_socket: bool = False) -> Stack:
-    folder.mkdir(parents=True)
-    env = clean_env({**instance_env(folder, database_url), "WEB_CONCURRENCY": str(WORKERS),
-                     "CACHE_MAX_AGE": str(cache_seconds), "MEDIA_ROOT": str(folder / "media")})
-    stack = Stack(app_dir=folder, run_dir=folder / "run", http_port=free_port(),
-                  https_port=free_port(), log_to_files=True, base_env=env,
-                  hold_app_socket=hold_app_socket)
-    server_cpu, _ = cpu_layout()
-    return stack.start(app_cpu=server_cpu, nginx_cpu=server_cpu)
 
 
 def _author(stack: Stack) -> str:
@@ -128,7 +114,7 @@ def _status(stack: Stack, path: str, header: str = "") -> tuple[int, dict]:
 
 def drill_reload(tmp: Path, quick: bool) -> dict:
     seconds, hups = (6, [2.0]) if quick else (20, [5.0, 12.0])
-    stack = _start(tmp / "reload")
+    stack = start_stack(tmp / "reload")
     try:
         url, author = stack.https_url + POST_PATH, _author(stack)
         load = _wrk(url, seconds, header=author)
@@ -173,7 +159,7 @@ def drill_deploy(tmp: Path, quick: bool) -> dict:
     runs (ExecStartPre), a new gunicorn starts; authors' requests (all reach the app) meanwhile
     wait in the socket's queue. wrk waits up to 10 s for an answer, as browsers do (and more)."""
     seconds, restart_at, wait = (17, 2.0, 10) if quick else (26, 4.0, 10)
-    stack = _start(tmp / "deploy", hold_app_socket=True)
+    stack = start_stack(tmp / "deploy", hold_app_socket=True)
     try:
         load = _wrk(stack.https_url + POST_PATH, seconds, header=_author(stack), timeout=wait)
         load_started = time.monotonic()
@@ -216,7 +202,7 @@ def drill_deploy(tmp: Path, quick: bool) -> dict:
 
 def drill_kill_worker(tmp: Path, quick: bool) -> dict:
     seconds, kills = (6, [2.0]) if quick else (15, [4.0, 9.0])
-    stack = _start(tmp / "kill")
+    stack = start_stack(tmp / "kill")
     killed: list[int] = []
 
     def kill_one() -> None:
@@ -254,7 +240,8 @@ def drill_db_outage(tmp: Path, quick: bool) -> dict:
         server = make_url(pg_url)
         with TcpProxy((server.host or "127.0.0.1", server.port or 5432)) as proxy:
             url = server.set(drivername="postgresql+psycopg", host="127.0.0.1", port=proxy.port)
-            stack = _start(tmp / "db", url.render_as_string(hide_password=False), cache_seconds=2)
+            stack = start_stack(tmp / "db", database_url=url.render_as_string(hide_password=False),
+                                cache_seconds=2)
             try:
                 app_pid = stack.app_pid
                 pages = [POST_PATH, "/"]
@@ -300,7 +287,7 @@ def drill_db_outage(tmp: Path, quick: bool) -> dict:
 
 def drill_soak(tmp: Path, quick: bool) -> dict:
     seconds, warmup = (20, 5) if quick else (600, 30)
-    stack = _start(tmp / "soak")
+    stack = start_stack(tmp / "soak")
     try:
         url, author = stack.https_url + POST_PATH, _author(stack)
         home = stack.https_url + "/"

@@ -25,35 +25,21 @@ from inkwell.deploy.stack import Stack
 
 from .common import (
     BenchError,
-    clean_env,
-    cpu_layout,
     descendants,
     fetch,
     figure,
-    free_port,
-    instance_env,
     load_settings,
     measure_side_by_side,
     median,
     rss_bytes,
     run_wrk,
     scratch,
+    start_stack,
 )
 from .fixtures import POST_PATH
 
 STATIC_NAME = "bench-post.html"
 MEMORY_REQUESTS = 10_000
-
-
-def _start(tmp: Path, name: str, cache_seconds: int, workers: int = 2) -> Stack:
-    folder = tmp / name
-    folder.mkdir()
-    env = clean_env({**instance_env(folder), "WEB_CONCURRENCY": str(workers),
-                     "CACHE_MAX_AGE": str(cache_seconds), "MEDIA_ROOT": str(folder / "media")})
-    stack = Stack(app_dir=folder, run_dir=folder / "run", http_port=free_port(),
-                  https_port=free_port(), log_to_files=True, base_env=env)
-    server_cpu, _ = cpu_layout()
-    return stack.start(app_cpu=server_cpu, nginx_cpu=server_cpu)
 
 
 def _uss_bytes(pid: int) -> int:
@@ -145,7 +131,7 @@ def _memory(stack: Stack, served: int, cookie: str) -> dict:
 def main(results_dir: Path) -> dict:
     settings = load_settings()
     with scratch("stack") as tmp:
-        stack = _start(tmp, "stack", cache_seconds=3600)
+        stack = start_stack(tmp / "stack", cache_seconds=3600)
         try:
             cookie = f"{stack.settings.session_cookie}=bench"  # an author's: nginx skips its cache
             sides, page_bytes = _measure(stack, settings, cookie)
