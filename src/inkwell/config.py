@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from flask.cli import NoAppException
+
 ENVIRONMENTS = ("development", "testing", "production")
 
 # Values a person might copy from a tutorial; never acceptable in production.
@@ -21,8 +23,11 @@ _KNOWN_WEAK_KEYS = {
 MIN_SECRET_KEY_LENGTH = 32
 
 
-class ConfigError(RuntimeError):
-    """A setting is missing or unsafe; the message names the variable and the fix."""
+class ConfigError(NoAppException, RuntimeError):
+    """A setting is missing or unsafe; the message names the variable and the fix.
+
+    A NoAppException too, so that `flask --app inkwell ...` shows it as one line (Flask prints
+    any other error raised while loading the app with its traceback)."""
 
 
 def _bool(value: str | None, default: bool = False) -> bool:

@@ -130,6 +130,16 @@ def test_help_without_any_settings_lists_every_command_and_no_traceback(tmp_path
         assert f"  {command} " in result.stdout, command
 
 
+def test_flask_cli_shows_a_settings_error_as_one_line(tmp_path):
+    """`flask --app inkwell ...` works too, and says what is wrong the way `inkwell` does."""
+    env = {**os.environ, "INKWELL_ENV": "production", "SECRET_KEY": "short",
+           "FLASK_SKIP_DOTENV": "1"}
+    done = subprocess.run([str(Path(INKWELL).parent / "flask"), "--app", "inkwell", "db",
+                           "status"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert "Error: SECRET_KEY is too weak" in done.stderr
+
+
 def test_site_url_follows_the_port_on_a_laptop(env, tmp_path):
     """`PORT=9000 make run`: links in pages, feed and sitemap name that port."""
     inkwell("setup", env=env, cwd=tmp_path)
