@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from inkwell.deploy.stack import handed_over, held_socket
 
 from ..services import BIN, free_port, migrated, production_env
@@ -32,11 +34,23 @@ def start_on(held: socket.socket, env: dict[str, str], log: Path) -> subprocess.
                                 stdout=out, stderr=subprocess.STDOUT)
 
 
-def get(port: int) -> tuple[int | str, float]:
+def connection(address: str) -> http.client.HTTPConnection:
+    if address.startswith("unix:"):
+        conn = http.client.HTTPConnection("localhost", timeout=30)
+        conn.sock = socket.socket(socket.AF_UNIX)
+        conn.sock.settimeout(30)
+        conn.sock.connect(address[len("unix:"):])
+        return conn
+    host, _, port = address.rpartition(":")
+    return http.client.HTTPConnection(host, int(port), timeout=30)
+
+
+def get(address: str) -> tuple[int | str, float]:
     """(status or the error's name, seconds) of one GET / on a new connection."""
     started = time.monotonic()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = None
     try:
+        conn = connection(address)
         conn.request("GET", "/")
         response = conn.getresponse()
         response.read()
@@ -44,32 +58,45 @@ def get(port: int) -> tuple[int | str, float]:
     except OSError as e:
         return type(e).__name__, time.monotonic() - started
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
 
 
-def wait_until_served(port: int, proc: subprocess.Popen, log: Path) -> None:
+def wait_until_served(address: str, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
-        if get(port)[0] == 200:
+        if get(address)[0] == 200:
             return
         time.sleep(0.05)
     raise AssertionError(log.read_text())
 
 
-def test_a_restart_behind_the_held_socket_refuses_no_request(tmp_path):
+def listening(kind: str, folder: Path) -> tuple[socket.socket, str]:
+    """A listening socket held by the test, as systemd holds inkwell.socket's, and its address."""
+    if kind == "tcp":
+        held = held_socket(0)
+        return held, f"127.0.0.1:{held.getsockname()[1]}"
+    path = folder / "gunicorn.sock"
+    held = socket.socket(socket.AF_UNIX)
+    held.bind(str(path))
+    held.listen(2048)
+    return held, f"unix:{path}"
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_a_restart_behind_the_held_socket_refuses_no_request(tmp_path, kind):
     database = migrated(f"sqlite:///{tmp_path / 'inkwell.sqlite3'}")
     unused = free_port()  # gunicorn must not bind APP_BIND when it is handed a socket
     env = {**os.environ, **production_env(tmp_path, database, WEB_CONCURRENCY="2",
                                           APP_BIND=f"127.0.0.1:{unused}")}
     log = tmp_path / "gunicorn.log"
-    held = held_socket(0)
-    port = held.getsockname()[1]
+    held, address = listening(kind, tmp_path)
 
     first = start_on(held, env, log)
     second = None
     try:
-        wait_until_served(port, first, log)
+        wait_until_served(address, first, log)
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", unused)) != 0
 
@@ -78,7 +105,7 @@ def test_a_restart_behind_the_held_socket_refuses_no_request(tmp_path):
 
         def load() -> None:
             while not stop.is_set():
-                answers.append(get(port))
+                answers.append(get(address))
 
         readers = [threading.Thread(target=load) for _ in range(4)]
         for reader in readers:
@@ -89,7 +116,7 @@ def test_a_restart_behind_the_held_socket_refuses_no_request(tmp_path):
         gap_started = time.monotonic()
         time.sleep(0.5)  # ... (migrations would run here) ...
         second = start_on(held, env, log)  # ... start
-        wait_until_served(port, second, log)
+        wait_until_served(address, second, log)
         gap = time.monotonic() - gap_started
         time.sleep(0.5)
         stop.set()
