@@ -40,6 +40,30 @@ def pg_database():
     admin.dispose()
 
 
+@pytest.fixture
+def empty_pg_database():
+    """The name of a new PostgreSQL database without any table, dropped afterwards."""
+    admin = create_engine(normalise_database_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    name = f"inkwell_empty_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:
+        admin.dispose()
+        missing(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {type(e).__name__}")
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def pg_url(name: str) -> str:
+    """The psycopg URL of database `name` on the test PostgreSQL server."""
+    return normalise_database_url(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+
+
 def _empty_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:

@@ -122,6 +122,41 @@ def export_command(path: Path, overwrite: bool) -> None:
     click.echo(f"Exported {count} posts and pages to {path}.")
 
 
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(file: Path) -> None:
+    """Write the whole blog (every row, every media file) to one file, e.g. blog.tar.gz."""
+    from .backup import create
+
+    if not file.parent.is_dir():
+        raise click.ClickException(f"{file.parent} is not a folder")
+    manifest = create(file)
+    media = sum(1 for name in manifest["files"] if name.startswith("media/"))
+    size = file.stat().st_size
+    click.echo(f"Wrote {file} ({size:,} bytes: the database at revision {manifest['revision']} "
+               f"and {media} media files). Restore it with: inkwell restore {file}")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Replace the posts, pages, users and media records this database holds.")
+@with_appcontext
+def restore_command(file: Path, force: bool) -> None:
+    """Restore a backup into this blog's database and media storage. The whole file is checked
+    first: a damaged one is refused before anything is touched."""
+    from .backup import BackupError, restore
+
+    try:
+        checked = restore(file, force=force)
+    except BackupError as e:
+        raise click.ClickException(str(e)) from None
+    posts = len(checked.rows.get("posts", []))
+    click.echo(f"Restored {posts} posts and pages and {len(checked.media)} media files from "
+               f"{file} (made {checked.manifest['created_at'][:19]}).")
+
+
 @click.command("setup")
 @with_appcontext
 def setup_command() -> None:
@@ -161,7 +196,8 @@ def secret_command() -> None:
 
 
 COMMANDS = [db_group, import_command, export_command, setup_command, secret_command, create_admin,
-            media_group, deploy_group, assets_group, site_doctor_command]
+            media_group, deploy_group, assets_group, site_doctor_command, backup_command,
+            restore_command]
 
 
 def register_commands(app) -> None:

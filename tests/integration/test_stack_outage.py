@@ -16,45 +16,25 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url
 
 from bench.tcpproxy import TcpProxy
-from inkwell.config import new_secret_key, normalise_database_url
+from inkwell.config import new_secret_key
 from inkwell.deploy.stack import Stack
 
-from ..services import PG_ADMIN_URL, free_port, missing, need_binary
+from ..services import PG_ADMIN_URL, free_port, need_binary
 from .test_stack import doctor, fetch
 
 CACHE_SECONDS = 2
 CACHED = ["/", "/posts/welcome/", "/tags/inkwell/", "/feed.xml"]
 
 
-@pytest.fixture
-def own_database():
-    """A new, empty PostgreSQL database (the stack migrates it); its name."""
-    admin = create_engine(normalise_database_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
-    name = f"inkwell_outage_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as e:
-        admin.dispose()
-        missing(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {type(e).__name__}")
-    try:
-        yield name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def test_readers_get_pages_while_postgresql_is_unreachable(tmp_path, own_database):
+def test_readers_get_pages_while_postgresql_is_unreachable(tmp_path, empty_pg_database):
     need_binary("nginx")
     server = make_url(PG_ADMIN_URL)
     with TcpProxy((server.host or "127.0.0.1", server.port or 5432)) as proxy:
         url = server.set(drivername="postgresql+psycopg", host="127.0.0.1", port=proxy.port,
-                         database=own_database)
+                         database=empty_pg_database)
         stack = Stack(
             app_dir=tmp_path,
             run_dir=tmp_path / "run",

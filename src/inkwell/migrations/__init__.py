@@ -37,3 +37,13 @@ def head_revision() -> str | None:
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    """Every revision this release's migrations know (a backup from a newer one is not)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    return {script.revision for script in ScriptDirectory.from_config(cfg).walk_revisions()}

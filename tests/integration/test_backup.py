@@ -1,0 +1,255 @@
+"""`inkwell backup` / `inkwell restore`: the whole blog in one file and back, byte for byte, across
+SQLite and PostgreSQL; a damaged file is refused before anything is touched."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select
+
+from inkwell.extensions import db
+from inkwell.storage import get_store
+
+from ..conftest import make_app, pg_url
+from ..services import migrated
+
+POSTS = {
+    "backups-then-restores.md": """\
+        ---
+        title: Backups, then restores
+        date: 2026-03-01T10:00:00+00:00
+        tags: [ops, "Données"]
+        description: Why a restore is the only backup test.
+        extra_field: kept
+        ---
+        Some **Markdown** with $e^{i\\pi} + 1 = 0$ and a [link](https://example.com).
+
+        ```python
+        print("hi")
+        ```
+        """,
+    "draft.md": "---\ntitle: Not yet\ndraft: true\n---\nA draft about zebras.\n",
+}
+MEDIA = {"a1b2c3d4e5f6.webp": bytes(range(256)) * 40, "a1b2c3d4e5f6-480.webp": b"\x00\xff" * 999}
+SKIP = {"user_sessions", "site_state"}
+
+
+def fill(app, folder: Path) -> None:
+    """Posts (imported from `folder`), tags, a redirect, an author and media files with their
+    records."""
+    from inkwell.admin.passwords import hash_password
+    from inkwell.content.files import import_path
+    from inkwell.database import write_intent
+    from inkwell.models import Media, Post, SlugRedirect, User
+
+    folder.mkdir()
+    for name, markdown in POSTS.items():
+        (folder / name).write_text(textwrap.dedent(markdown), encoding="utf-8")
+    with app.app_context(), write_intent():
+        import_path(folder, app.config["IMPORT_MAX_FILE_SIZE"])
+    with app.app_context():
+        store = get_store()
+        for key, data in MEDIA.items():
+            store.save(key, data, "image/webp")
+        db.session.add(Media(key="a1b2c3d4e5f6.webp", content_type="image/webp", width=640,
+                             height=480, size=len(MEDIA["a1b2c3d4e5f6.webp"]), alt="A ünïcode alt",
+                             variants={"480": "a1b2c3d4e5f6-480.webp"}))
+        db.session.add(User(email="author@example.com", password_hash=hash_password("x" * 16)))
+        post = db.session.scalar(select(Post).where(Post.slug == "backups-then-restores"))
+        db.session.add(SlugRedirect(kind="post", old_slug="old-name", post_id=post.id))
+        db.session.commit()
+
+
+def snapshot(app) -> dict:
+    """Every row of every backed-up table (values as JSON would carry them) and every media file."""
+    with app.app_context():
+        rows = {}
+        for table in db.metadata.sorted_tables:
+            if table.name in SKIP:
+                continue
+            result = db.session.execute(select(table).order_by(*table.primary_key.columns))
+            rows[table.name] = [{k: v.isoformat() if hasattr(v, "isoformat") else v
+                                 for k, v in row._mapping.items()} for row in result]
+        store = get_store()
+        media = {key: hashlib.sha256(store.read(key)).hexdigest() for key in store.keys()}
+    return {"rows": rows, "media": media}
+
+
+def target(tmp_path: Path, database_url: str):
+    return make_app(tmp_path / "target", SQLALCHEMY_DATABASE_URI=database_url,
+                    MEDIA_ROOT=str(tmp_path / "target-media"), SITE_URL="http://blog.example")
+
+
+@pytest.fixture
+def target_url(request, tmp_path, empty_pg_database):
+    """A new database without any table: SQLite, or PostgreSQL when parametrized so."""
+    if request.param == "postgresql":
+        return pg_url(empty_pg_database)
+    return f"sqlite:///{tmp_path / 'target.sqlite3'}"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("target_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_restore_gives_back_every_row_and_file(app, runner, tmp_path,
+                                                  database_url, target_url):
+    fill(app, tmp_path / "posts")
+    before = snapshot(app)
+    archive = tmp_path / "blog.tar.gz"
+    result = runner.invoke(args=["backup", str(archive)])
+    assert result.exit_code == 0, result.output
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"  # it holds password hashes
+
+    with target(tmp_path, target_url) as restored:
+        result = restored.test_cli_runner().invoke(args=["restore", str(archive)])
+        assert result.exit_code == 0, result.output
+        assert "Restored 2 posts" in result.output and "2 media files" in result.output
+        after = snapshot(restored)
+        assert after == before
+        client = restored.test_client()
+        page = client.get("/posts/backups-then-restores/")
+        assert page.status_code == 200 and b"<math" in page.data
+        assert client.get("/posts/old-name/").status_code == 301
+        assert b"Backups, then restores" in client.get("/search?q=restores").data
+        with restored.app_context():  # ids go on from the restored ones (PostgreSQL sequences)
+            from inkwell.models import Tag
+
+            db.session.add(Tag(name="new", slug="new"))
+            db.session.commit()
+        again = tmp_path / "again.tar.gz"
+        assert restored.test_cli_runner().invoke(args=["backup", str(again)]).exit_code == 0
+    assert _member(again, "media/a1b2c3d4e5f6.webp") == MEDIA["a1b2c3d4e5f6.webp"]
+
+
+def _member(path: Path, name: str) -> bytes:
+    with tarfile.open(path) as archive:
+        return archive.extractfile(name).read()
+
+
+def _rewrite(path: Path, out: Path, change) -> None:
+    """Copy a backup, letting `change(name, data) -> data | None` alter or drop members."""
+    with tarfile.open(path) as source, tarfile.open(out, "w:gz") as copy:
+        for member in source:
+            data = change(member.name, source.extractfile(member).read())
+            if data is None:
+                continue
+            member.size = len(data)
+            copy.addfile(member, io.BytesIO(data))
+
+
+def _with_rows(rows: bytes):
+    """A change that replaces database.jsonl and fixes the manifest to match (a consistent but
+    foreign file)."""
+    def change(name, data):
+        if name == "database.jsonl":
+            return rows
+        if name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["files"]["database.jsonl"] = {
+                "size": len(rows), "sha256": hashlib.sha256(rows).hexdigest()}
+            return json.dumps(manifest).encode()
+        return data
+    return change
+
+
+def _flip_media(name, data):
+    return data[:10] + bytes([data[10] ^ 1]) + data[11:] if name.startswith("media/") else data
+
+
+def _newer(name, data):
+    if name == "manifest.json":
+        return json.dumps({**json.loads(data), "revision": "9999"}).encode()
+    return data
+
+
+def test_a_damaged_backup_is_refused_before_anything_is_touched(app, runner, tmp_path):
+    fill(app, tmp_path / "posts")
+    good = tmp_path / "good.tar.gz"
+    assert runner.invoke(args=["backup", str(good)]).exit_code == 0
+    data = good.read_bytes()
+    cases = {
+        "media byte flipped": (_flip_media, "is damaged"),
+        "manifest gone": (lambda n, d: None if n == "manifest.json" else d, "has no manifest"),
+        "a file gone": (lambda n, d: None if n.startswith("media/") else d, "does not hold"),
+        "from a newer release": (_newer, "made by a newer Inkwell"),
+        "rows of another schema": (_with_rows(b'{"table": "posts", "row": {"colour": 1}}\n'),
+                                   "line 1 does not fit this schema"),
+        "unknown table": (_with_rows(b'{"table": "payments", "row": {}}\n'), "does not fit"),
+    }
+    files = {name: tmp_path / f"{name}.tar.gz" for name in cases}
+    for name, (change, _) in cases.items():
+        _rewrite(good, files[name], change)
+    files["cut short"] = tmp_path / "short.tar.gz"
+    files["cut short"].write_bytes(data[: len(data) // 2])
+    files["not a backup"] = tmp_path / "notes.txt"
+    files["not a backup"].write_text("hello")
+    expected = {name: message for name, (_, message) in cases.items()}
+    expected.update({"cut short": "not a readable backup", "not a backup": "not a readable"})
+
+    url = migrated(f"sqlite:///{tmp_path / 'target.sqlite3'}")  # holds the welcome post ...
+    with target(tmp_path, url) as restored:
+        assert restored.test_cli_runner().invoke(args=["setup"]).exit_code == 0
+        before = snapshot(restored)
+        for name, path in files.items():
+            result = restored.test_cli_runner().invoke(args=["restore", "--force", str(path)])
+            assert result.exit_code == 1, (name, result.output)
+            assert expected[name] in result.output, (name, result.output)
+            assert "Traceback" not in result.output
+            assert snapshot(restored) == before, name  # ... still, and no media appeared
+
+
+def test_a_database_with_content_is_replaced_only_when_asked(app, runner, tmp_path):
+    fill(app, tmp_path / "posts")
+    archive = tmp_path / "blog.tar.gz"
+    assert runner.invoke(args=["backup", str(archive)]).exit_code == 0
+    with target(tmp_path, migrated(f"sqlite:///{tmp_path / 'target.sqlite3'}")) as restored:
+        cli = restored.test_cli_runner()
+        assert cli.invoke(args=["setup"]).exit_code == 0  # the welcome post
+        refused = cli.invoke(args=["restore", str(archive)])
+        assert refused.exit_code == 1 and "already has content" in refused.output
+        assert cli.invoke(args=["restore", "--force", str(archive)]).exit_code == 0
+        assert snapshot(restored) == snapshot(app)
+        assert restored.test_client().get("/posts/welcome/").status_code == 404
+
+
+def test_a_backup_of_an_older_schema_restores_into_a_new_database(app, runner, tmp_path):
+    """Made before migration 0002 (site_state): restored at that revision, then upgraded."""
+    from inkwell.migrations import current_revision, head_revision
+
+    archive = tmp_path / "old.tar.gz"
+    assert runner.invoke(args=["backup", str(archive)]).exit_code == 0
+    _rewrite(archive, tmp_path / "0001.tar.gz", lambda n, d: (
+        json.dumps({**json.loads(d), "revision": "0001"}).encode() if n == "manifest.json"
+        else d))
+    with target(tmp_path, f"sqlite:///{tmp_path / 'target.sqlite3'}") as restored:
+        result = restored.test_cli_runner().invoke(args=["restore", str(tmp_path / "0001.tar.gz")])
+        assert result.exit_code == 0, result.output
+        with restored.app_context():
+            assert current_revision(db.engine) == head_revision()
+            assert inspect(db.engine).has_table("site_state")
+
+
+def test_media_in_a_bucket_come_back_into_a_bucket_or_onto_disk(settings, s3_endpoint, tmp_path):
+    """MEDIA_BACKEND=s3 on both sides, and from a bucket to local disk."""
+    from ..services import new_bucket
+
+    with make_app(tmp_path / "source", **settings, MEDIA_BACKEND="s3",
+                  **new_bucket(s3_endpoint)) as source:
+        fill(source, tmp_path / "posts")
+        archive = tmp_path / "blog.tar.gz"
+        assert source.test_cli_runner().invoke(args=["backup", str(archive)]).exit_code == 0
+        expected = snapshot(source)
+    assert set(expected["media"]) == set(MEDIA)
+    for name, media in (("bucket", {"MEDIA_BACKEND": "s3", **new_bucket(s3_endpoint)}),
+                        ("disk", {"MEDIA_BACKEND": "local"})):
+        url = f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
+        with make_app(tmp_path / name, SQLALCHEMY_DATABASE_URI=url, SITE_URL="http://b.example",
+                      MEDIA_ROOT=str(tmp_path / f"{name}-media"), **media) as restored:
+            result = restored.test_cli_runner().invoke(args=["restore", str(archive)])
+            assert result.exit_code == 0, result.output
+            assert snapshot(restored) == expected, name
