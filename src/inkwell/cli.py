@@ -124,13 +124,16 @@ def export_command(path: Path, overwrite: bool) -> None:
 
 @click.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace FILE if it exists.")
 @with_appcontext
-def backup_command(file: Path) -> None:
+def backup_command(file: Path, overwrite: bool) -> None:
     """Write the whole blog (every row, every media file) to one file, e.g. blog.tar.gz."""
     from .backup import create
 
     if not file.parent.is_dir():
         raise click.ClickException(f"{file.parent} is not a folder")
+    if file.exists() and not overwrite:
+        raise click.ClickException(f"{file} exists: choose another name, or pass --overwrite")
     manifest = create(file)
     media = sum(1 for name in manifest["files"] if name.startswith("media/"))
     size = file.stat().st_size

@@ -104,6 +104,8 @@ def test_a_restore_gives_back_every_row_and_file(app, runner, tmp_path,
     result = runner.invoke(args=["backup", str(archive)])
     assert result.exit_code == 0, result.output
     assert oct(archive.stat().st_mode & 0o777) == "0o600"  # it holds password hashes
+    kept = runner.invoke(args=["backup", str(archive)])
+    assert kept.exit_code == 1 and "exists" in kept.output  # an older backup is not lost
 
     with target(tmp_path, target_url) as restored:
         result = restored.test_cli_runner().invoke(args=["restore", str(archive)])
