@@ -2,7 +2,8 @@
 
 A backup is a gzipped tar file:
 
-    database.jsonl   every row of every table, one JSON object a line, parents before children
+    database.jsonl   every row of every table, one JSON object a line, parents before children,
+                     read in one snapshot of the database
     media/<key>      every uploaded file, byte for byte
     manifest.json    written last: the format, when, the schema revision, and the size and
                      SHA-256 of every other member
@@ -10,39 +11,59 @@ A backup is a gzipped tar file:
 Rows are JSON rather than an SQL dump, so a backup of SQLite restores into PostgreSQL and back.
 Sign-in sessions are left out (they are credentials of browsers, not content).
 
-Restore reads and checks the whole file first (manifest, every checksum, every row against the
-schema) and refuses a damaged or foreign file before it touches anything. Then it writes the media
-files, and the rows in one transaction, into a database without content (`--force`: the content
-there is deleted in that same transaction). A fresh database is migrated to the backup's revision,
-filled, then migrated to this release's.
+Restore first reads the whole file, streaming (a file larger than memory is fine), and checks
+it: the manifest, every size and checksum, and every row against the schema (types, lengths,
+required columns, unique keys, references between rows). A damaged or foreign file is refused
+before anything is touched. Then the rows go in, in one transaction, into a database without
+content (`--force`: the content there is deleted in that same transaction; a fresh database is
+migrated to the backup's revision first and to this release's after), and the media files are
+written first; if the rows then fail, the files that restore added are removed again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
+import signal
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import DateTime, Integer, Table, delete, func, insert, inspect, select, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.exc import SQLAlchemyError
 
 from .database import write_intent
 from .extensions import db
 from .models import utcnow
-from .storage import get_store, is_valid_key
+from .storage import content_type_for, get_store, is_valid_key
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 ROWS = "database.jsonl"
 MEDIA = "media/"
 SKIPPED_TABLES = {"user_sessions"}
+CHUNK = 1 << 20
 
 
 class BackupError(ValueError):
@@ -68,8 +89,12 @@ def _json_value(value):
 
 
 def _rows() -> bytes:
+    """Every row, read in one transaction: one snapshot of the database (a post added while the
+    backup runs is either wholly in it, tags and all, or not at all)."""
     lines = []
-    with db.engine.connect() as conn:
+    options = {"isolation_level": "REPEATABLE READ"} if db.engine.dialect.name == "postgresql" \
+        else {}
+    with db.engine.connect().execution_options(**options) as conn, conn.begin():
         for table in _tables():
             for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
                 values = {k: _json_value(v) for k, v in row._mapping.items()}
@@ -78,121 +103,296 @@ def _rows() -> bytes:
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes, files: dict) -> None:
+    import io
+
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = len(data), int(utcnow().timestamp()), 0o600
     archive.addfile(info, io.BytesIO(data))
     files[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
+@contextmanager
+def _terminated_cleanly() -> Iterator[None]:
+    """SIGTERM (a timeout, systemd stopping a job) unwinds like Ctrl-C, so cleanup runs."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def create(path: Path) -> dict:
     """Write a backup of the database and the media to `path` (atomically); its manifest."""
+    if _revision() is None:
+        raise BackupError("the database has no Inkwell tables yet: run `inkwell setup` first")
     store = get_store()
     files: dict[str, dict] = {}
     path = path.resolve()
-    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    for stale in path.parent.glob(f".{path.name}.*.partial"):  # left by a backup killed hard
+        stale.unlink(missing_ok=True)
     try:
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as archive:
-            _add(archive, ROWS, _rows(), files)
-            for key in sorted(store.keys()):
-                _add(archive, MEDIA + key, store.read(key), files)
-            manifest = {
-                "format": FORMAT,
-                "created_at": utcnow().isoformat(),
-                "revision": _revision(),
-                "database": db.engine.dialect.name,
-                "files": files,
-            }
-            _add(archive, MANIFEST, json.dumps(manifest, indent=1).encode(), {})
-        os.chmod(partial, 0o600)  # it holds password hashes
-        os.replace(partial, path)
+        fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    except OSError as e:
+        raise BackupError(f"cannot write in {path.parent}: {e.strerror or e}") from None
+    try:
+        with _terminated_cleanly():
+            with os.fdopen(fd, "wb") as raw:
+                with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+                    _add(archive, ROWS, _rows(), files)
+                    for key in sorted(store.keys()):
+                        _add(archive, MEDIA + key, store.read(key), files)
+                    manifest = {
+                        "format": FORMAT,
+                        "created_at": utcnow().isoformat(),
+                        "revision": _revision(),
+                        "database": db.engine.dialect.name,
+                        "files": files,
+                    }
+                    _add(archive, MANIFEST, json.dumps(manifest, indent=1).encode(), {})
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.chmod(partial, 0o600)  # it holds password hashes
+            os.replace(partial, path)
+            _fsync_folder(path.parent)
+    except OSError as e:
+        Path(partial).unlink(missing_ok=True)
+        raise BackupError(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
     return manifest
 
 
-# --- checking a backup -------------------------------------------------------------------------
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- reading and checking a backup -------------------------------------------------------------
 
 
 @dataclass
 class Checked:
-    """A backup read and checked in full, ready to restore."""
+    """A backup read and checked in full, ready to restore (media stay in the file)."""
 
+    path: Path
     manifest: dict
     rows: dict[str, list[dict]] = field(default_factory=dict)
-    media: dict[str, bytes] = field(default_factory=dict)
+    media: list[str] = field(default_factory=list)
 
 
-def _members(path: Path) -> Iterator[tuple[str, bytes]]:
+def _each_member(path: Path, wanted: Callable[[str], bool] = lambda name: True
+                 ) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """(name, chunks) of every member, streamed; BackupError for anything but plain files."""
     try:
-        with tarfile.open(path, mode="r:*") as archive:
+        with tarfile.open(path, mode="r:gz") as archive:
             for member in archive:
                 if not member.isfile():
                     raise BackupError(f"{path}: {member.name!r} is not a plain file")
-                yield member.name, archive.extractfile(member).read()
-    except (tarfile.TarError, EOFError, OSError, ValueError) as e:  # zlib.error is an OSError
+                if wanted(member.name):
+                    yield member.name, _chunks(path, archive.extractfile(member))
+    except BackupError:
+        raise
+    except _UNREADABLE as e:
         raise BackupError(f"{path} is not a readable backup file ({e})") from None
 
 
-def _parse_value(column, value):
-    if value is not None and isinstance(column.type, DateTime):
-        return datetime.fromisoformat(value)
-    return value
+# What a damaged or cut-short gzip/tar file raises (zlib.error is an OSError).
+_UNREADABLE = (tarfile.TarError, EOFError, OSError, ValueError)
+
+
+def _chunks(path: Path, stream) -> Iterator[bytes]:
+    try:
+        while chunk := stream.read(CHUNK):
+            yield chunk
+    except _UNREADABLE as e:
+        raise BackupError(f"{path} is not a readable backup file ({e})") from None
+
+
+def _no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("a key appears twice")
+    return dict(pairs)
+
+
+def _manifest(path: Path, data: bytes) -> dict:
+    from .migrations import known_revisions
+
+    try:
+        manifest = json.loads(data, object_pairs_hook=_no_duplicate_keys)
+        files = manifest["files"]
+        ok = (isinstance(files, dict) and ROWS in files
+              and all(isinstance(v, dict) and isinstance(v.get("size"), int)
+                      and isinstance(v.get("sha256"), str) for v in files.values())
+              and isinstance(manifest["created_at"], str)
+              and isinstance(manifest["revision"], str))
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise BackupError(f"{path}: {MANIFEST} is not an Inkwell backup manifest")
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{path} is backup format {manifest.get('format')!r}; this Inkwell "
+                          f"reads format {FORMAT}")
+    if manifest["revision"] not in known_revisions():
+        raise BackupError(
+            f"{path} was made by a newer Inkwell (schema revision {manifest['revision']!r}): "
+            "restore it with that release or a later one"
+        )
+    return manifest
 
 
 def check(path: Path) -> Checked:
-    """Read the whole backup and check it; BackupError when anything is wrong."""
-    from .migrations import known_revisions
-
-    members = dict(_members(path))
-    if MANIFEST not in members:
+    """Read the whole backup (streaming) and check it; BackupError when anything is wrong."""
+    seen: dict[str, tuple[int, str]] = {}
+    manifest_data = rows_data = None
+    for name, chunks in _each_member(path):
+        if name in seen or (name == MANIFEST and manifest_data is not None):
+            raise BackupError(f"{path}: {name!r} is in the file twice")
+        if name not in (MANIFEST, ROWS) and not (
+            name.startswith(MEDIA) and is_valid_key(name[len(MEDIA):])
+        ):
+            raise BackupError(f"{path}: unexpected member {name!r}")
+        digest, size, kept = hashlib.sha256(), 0, []
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            if name in (MANIFEST, ROWS):
+                kept.append(chunk)
+        if name == MANIFEST:
+            manifest_data = b"".join(kept)
+            continue
+        if name == ROWS:
+            rows_data = b"".join(kept)
+        seen[name] = (size, digest.hexdigest())
+    if manifest_data is None:
         raise BackupError(f"{path} has no {MANIFEST}: not an Inkwell backup, or cut short")
-    try:
-        manifest = json.loads(members.pop(MANIFEST))
-        files = manifest["files"]
-        fmt, revision = manifest["format"], manifest["revision"]
-    except (ValueError, KeyError, TypeError):
-        raise BackupError(f"{path}: {MANIFEST} cannot be read") from None
-    if fmt != FORMAT:
-        raise BackupError(f"{path} is backup format {fmt!r}; this Inkwell reads format {FORMAT}")
-    if revision not in known_revisions():
-        raise BackupError(
-            f"{path} was made by a newer Inkwell (schema revision {revision!r}): restore it "
-            "with that release or a later one"
-        )
-    if set(members) != set(files):
-        missing, extra = set(files) - set(members), set(members) - set(files)
+    manifest = _manifest(path, manifest_data)
+    files = manifest["files"]
+    if set(seen) != set(files):
+        missing, extra = set(files) - set(seen), set(seen) - set(files)
         raise BackupError(f"{path} does not hold what its manifest lists (missing: "
                           f"{sorted(missing)[:5]}, not listed: {sorted(extra)[:5]})")
-    for name, data in members.items():
-        expected = files[name]
-        if len(data) != expected.get("size") or (
-            hashlib.sha256(data).hexdigest() != expected.get("sha256")
-        ):
+    for name, (size, sha256) in seen.items():
+        if (size, sha256) != (files[name]["size"], files[name]["sha256"]):
             raise BackupError(f"{path}: {name} is damaged (its size or checksum differs from "
                               "the manifest's); nothing was restored")
-        if name != ROWS and not (name.startswith(MEDIA) and is_valid_key(name[len(MEDIA):])):
-            raise BackupError(f"{path}: unexpected member {name!r}")
-    checked = Checked(manifest)
-    checked.media = {name[len(MEDIA):]: data for name, data in members.items() if name != ROWS}
+    checked = Checked(path, manifest, media=sorted(n[len(MEDIA):] for n in seen if n != ROWS))
+    checked.rows = _read_rows(path, rows_data or b"")
+    _check_keys(path, checked.rows)
+    return checked
+
+
+def _read_rows(path: Path, data: bytes) -> dict[str, list[dict]]:
     tables = {t.name: t for t in _tables()}
-    for number, line in enumerate(members.get(ROWS, b"").decode().splitlines(), 1):
+    rows: dict[str, list[dict]] = {}
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise BackupError(f"{path}: {ROWS} is not UTF-8 text") from None
+    for number, line in enumerate(lines, 1):
         try:
             entry = json.loads(line)
             table = tables[entry["table"]]
-            row = {k: _parse_value(table.c[k], v) for k, v in entry["row"].items()}
-        except (ValueError, KeyError, TypeError) as e:
+            row = _row(table, entry["row"])
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise BackupError(f"{path}: {ROWS} line {number} does not fit this schema "
                               f"({type(e).__name__}: {e})") from None
-        checked.rows.setdefault(table.name, []).append(row)
-    return checked
+        rows.setdefault(table.name, []).append(row)
+    return rows
+
+
+def _row(table: Table, values: dict) -> dict:
+    """The row as the database takes it; ValueError/KeyError when it does not fit the table."""
+    row = {}
+    for column in table.columns:
+        if column.name not in values:
+            if column.default is None and not column.nullable:
+                raise KeyError(f"{table.name}.{column.name} is missing")
+            continue
+        row[column.name] = _value(column, values[column.name])
+    unknown = set(values) - set(table.c.keys())
+    if unknown:
+        raise KeyError(f"{table.name} has no column {sorted(unknown)[0]}")
+    return row
+
+
+def _value(column, value):
+    name = f"{column.table.name}.{column.name}"
+    if value is None:
+        if not column.nullable:
+            raise ValueError(f"{name} may not be empty")
+        return None
+    kind = column.type
+    if isinstance(kind, DateTime):
+        moment = datetime.fromisoformat(value)  # TypeError for a number: also a refusal
+        if moment.tzinfo is not None:  # stored as naive UTC, as Inkwell writes them
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment
+    if isinstance(kind, Boolean):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+    elif isinstance(kind, Integer):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+    elif isinstance(kind, String | Text):
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be text, got {value!r}")
+        if getattr(kind, "length", None) and len(value) > kind.length:
+            raise ValueError(f"{name} is longer than {kind.length} characters")
+    elif not isinstance(kind, JSON):
+        raise ValueError(f"{name}: type {kind!r} is not known to backups")
+    return value
+
+
+def _check_keys(path: Path, rows: dict[str, list[dict]]) -> None:
+    """Primary and unique keys unique, and every reference pointing at a row of the backup."""
+    for table in _tables():
+        mine = rows.get(table.name, [])
+        keys = [list(table.primary_key.columns)] + [
+            list(c.columns) for c in table.constraints if isinstance(c, UniqueConstraint)
+        ] + [list(i.columns) for i in table.indexes if i.unique] + [
+            [c] for c in table.columns if c.unique]
+        for columns in keys:
+            values = [tuple(row.get(c.name) for c in columns) for row in mine]
+            if len(values) != len(set(values)):
+                names = ", ".join(c.name for c in columns)
+                raise BackupError(f"{path}: two {table.name} rows share ({names})")
+        for fk in table.foreign_keys:
+            target = {row.get(fk.column.name) for row in rows.get(fk.column.table.name, [])}
+            for row in mine:
+                value = row.get(fk.parent.name)
+                if value is not None and value not in target:
+                    raise BackupError(
+                        f"{path}: a {table.name} row points at {fk.column.table.name} "
+                        f"{value}, which the backup does not hold"
+                    )
+
+
+def open_media(checked: Checked) -> Iterator[tuple[str, bytes]]:
+    """(key, bytes) of each media file, one at a time, from the (checked) file."""
+    for name, chunks in _each_member(checked.path, lambda n: n.startswith(MEDIA)):
+        yield name[len(MEDIA):], b"".join(chunks)
 
 
 # --- restore -----------------------------------------------------------------------------------
 
 
-def _content_count() -> int:
-    present = set(inspect(db.engine).get_table_names())
+def _present() -> set[str]:
+    return set(inspect(db.engine).get_table_names())
+
+
+def _content_count(present: set[str]) -> int:
     return sum(db.session.scalar(select(func.count()).select_from(t)) for t in _tables()
                if t.name in present and t.name != "site_state")
 
@@ -203,25 +403,48 @@ def restore(path: Path, force: bool = False) -> Checked:
 
     checked = check(path)  # before anything is touched
     revision = checked.manifest["revision"]
-    fresh = not inspect(db.engine).has_table("posts")
-    if not fresh:
-        if _revision() != revision:
+    present = _present()
+    if present - {"alembic_version"}:
+        current = _revision()
+        if current != revision:
             raise BackupError(
                 f"the backup is at schema revision {revision} and this database at "
-                f"{_revision()}: restore into a new, empty database (DATABASE_URL)"
+                f"{current or '(none)'}: restore into a new, empty database (DATABASE_URL)"
             )
-        if _content_count() and not force:
+        if _content_count(present) and not force:
             raise BackupError("this database already has content: restore into a new, empty "
                               "database, or pass --force to replace what it holds")
-    elif revision is not None:
+    else:
         upgrade(db.engine, revision)
+        present = _present()
 
     store = get_store()
-    for key, data in checked.media.items():  # new files are harmless if the rows fail below
-        store.save(key, data, _content_type(checked, key))
+    before = set(store.keys())
+    content_types = {row["key"]: row.get("content_type") for row in checked.rows.get("media", [])}
+    written = []
+    try:  # the files first: if the rows then fail, the new files are taken away again
+        for key, data in open_media(checked):
+            store.save(key, data, content_types.get(key) or content_type_for(key))
+            written.append(key)
+        _insert_rows(checked, [t for t in _tables() if t.name in present], present)
+    except (SQLAlchemyError, OSError, BackupError) as e:
+        db.session.rollback()
+        for key in set(written) - before:  # a restore that failed leaves no files of its own
+            store.delete(key)
+        if isinstance(e, BackupError):
+            raise
+        raise BackupError(f"the restore failed and was undone: {type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:300]}") from None
+    if force:  # what the backup does not have is not part of the restored blog
+        for key in before - set(checked.media):
+            store.delete(key)
+    if revision != head_revision():
+        upgrade(db.engine)
+    return checked
 
-    present = set(inspect(db.engine).get_table_names())  # an older revision has fewer
-    tables = [t for t in _tables() if t.name in present]
+
+def _insert_rows(checked: Checked, tables: list[Table], present: set[str]) -> None:
+    """Every row in one transaction, committed only when all went in."""
     with write_intent():
         for table in reversed(tables):  # --force, or the row a migration put there
             db.session.execute(delete(table))
@@ -232,18 +455,6 @@ def restore(path: Path, force: bool = False) -> Checked:
                 db.session.execute(insert(table), checked.rows[table.name])
         _after_insert(checked, tables)
         db.session.commit()
-    if revision != head_revision():
-        upgrade(db.engine)
-    return checked
-
-
-def _content_type(checked: Checked, key: str) -> str:
-    from .storage import content_type_for
-
-    for row in checked.rows.get("media", []):
-        if row.get("key") == key:
-            return row.get("content_type") or content_type_for(key)
-    return content_type_for(key)
 
 
 def _after_insert(checked: Checked, tables: list[Table]) -> None:

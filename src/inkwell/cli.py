@@ -128,13 +128,16 @@ def export_command(path: Path, overwrite: bool) -> None:
 @with_appcontext
 def backup_command(file: Path, overwrite: bool) -> None:
     """Write the whole blog (every row, every media file) to one file, e.g. blog.tar.gz."""
-    from .backup import create
+    from .backup import BackupError, create
 
     if not file.parent.is_dir():
         raise click.ClickException(f"{file.parent} is not a folder")
     if file.exists() and not overwrite:
         raise click.ClickException(f"{file} exists: choose another name, or pass --overwrite")
-    manifest = create(file)
+    try:
+        manifest = create(file)
+    except BackupError as e:
+        raise click.ClickException(str(e)) from None
     media = sum(1 for name in manifest["files"] if name.startswith("media/"))
     size = file.stat().st_size
     click.echo(f"Wrote {file} ({size:,} bytes: the database at revision {manifest['revision']} "

@@ -8,10 +8,11 @@ import io
 import json
 import tarfile
 import textwrap
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from inkwell.extensions import db
 from inkwell.storage import get_store
@@ -159,8 +160,23 @@ def _with_rows(rows: bytes):
     return change
 
 
+def _rows_changed(backup: Path, table: str, **values) -> bytes:
+    """The backup's database.jsonl with `values` set in every row of `table`."""
+    lines = []
+    for line in _member(backup, "database.jsonl").decode().splitlines():
+        entry = json.loads(line)
+        if entry["table"] == table:
+            entry["row"].update(values)
+        lines.append(json.dumps(entry))
+    return ("\n".join(lines) + "\n").encode()
+
+
 def _flip_media(name, data):
     return data[:10] + bytes([data[10] ^ 1]) + data[11:] if name.startswith("media/") else data
+
+
+def _no_files(manifest: bytes) -> bytes:
+    return json.dumps({**json.loads(manifest), "files": {}}).encode()
 
 
 def _newer(name, data):
@@ -182,6 +198,18 @@ def test_a_damaged_backup_is_refused_before_anything_is_touched(app, runner, tmp
         "rows of another schema": (_with_rows(b'{"table": "posts", "row": {"colour": 1}}\n'),
                                    "line 1 does not fit this schema"),
         "unknown table": (_with_rows(b'{"table": "payments", "row": {}}\n'), "does not fit"),
+        "text for a number": (_with_rows(_rows_changed(good, "posts", reading_minutes="lots")),
+                              "posts.reading_minutes must be a whole number"),
+        "a slug too long": (_with_rows(_rows_changed(good, "posts", slug="x" * 201)),
+                            "posts.slug is longer than 200"),
+        "two tags, one slug": (_with_rows(_rows_changed(good, "tags", slug="same")),
+                               "two tags rows share (slug)"),
+        "a link to no post": (_with_rows(_rows_changed(good, "post_tags", post_id=999)),
+                              "points at posts 999"),
+        "not UTF-8": (_with_rows(b"\xff\xfe\n"), "not UTF-8"),
+        "a manifest and nothing else": (
+            lambda n, d: _no_files(d) if n == "manifest.json" else None,
+            "not an Inkwell backup manifest"),
     }
     files = {name: tmp_path / f"{name}.tar.gz" for name in cases}
     for name, (change, _) in cases.items():
@@ -214,8 +242,10 @@ def test_a_database_with_content_is_replaced_only_when_asked(app, runner, tmp_pa
         assert cli.invoke(args=["setup"]).exit_code == 0  # the welcome post
         refused = cli.invoke(args=["restore", str(archive)])
         assert refused.exit_code == 1 and "already has content" in refused.output
+        with restored.app_context():
+            get_store().save("ffff0000.webp", b"not in the backup", "image/webp")
         assert cli.invoke(args=["restore", "--force", str(archive)]).exit_code == 0
-        assert snapshot(restored) == snapshot(app)
+        assert snapshot(restored) == snapshot(app)  # the extra file is gone too
         assert restored.test_client().get("/posts/welcome/").status_code == 404
 
 
@@ -255,3 +285,63 @@ def test_media_in_a_bucket_come_back_into_a_bucket_or_onto_disk(settings, s3_end
             result = restored.test_cli_runner().invoke(args=["restore", str(archive)])
             assert result.exit_code == 0, result.output
             assert snapshot(restored) == expected, name
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_backup_is_one_snapshot_while_authors_write(app, runner, tmp_path, monkeypatch):
+    """A tagged post saved by another connection while the backup reads table after table is
+    either wholly in the backup or not at all: the file always restores."""
+    from sqlalchemy import create_engine
+
+    from inkwell import backup
+
+    fill(app, tmp_path / "posts")
+    writer = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    tables = backup._tables
+
+    def tables_while_writing():
+        for table in tables():
+            yield table
+            if table.name == "posts":  # posts read: a new post and its tag link arrive
+                with writer.begin() as conn:
+                    conn.execute(text(
+                        "INSERT INTO posts (id, kind, slug, title, description, status, "
+                        "published_at, updated_at, created_at, body_markdown, body_html, "
+                        "toc_html, summary_html, plain_text, has_chart, has_math, show_toc, "
+                        "reading_minutes, extra, source_hash) VALUES (500, 'post', 'late', "
+                        "'Late', '', 'published', :t, :t, :t, '', '', '', '', '', false, "
+                        "false, false, 1, '{}', '')"), {"t": datetime(2026, 1, 1)})
+                    conn.execute(text("INSERT INTO post_tags (post_id, tag_id) "
+                                      "SELECT 500, MIN(id) FROM tags"))
+
+    monkeypatch.setattr(backup, "_tables", tables_while_writing)
+    archive = tmp_path / "blog.tar.gz"
+    result = runner.invoke(args=["backup", str(archive)])
+    monkeypatch.setattr(backup, "_tables", tables)
+    writer.dispose()
+    assert result.exit_code == 0, result.output
+    with target(tmp_path, f"sqlite:///{tmp_path / 'target.sqlite3'}") as restored:
+        result = restored.test_cli_runner().invoke(args=["restore", str(archive)])
+        assert result.exit_code == 0, result.output
+
+
+def test_times_with_an_offset_are_kept_as_utc():
+    from inkwell.models import Post
+
+    column = Post.__table__.c.published_at
+    assert backup_value(column, "2026-01-01T09:00:00+05:00") == datetime(2026, 1, 1, 4, 0)
+    assert backup_value(column, "2026-01-01T09:00:00") == datetime(2026, 1, 1, 9, 0)
+
+
+def backup_value(column, value):
+    from inkwell.backup import _value
+
+    return _value(column, value)
+
+
+def test_a_backup_killed_earlier_leaves_nothing_behind(app, runner, tmp_path):
+    stale = tmp_path / ".blog.tar.gz.abc123.partial"
+    stale.write_bytes(b"x" * 1000)
+    assert runner.invoke(args=["backup", str(tmp_path / "blog.tar.gz")]).exit_code == 0
+    assert not stale.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
