@@ -88,10 +88,10 @@ def target(tmp_path: Path, database_url: str):
 
 
 @pytest.fixture
-def target_url(request, tmp_path, empty_pg_database):
+def target_url(request, tmp_path):
     """A new database without any table: SQLite, or PostgreSQL when parametrized so."""
     if request.param == "postgresql":
-        return pg_url(empty_pg_database)
+        return pg_url(request.getfixturevalue("empty_pg_database"))
     return f"sqlite:///{tmp_path / 'target.sqlite3'}"
 
 
