@@ -15,9 +15,10 @@ Restore first reads the whole file, streaming (a file larger than memory is fine
 it: the manifest, every size and checksum, and every row against the schema (types, lengths,
 required columns, unique keys, references between rows). A damaged or foreign file is refused
 before anything is touched. Then the rows go in, in one transaction, into a database without
-content (`--force`: the content there is deleted in that same transaction; a fresh database is
-migrated to the backup's revision first and to this release's after), and the media files are
-written first; if the rows then fail, the files that restore added are removed again.
+content (`--force`: the content there is deleted in that same transaction), and the media files
+are written first; if the rows then fail, the files that restore added are removed again. An
+older backup's rows are first brought to this release's schema by the migrations themselves, in a
+scratch SQLite database.
 """
 
 from __future__ import annotations
@@ -402,20 +403,21 @@ def restore(path: Path, force: bool = False) -> Checked:
     from .migrations import head_revision, upgrade
 
     checked = check(path)  # before anything is touched
-    revision = checked.manifest["revision"]
+    head = head_revision()
+    if checked.manifest["revision"] != head:
+        checked.rows = _rows_at_head(checked.rows, checked.manifest["revision"])
     present = _present()
     if present - {"alembic_version"}:
         current = _revision()
-        if current != revision:
-            raise BackupError(
-                f"the backup is at schema revision {revision} and this database at "
-                f"{current or '(none)'}: restore into a new, empty database (DATABASE_URL)"
-            )
+        if current != head:
+            raise BackupError(f"this database is at schema revision {current or '(none)'}, "
+                              f"not {head}: run `inkwell db upgrade` first, or restore into a "
+                              "new, empty database")
         if _content_count(present) and not force:
             raise BackupError("this database already has content: restore into a new, empty "
                               "database, or pass --force to replace what it holds")
     else:
-        upgrade(db.engine, revision)
+        upgrade(db.engine)
         present = _present()
 
     store = get_store()
@@ -438,9 +440,38 @@ def restore(path: Path, force: bool = False) -> Checked:
     if force:  # what the backup does not have is not part of the restored blog
         for key in before - set(checked.media):
             store.delete(key)
-    if revision != head_revision():
-        upgrade(db.engine)
     return checked
+
+
+def _rows_at_head(rows: dict[str, list[dict]], revision: str) -> dict[str, list[dict]]:
+    """An older backup's rows as this release's schema holds them: written into a scratch
+    SQLite database at the backup's revision, migrated up by the migrations, read back."""
+    from sqlalchemy import MetaData, create_engine
+
+    from .migrations import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="inkwell-restore-") as tmp:
+        engine = create_engine(f"sqlite:///{tmp}/migrate.sqlite3")
+        try:
+            upgrade(engine, revision)
+            with engine.begin() as conn:
+                old = MetaData()
+                old.reflect(conn)
+                for table in _tables():
+                    if table.name in old.tables and rows.get(table.name):
+                        then = old.tables[table.name]
+                        conn.execute(insert(then), [{k: v for k, v in row.items() if k in then.c}
+                                                    for row in rows[table.name]])
+            upgrade(engine)
+            with engine.connect() as conn:
+                return {t.name: [dict(r._mapping) for r in conn.execute(
+                    select(t).order_by(*t.primary_key.columns))] for t in _tables()}
+        except SQLAlchemyError as e:
+            raise BackupError(f"the backup's rows (schema revision {revision}) cannot be brought "
+                              f"to this release's schema: {str(e).splitlines()[0][:300]}"
+                              ) from None
+        finally:
+            engine.dispose()
 
 
 def _insert_rows(checked: Checked, tables: list[Table], present: set[str]) -> None:

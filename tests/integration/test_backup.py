@@ -249,21 +249,60 @@ def test_a_database_with_content_is_replaced_only_when_asked(app, runner, tmp_pa
         assert restored.test_client().get("/posts/welcome/").status_code == 404
 
 
-def test_a_backup_of_an_older_schema_restores_into_a_new_database(app, runner, tmp_path):
-    """Made before migration 0002 (site_state): restored at that revision, then upgraded."""
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_backup_of_an_older_schema_restores_into_this_release(app, runner, tmp_path):
+    """Made before migration 0002 (site_state): its rows are brought up by the migrations, and
+    restored into a new database or one a release step already migrated (a PaaS)."""
     from inkwell.migrations import current_revision, head_revision
 
-    archive = tmp_path / "old.tar.gz"
+    fill(app, tmp_path / "posts")
+    expected = snapshot(app)
+    archive = tmp_path / "blog.tar.gz"
     assert runner.invoke(args=["backup", str(archive)]).exit_code == 0
-    _rewrite(archive, tmp_path / "0001.tar.gz", lambda n, d: (
-        json.dumps({**json.loads(d), "revision": "0001"}).encode() if n == "manifest.json"
-        else d))
-    with target(tmp_path, f"sqlite:///{tmp_path / 'target.sqlite3'}") as restored:
-        result = restored.test_cli_runner().invoke(args=["restore", str(tmp_path / "0001.tar.gz")])
-        assert result.exit_code == 0, result.output
-        with restored.app_context():
-            assert current_revision(db.engine) == head_revision()
-            assert inspect(db.engine).has_table("site_state")
+    old = tmp_path / "0001.tar.gz"
+    _rewrite(archive, old, _at_revision("0001"))
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    for name, url in (("fresh", fresh), ("migrated", migrated(f"sqlite:///{tmp_path / 'm.db'}"))):
+        with target(tmp_path / name, url) as restored:
+            result = restored.test_cli_runner().invoke(args=["restore", str(old)])
+            assert result.exit_code == 0, (name, result.output)
+            assert snapshot(restored) == expected, name
+            with restored.app_context():
+                assert current_revision(db.engine) == head_revision()
+                assert inspect(db.engine).has_table("site_state")
+
+
+def _at_revision(revision: str):
+    """A change that makes a backup look like one from `revision`: the manifest says so, and
+    the rows of tables that revision did not have are gone."""
+    def change(name, data):
+        if name == "database.jsonl":
+            kept = [line for line in data.decode().splitlines()
+                    if json.loads(line)["table"] != "site_state"]
+            return ("\n".join(kept) + "\n").encode()
+        if name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["revision"] = revision
+            return json.dumps(manifest).encode()
+        return data
+    return _with_rows_fixed(change)
+
+
+def _with_rows_fixed(change):
+    """`change`, then the manifest's entry for database.jsonl made to match the new rows."""
+    rows: dict[str, bytes] = {}
+
+    def fixed(name, data):
+        data = change(name, data)
+        if name == "database.jsonl":
+            rows["data"] = data
+        if name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["files"]["database.jsonl"] = {
+                "size": len(rows["data"]), "sha256": hashlib.sha256(rows["data"]).hexdigest()}
+            return json.dumps(manifest).encode()
+        return data
+    return fixed
 
 
 def test_media_in_a_bucket_come_back_into_a_bucket_or_onto_disk(settings, s3_endpoint, tmp_path):
