@@ -24,6 +24,7 @@ scratch SQLite database.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import signal
@@ -104,8 +105,6 @@ def _rows() -> bytes:
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes, files: dict) -> None:
-    import io
-
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = len(data), int(utcnow().timestamp()), 0o600
     archive.addfile(info, io.BytesIO(data))
