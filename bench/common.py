@@ -145,14 +145,23 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def run_wrk(url: str, duration: int, connections: int = 32, header: str = "") -> dict:
-    """One wrk run pinned to the load-generator core; `header` ("Name: value") is sent with -H."""
+def wrk_argv(url: str, duration: int, connections: int = 32, header: str = "",
+             timeout: int | None = None) -> list[str]:
+    """wrk pinned to the load-generator core; `header` ("Name: value") is sent with -H; a request
+    slower than `timeout` seconds counts as a socket error (wrk's default: 2 s)."""
     wrk = shutil.which("wrk")
     if not wrk:
         raise BenchError("wrk is not installed: apt-get install wrk")
     _, load_cpu = cpu_layout()
     argv = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
-    argv = pinned(load_cpu, [*argv, *(["-H", header] if header else []), url])
+    if timeout is not None:
+        argv.append(f"--timeout={timeout}s")
+    return pinned(load_cpu, [*argv, *(["-H", header] if header else []), url])
+
+
+def run_wrk(url: str, duration: int, connections: int = 32, header: str = "") -> dict:
+    """One wrk run (see wrk_argv)."""
+    argv = wrk_argv(url, duration, connections, header)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")

@@ -45,11 +45,11 @@ from .common import (
     figure,
     is_quick,
     parse_wrk,
-    pinned,
     postgres_database,
     rss_bytes,
     scratch,
     start_stack,
+    wrk_argv,
 )
 from .fixtures import POST_PATH
 from .tcpproxy import TcpProxy
@@ -67,13 +67,9 @@ def _author(stack: Stack) -> str:
 
 def _wrk(url: str, seconds: float, connections: int = 32, header: str = "",
          timeout: int = 2) -> subprocess.Popen:
-    """wrk started in the background on the load core; read it with _wrk_result(). A request
-    slower than `timeout` seconds counts as a socket error (wrk's default: 2 s)."""
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", f"--timeout={timeout}s",
-            "--latency", *(["-H", header] if header else []), url]
-    _, load_cpu = cpu_layout()
-    return subprocess.Popen(pinned(load_cpu, argv), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    """wrk (common.wrk_argv) started in the background; read it with _wrk_result()."""
+    return subprocess.Popen(wrk_argv(url, int(seconds), connections, header, timeout),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _wrk_result(proc: subprocess.Popen) -> dict:
@@ -99,14 +95,10 @@ def _workers(stack: Stack) -> list[int]:
     return descendants(stack.app_pid) if stack.app_pid else []
 
 
-def _tls(stack: Stack) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(stack.ca_file))
-
-
-def _status(stack: Stack, path: str, header: str = "") -> tuple[int, dict]:
-    headers = dict([header.split(": ", 1)]) if header else {}
-    status, answer_headers, _ = fetch(stack.https_url + path, headers, context=_tls(stack))
-    return status, answer_headers
+def _status(stack: Stack, path: str) -> int:
+    """The status of an anonymous GET of `path` through nginx (HTTPS)."""
+    tls = ssl.create_default_context(cafile=str(stack.ca_file))
+    return fetch(stack.https_url + path, context=tls)[0]
 
 
 # --- drills ------------------------------------------------------------------------------------
@@ -259,7 +251,7 @@ def drill_db_outage(tmp: Path, quick: bool) -> dict:
                 # database; nothing is restarted.
                 restored, recovered = time.monotonic(), None
                 while time.monotonic() < restored + 30:
-                    if _status(stack, f"/search?q={uuid.uuid4().hex}")[0] == 200:
+                    if _status(stack, f"/search?q={uuid.uuid4().hex}") == 200:
                         recovered = round(time.monotonic() - restored, 2)
                         break
                     time.sleep(0.05)

@@ -130,7 +130,8 @@ def _terminated_cleanly() -> Iterator[None]:
 
 def create(path: Path) -> dict:
     """Write a backup of the database and the media to `path` (atomically); its manifest."""
-    if _revision() is None:
+    revision = _revision()
+    if revision is None:
         raise BackupError("the database has no Inkwell tables yet: run `inkwell setup` first")
     store = get_store()
     files: dict[str, dict] = {}
@@ -151,7 +152,7 @@ def create(path: Path) -> dict:
                     manifest = {
                         "format": FORMAT,
                         "created_at": utcnow().isoformat(),
-                        "revision": _revision(),
+                        "revision": revision,
                         "database": db.engine.dialect.name,
                         "files": files,
                     }
@@ -191,6 +192,10 @@ class Checked:
     media: list[str] = field(default_factory=list)
 
 
+# What a damaged or cut-short gzip/tar file raises (zlib.error is an OSError).
+_UNREADABLE = (tarfile.TarError, EOFError, OSError, ValueError)
+
+
 def _each_member(path: Path, wanted: Callable[[str], bool] = lambda name: True
                  ) -> Iterator[tuple[str, Iterator[bytes]]]:
     """(name, chunks) of every member, streamed; BackupError for anything but plain files."""
@@ -205,10 +210,6 @@ def _each_member(path: Path, wanted: Callable[[str], bool] = lambda name: True
         raise
     except _UNREADABLE as e:
         raise BackupError(f"{path} is not a readable backup file ({e})") from None
-
-
-# What a damaged or cut-short gzip/tar file raises (zlib.error is an OSError).
-_UNREADABLE = (tarfile.TarError, EOFError, OSError, ValueError)
 
 
 def _chunks(path: Path, stream) -> Iterator[bytes]:

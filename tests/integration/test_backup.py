@@ -365,17 +365,12 @@ def test_a_backup_is_one_snapshot_while_authors_write(app, runner, tmp_path, mon
 
 
 def test_times_with_an_offset_are_kept_as_utc():
+    from inkwell.backup import _value
     from inkwell.models import Post
 
     column = Post.__table__.c.published_at
-    assert backup_value(column, "2026-01-01T09:00:00+05:00") == datetime(2026, 1, 1, 4, 0)
-    assert backup_value(column, "2026-01-01T09:00:00") == datetime(2026, 1, 1, 9, 0)
-
-
-def backup_value(column, value):
-    from inkwell.backup import _value
-
-    return _value(column, value)
+    assert _value(column, "2026-01-01T09:00:00+05:00") == datetime(2026, 1, 1, 4, 0)
+    assert _value(column, "2026-01-01T09:00:00") == datetime(2026, 1, 1, 9, 0)
 
 
 def test_a_backup_killed_earlier_leaves_nothing_behind(app, runner, tmp_path):

@@ -8,7 +8,6 @@ on it, as file descriptor 3 with LISTEN_FDS=1 and LISTEN_PID set to gunicorn's o
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from inkwell.deploy.diagnose import connection
 from inkwell.deploy.stack import handed_over, held_socket
 
 from ..services import BIN, free_port, migrated, production_env
@@ -34,23 +34,11 @@ def start_on(held: socket.socket, env: dict[str, str], log: Path) -> subprocess.
                                 stdout=out, stderr=subprocess.STDOUT)
 
 
-def connection(address: str) -> http.client.HTTPConnection:
-    if address.startswith("unix:"):
-        conn = http.client.HTTPConnection("localhost", timeout=30)
-        conn.sock = socket.socket(socket.AF_UNIX)
-        conn.sock.settimeout(30)
-        conn.sock.connect(address[len("unix:"):])
-        return conn
-    host, _, port = address.rpartition(":")
-    return http.client.HTTPConnection(host, int(port), timeout=30)
-
-
 def get(address: str) -> tuple[int | str, float]:
     """(status or the error's name, seconds) of one GET / on a new connection."""
     started = time.monotonic()
-    conn = None
+    conn = connection(address, timeout=30)
     try:
-        conn = connection(address)
         conn.request("GET", "/")
         response = conn.getresponse()
         response.read()
@@ -58,8 +46,7 @@ def get(address: str) -> tuple[int | str, float]:
     except OSError as e:
         return type(e).__name__, time.monotonic() - started
     finally:
-        if conn is not None:
-            conn.close()
+        conn.close()
 
 
 def wait_until_served(address: str, proc: subprocess.Popen, log: Path) -> None:

@@ -28,27 +28,32 @@ PAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack_in(folder: Path, **env: str) -> Stack:
+    """A Stack (not started) on free ports, its instance in `folder` (SQLite, local media, 2
+    workers); `env` adds settings or replaces these."""
     need_binary("nginx")
-    tmp = tmp_path_factory.mktemp("stack")
-    running = Stack(
-        app_dir=tmp,
-        run_dir=tmp / "run",
+    return Stack(
+        app_dir=folder,
+        run_dir=folder / "run",
         http_port=free_port(),
         https_port=free_port(),
         log_to_files=True,
         extra_env={
-            "INKWELL_INSTANCE_PATH": str(tmp / "instance"),
-            "DATABASE_URL": f"sqlite:///{tmp / 'instance' / 'inkwell.sqlite3'}",
-            "MEDIA_ROOT": str(tmp / "instance" / "media"),
+            "INKWELL_INSTANCE_PATH": str(folder / "instance"),
+            "DATABASE_URL": f"sqlite:///{folder / 'instance' / 'inkwell.sqlite3'}",
+            "MEDIA_ROOT": str(folder / "instance" / "media"),
             "MEDIA_BACKEND": "local",
             "SECRET_KEY": new_secret_key(),
-            "CACHE_MAX_AGE": str(CACHE_SECONDS),
-            "MAX_UPLOAD_SIZE": str(UPLOAD_LIMIT),
             "WEB_CONCURRENCY": "2",
+            **env,
         },
     )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    running = stack_in(tmp_path_factory.mktemp("stack"), CACHE_MAX_AGE=str(CACHE_SECONDS),
+                       MAX_UPLOAD_SIZE=str(UPLOAD_LIMIT))
     with running:
         yield running
 

@@ -19,37 +19,24 @@ import uuid
 from sqlalchemy import make_url
 
 from bench.tcpproxy import TcpProxy
-from inkwell.config import new_secret_key
 from inkwell.deploy.stack import Stack
 
-from ..services import PG_ADMIN_URL, free_port, need_binary
-from .test_stack import doctor, fetch
+from ..services import PG_ADMIN_URL
+from .test_stack import doctor, fetch, stack_in
 
 CACHE_SECONDS = 2
 CACHED = ["/", "/posts/welcome/", "/tags/inkwell/", "/feed.xml"]
 
 
 def test_readers_get_pages_while_postgresql_is_unreachable(tmp_path, empty_pg_database):
-    need_binary("nginx")
     server = make_url(PG_ADMIN_URL)
     with TcpProxy((server.host or "127.0.0.1", server.port or 5432)) as proxy:
         url = server.set(drivername="postgresql+psycopg", host="127.0.0.1", port=proxy.port,
                          database=empty_pg_database)
-        stack = Stack(
-            app_dir=tmp_path,
-            run_dir=tmp_path / "run",
-            http_port=free_port(),
-            https_port=free_port(),
-            log_to_files=True,
-            extra_env={
-                "INKWELL_INSTANCE_PATH": str(tmp_path / "instance"),
-                "DATABASE_URL": url.render_as_string(hide_password=False) + "?connect_timeout=2",
-                "MEDIA_ROOT": str(tmp_path / "instance" / "media"),
-                "MEDIA_BACKEND": "local",
-                "SECRET_KEY": new_secret_key(),
-                "CACHE_MAX_AGE": str(CACHE_SECONDS),
-                "WEB_CONCURRENCY": "2",
-            },
+        stack = stack_in(
+            tmp_path,
+            DATABASE_URL=url.render_as_string(hide_password=False) + "?connect_timeout=2",
+            CACHE_MAX_AGE=str(CACHE_SECONDS),
         )
         with stack:
             for path in CACHED:

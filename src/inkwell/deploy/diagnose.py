@@ -81,7 +81,8 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-def _connection(address: str, timeout: float) -> http.client.HTTPConnection:
+def connection(address: str, timeout: float) -> http.client.HTTPConnection:
+    """An HTTP connection to a gunicorn bind address: host:port, [v6]:port or unix:/path."""
     if address.startswith("unix:"):
         return _UnixConnection(address[len("unix:"):], timeout)
     host, _, port = address.rpartition(":")
@@ -100,7 +101,7 @@ def _ascii_host(host: str) -> str:
 
 def _get(address: str, path: str, host: str, timeout: float) -> tuple[int, bytes, float]:
     """(status, body, seconds) of GET `path` sent as nginx sends it."""
-    conn = _connection(address, timeout)
+    conn = connection(address, timeout)
     started = time.monotonic()
     try:
         conn.request("GET", path, headers={"Host": _ascii_host(host),

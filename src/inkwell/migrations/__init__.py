@@ -7,13 +7,19 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 
-def _config(connection):
+def _config(connection=None):
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     cfg.attributes["connection"] = connection
     return cfg
+
+
+def _scripts():
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config())
 
 
 def upgrade(engine, revision: str = "head") -> None:
@@ -31,19 +37,9 @@ def current_revision(engine) -> str | None:
 
 
 def head_revision() -> str | None:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(HERE))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    return _scripts().get_current_head()
 
 
 def known_revisions() -> set[str]:
     """Every revision this release's migrations know (a backup from a newer one is not)."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(HERE))
-    return {script.revision for script in ScriptDirectory.from_config(cfg).walk_revisions()}
+    return {script.revision for script in _scripts().walk_revisions()}
