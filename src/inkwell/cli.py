@@ -60,6 +60,22 @@ def db_upgrade() -> None:
         click.echo(f"Database upgraded from revision {before or '(empty)'} to {after}.")
 
 
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (a rollback to an older release does this)."""
+    from .extensions import db
+    from .migrations import current_revision, downgrade, known_revisions
+
+    if revision not in known_revisions():
+        raise click.ClickException(f"{revision!r} is not a revision this release knows")
+    before = current_revision(db.engine)
+    with write_intent():
+        downgrade(db.engine, revision)
+    click.echo(f"Database migrated from revision {before or '(empty)'} down to {revision}.")
+
+
 @db_group.command("status")
 @with_appcontext
 def db_status() -> None:

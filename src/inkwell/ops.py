@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+from pathlib import Path
 
 from flask import Blueprint
 from sqlalchemy import text
@@ -13,10 +14,21 @@ from .extensions import db
 bp = Blueprint("ops", __name__)
 
 
+@functools.cache
+def release() -> str | None:
+    """The release this process runs: push-to-deploy writes REVISION into each release folder,
+    the service's working directory (deploy/releases.py). None anywhere else."""
+    try:
+        return Path("REVISION").read_text().strip()[:80] or None
+    except OSError:
+        return None
+
+
 @bp.get("/healthz")
 def healthz():
-    """The process is up and can answer; checks nothing else."""
-    return {"status": "ok"}, 200, {"Cache-Control": "no-store"}
+    """The process is up and can answer; checks nothing else. Says which release runs, so a
+    deploy can tell the new gunicorn from the old one."""
+    return {"status": "ok", "release": release()}, 200, {"Cache-Control": "no-store"}
 
 
 @functools.cache

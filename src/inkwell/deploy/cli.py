@@ -5,6 +5,7 @@ diagnose this machine, and run the production stack locally (`make stack`).
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -147,6 +148,115 @@ def stack_command(http_port: int, https_port: int, run_dir: Path | None) -> None
     instance = instance_folder(app_dir)
     with _config_errors_as_messages():
         run_forever(app_dir, (run_dir or instance / "stack").resolve(), http_port, https_port)
+
+
+def _releases_layout(root: Path):
+    from .releases import Layout
+
+    return Layout(root.absolute())
+
+
+_ROOT_OPTION = click.option(
+    "--root", type=click.Path(file_okay=False, path_type=Path), default="/srv/inkwell",
+    show_default=True, help="The deploy root: repo.git, releases/, shared/, current.",
+)
+
+
+@contextmanager
+def _deploy_errors_as_messages() -> Iterator[None]:
+    from .releases import DeployError
+
+    try:
+        yield
+    except (DeployError, ConfigError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+@deploy_group.command("init")
+@_ROOT_OPTION
+@click.option("--branch", default="main", show_default=True, help="The branch a push deploys.")
+@click.option("--site-url", help="e.g. https://blog.example.com: writes shared/.env from it "
+              "(with a fresh SECRET_KEY) when there is none yet.")
+def init_command(root: Path, branch: str, site_url: str | None) -> None:
+    """Prepare push-to-deploy: a bare repository whose pushes deploy, releases/ and shared/."""
+    from . import envfile, releases
+    from .settings import from_env
+
+    layout = _releases_layout(root)
+    env_text = None
+    if site_url:
+        paths = {
+            "SITE_URL": site_url,
+            "INKWELL_APP_DIR": str(layout.current),
+            "INKWELL_VENV_BIN": str(layout.current / ".venv" / "bin"),
+            "INKWELL_INSTANCE_PATH": str(layout.instance),
+        }
+        with _config_errors_as_messages():
+            settings = from_env({k: v for k, v in os.environ.items()
+                                 if k not in ("DOMAIN", "MEDIA_ROOT")} | paths)
+        env_text = envfile.render_env(settings) + (
+            "\n# Push-to-deploy (inkwell deploy init): every file follows the `current` link.\n"
+            f"INKWELL_APP_DIR={paths['INKWELL_APP_DIR']}\n"
+            f"INKWELL_VENV_BIN={paths['INKWELL_VENV_BIN']}\n"
+            "# How a deploy restarts the service (the hook's user needs a sudo rule for it),\n"
+            "# and how long the new release has to answer /readyz before it is rolled back.\n"
+            f"RESTART_COMMAND={releases.DEFAULT_RESTART}\n"
+            "HEALTH_TIMEOUT=60\n"
+        )
+    with _deploy_errors_as_messages():
+        releases.init(layout, branch, env_text, click.echo)
+    if not layout.env_file.exists():
+        click.echo(f"Now write {layout.env_file} (or run this again with --site-url).")
+    click.echo(f"Push to deploy: git push <you>@<this host>:{layout.repo} {branch}")
+
+
+@deploy_group.command("receive", hidden=True)
+@_ROOT_OPTION
+@click.option("--branch", default="main", show_default=True)
+def receive_command(root: Path, branch: str) -> None:
+    """(The pre-receive hook.) Deploy what is pushed to BRANCH; fail to refuse the push."""
+    from . import releases
+
+    updates = sys.stdin.read().splitlines()
+    with _deploy_errors_as_messages():
+        releases.receive(_releases_layout(root), branch, updates, click.echo)
+
+
+@deploy_group.command("release")
+@_ROOT_OPTION
+@click.argument("commit")
+def release_command(root: Path, commit: str) -> None:
+    """Deploy COMMIT from the deploy root's repository, as a push would (rolls back on failure)."""
+    from . import releases
+
+    layout = _releases_layout(root)
+    done = subprocess.run(["git", f"--git-dir={layout.repo}", "rev-parse", "--verify",
+                           "--quiet", f"{commit}^{{commit}}"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise click.ClickException(f"{commit!r} is not a commit of {layout.repo}")
+    with _deploy_errors_as_messages():
+        releases.deploy(layout, done.stdout.strip(), click.echo)
+
+
+@deploy_group.command("rollback")
+@_ROOT_OPTION
+def rollback_command(root: Path) -> None:
+    """Go back to the release before the current one (database migrated down first)."""
+    from . import releases
+
+    with _deploy_errors_as_messages():
+        release = releases.rollback(_releases_layout(root), click.echo)
+    click.echo(f"Rolled back to {release.name}.")
+
+
+@deploy_group.command("releases")
+@_ROOT_OPTION
+def releases_command(root: Path) -> None:
+    """List the releases on disk, the running one marked."""
+    layout = _releases_layout(root)
+    current = layout.current_release()
+    for release in layout.all_releases():
+        click.echo(("* " if release == current else "  ") + release.name)
 
 
 @deploy_group.command("compose-setup")

@@ -99,7 +99,7 @@ def _ascii_host(host: str) -> str:
         return "localhost"
 
 
-def _get(address: str, path: str, host: str, timeout: float) -> tuple[int, bytes, float]:
+def get(address: str, path: str, host: str, timeout: float) -> tuple[int, bytes, float]:
     """(status, body, seconds) of GET `path` sent as nginx sends it."""
     conn = connection(address, timeout)
     started = time.monotonic()
@@ -114,7 +114,7 @@ def _get(address: str, path: str, host: str, timeout: float) -> tuple[int, bytes
 
 def probe_app(address: str, host: str, timeout: float = PROBE_TIMEOUT) -> list[Finding]:
     try:
-        status, _, seconds = _get(address, "/healthz", host, timeout)
+        status, _, seconds = get(address, "/healthz", host, timeout)
     except (ConnectionRefusedError, FileNotFoundError):
         return [Finding(
             False,
@@ -150,7 +150,7 @@ def probe_app(address: str, host: str, timeout: float = PROBE_TIMEOUT) -> list[F
     findings = [Finding(True, f"gunicorn answers at {address} (/healthz in "
                               f"{seconds * 1000:.0f} ms)")]
     try:
-        status, body, seconds = _get(address, "/readyz", host, timeout)
+        status, body, seconds = get(address, "/readyz", host, timeout)
     except (OSError, http.client.HTTPException) as e:
         return [*findings, Finding(False, f"/readyz failed: {type(e).__name__}: {e}",
                                    "sudo journalctl -u inkwell -n 50")]

@@ -139,7 +139,9 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
     if cache_valid < 0:
         raise ConfigError("CACHE_MAX_AGE must be 0 or more seconds")
 
-    app_dir = Path(env.get("INKWELL_APP_DIR") or os.getcwd()).resolve()
+    # Not resolved: with push-to-deploy, INKWELL_APP_DIR is the `current` link, and every file
+    # must follow the link to whichever release it names, not stay with today's.
+    app_dir = Path(os.path.abspath(env.get("INKWELL_APP_DIR") or os.getcwd()))
     instance = instance_folder(app_dir, env)
     live = Path("/etc/letsencrypt/live") / domain
     s3_public = public_base_url(env)  # the app's own CSP allows the same origin
@@ -165,4 +167,15 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
         https_listen=_listen(env.get("NGINX_HTTPS_LISTEN", ""), ("443", "[::]:443")),
         s3_public_origin=origin(s3_public),
         media_backend=env.get("MEDIA_BACKEND") or "local",
+        static_root=through_link(app_dir, PACKAGE_DIR / "static"),
+        plotly_root=through_link(app_dir, plotly_dir()),
     )
+
+
+def through_link(app_dir: Path, path: Path) -> Path:
+    """`path` as seen through `app_dir` when that is a link to the folder `path` is in (the
+    release `current` names), so nginx reads the static files of whatever release runs."""
+    real = app_dir.resolve()
+    if real == app_dir or not path.is_relative_to(real):
+        return path
+    return app_dir / path.relative_to(real)

@@ -1,0 +1,416 @@
+"""Push-to-deploy with rollback: `git push` to the server builds the new release beside the one
+that runs, switches to it, and switches back when it does not come up healthy.
+
+The layout under the deploy root (`inkwell deploy init --root /srv/inkwell`):
+
+    repo.git/                  bare repository you push to; its pre-receive hook deploys
+    releases/<stamp>-<commit>/ one folder per deploy: the pushed tree, its own .venv installed
+                               from its own lock file, REVISION (the folder's name), and links
+                               to the shared .env and instance folder
+    shared/.env                settings (SECRET_KEY, APP_BIND, DATABASE_URL, ...)
+    shared/instance/           SQLite database, media, compiled templates
+    current -> releases/...    what the service runs (WorkingDirectory=/srv/inkwell/current)
+
+One deploy at a time (a lock file), in four steps:
+
+1. build: unpack the pushed commit, make its venv from its `requirements.lock`, install it, and
+   import the app with the shared settings. Whatever fails here fails before anything changed.
+2. switch: `current` is replaced in one rename, then the service restarts (RESTART_COMMAND,
+   `systemctl restart inkwell.service` by default). Its ExecStartPre migrates the database;
+   meanwhile inkwell.socket holds the requests, so none is refused.
+3. check: gunicorn, asked directly at APP_BIND, must name the new release on /healthz and
+   answer /readyz with 200 within HEALTH_TIMEOUT.
+4. roll back when 2 or 3 fail: the database is migrated down to what the previous release needs
+   (by the new release's scripts, the ones that know the way down), `current` goes back, the
+   service restarts, and the push is refused: the branch on the server names what runs.
+
+The hook runs as the user you push as (the service's user), so the restart goes through a
+sudo rule that allows exactly that command (docs/vps.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from ..config import ConfigError, int_setting
+from .settings import app_bind_setting
+
+DEFAULT_ROOT = Path("/srv/inkwell")
+DEFAULT_RESTART = "sudo -n systemctl restart inkwell.service"
+KEEP = 5  # releases kept on disk (the running one and the one before it always are)
+LOCK_FILE = "requirements.lock"
+ZERO_COMMIT = "0" * 40
+_NAME = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{7,40}$")
+
+Log = Callable[[str], None]
+
+
+class DeployError(Exception):
+    """A deploy or rollback that did not happen; the message says what runs now."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def repo(self) -> Path:
+        return self.root / "repo.git"
+
+    @property
+    def releases(self) -> Path:
+        return self.root / "releases"
+
+    @property
+    def shared(self) -> Path:
+        return self.root / "shared"
+
+    @property
+    def env_file(self) -> Path:
+        return self.shared / ".env"
+
+    @property
+    def instance(self) -> Path:
+        return self.shared / "instance"
+
+    @property
+    def current(self) -> Path:
+        return self.root / "current"
+
+    def current_release(self) -> Path | None:
+        """The release `current` points at (None before the first deploy)."""
+        if not self.current.is_symlink():
+            return None
+        target = self.releases / Path(os.readlink(self.current)).name
+        return target if target.is_dir() else None
+
+    def all_releases(self) -> list[Path]:
+        """Every complete release, oldest first (names start with their UTC time)."""
+        if not self.releases.is_dir():
+            return []
+        return sorted(p for p in self.releases.iterdir()
+                      if _NAME.match(p.name) and (p / "REVISION").is_file())
+
+
+@dataclass(frozen=True)
+class Target:
+    """How to restart the service and where to ask it whether it is healthy (from shared/.env)."""
+
+    restart: list[str]
+    app_bind: str
+    host: str
+    health_timeout: int
+
+    @classmethod
+    def from_env_file(cls, path: Path) -> Target:
+        if not path.is_file():
+            raise DeployError(f"{path} does not exist: run `inkwell deploy init` first")
+        values = {k: v or "" for k, v in dotenv_values(path).items()}
+        try:
+            app_bind = app_bind_setting(values.get("APP_BIND") or "127.0.0.1:8000")
+            timeout = int_setting("HEALTH_TIMEOUT", 60, values, minimum=1)
+        except ConfigError as e:
+            raise DeployError(f"{path}: {e}") from None
+        restart = shlex.split(values.get("RESTART_COMMAND") or DEFAULT_RESTART)
+        if not restart:
+            raise DeployError(f"{path}: RESTART_COMMAND is empty")
+        host = values.get("DOMAIN") or re.sub(r"^\w+://|[:/].*$", "", values.get("SITE_URL", ""))
+        return cls(restart, app_bind, host or "localhost", timeout)
+
+
+# ---------------------------------------------------------------------------------- init
+
+
+def hook_script(layout: Layout, branch: str, fallback: Path) -> str:
+    """The pre-receive hook: the running release's `inkwell` deploys (the one `init` ran with
+    before the first release exists); a non-zero exit refuses the push."""
+    current = layout.current / ".venv" / "bin" / "inkwell"
+    return (
+        "#!/bin/sh\n"
+        "# Written by `inkwell deploy init`: a push to the deployed branch builds, switches to\n"
+        "# and checks the new release; when it fails, the push is refused, the old release runs.\n"
+        f"for exe in {shlex.quote(str(current))} {shlex.quote(str(fallback))}; do\n"
+        '    if [ -x "$exe" ]; then\n'
+        f'        exec "$exe" deploy receive --root {shlex.quote(str(layout.root))} '
+        f"--branch {shlex.quote(branch)}\n"
+        "    fi\n"
+        "done\n"
+        'echo "inkwell: no inkwell command to deploy with" >&2\n'
+        "exit 1\n"
+    )
+
+
+def init(layout: Layout, branch: str, env_text: str | None, log: Log) -> None:
+    """Create the folders, the bare repository and its hook, and shared/.env when missing."""
+    for folder in (layout.releases, layout.instance):
+        folder.mkdir(parents=True, exist_ok=True)
+    if not (layout.repo / "HEAD").exists():
+        _run(["git", "init", "--quiet", "--bare", f"--initial-branch={branch}", str(layout.repo)])
+        log(f"created {layout.repo}")
+    hook = layout.repo / "hooks" / "pre-receive"
+    hook.write_text(hook_script(layout, branch, Path(sys.argv[0]).resolve()))
+    hook.chmod(0o755)
+    log(f"wrote {hook}")
+    if env_text is not None and not layout.env_file.exists():
+        from .envfile import write_private
+
+        write_private(layout.env_file, env_text)
+        log(f"wrote {layout.env_file} (a fresh SECRET_KEY; adjust the rest)")
+
+
+# ---------------------------------------------------------------------------------- deploy
+
+
+@contextlib.contextmanager
+def locked(layout: Layout) -> Iterator[None]:
+    """One deploy or rollback at a time; a second one waits for the first."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with open(layout.root / "deploy.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def receive(layout: Layout, branch: str, updates: list[str], log: Log) -> None:
+    """The pre-receive hook's work: deploy the new head of `branch`; other refs pass."""
+    for line in updates:
+        parts = line.split()
+        if len(parts) != 3 or parts[2] != f"refs/heads/{branch}":
+            continue
+        new = parts[1]
+        if new == ZERO_COMMIT:
+            raise DeployError(f"refusing to delete {branch}: it is what the server runs")
+        deploy(layout, new, log)
+
+
+def deploy(layout: Layout, commit: str, log: Log) -> Path:
+    """Build `commit`, switch to it, check it; on failure put the previous release back."""
+    target = Target.from_env_file(layout.env_file)
+    with locked(layout):
+        release = build(layout, commit, log)
+        previous = layout.current_release()
+        try:
+            switch(layout, target, release, previous, log)
+        except DeployError:
+            shutil.rmtree(release, ignore_errors=True)
+            raise
+        prune(layout, keep={release, previous}, log=log)
+        return release
+
+
+def rollback(layout: Layout, log: Log) -> Path:
+    """Go back to the release before the current one (its schema, its code)."""
+    target = Target.from_env_file(layout.env_file)
+    with locked(layout):
+        current = layout.current_release()
+        older = [r for r in layout.all_releases() if current and r.name < current.name]
+        if current is None or not older:
+            raise DeployError("there is no earlier release to go back to")
+        switch(layout, target, older[-1], current, log)
+        return older[-1]
+
+
+def build(layout: Layout, commit: str, log: Log) -> Path:
+    """Unpack, install and import-check `commit` as a new release folder."""
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        raise DeployError(f"{commit!r} is not a commit id")
+    name = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{commit[:10]}"
+    # Built where it will run (a venv cannot move); REVISION, written last, marks it complete.
+    release = layout.releases / name
+    release.mkdir(parents=True)
+    try:
+        log(f"building release {name}")
+        _unpack(layout.repo, commit, release)
+        if not (release / LOCK_FILE).is_file():
+            raise DeployError(f"the pushed tree has no {LOCK_FILE}: nothing to install from")
+        # Relative links: the same release folder works wherever the root is mounted.
+        (release / ".env").symlink_to(Path("..") / ".." / "shared" / ".env")
+        if not (release / "instance").exists():
+            (release / "instance").symlink_to(Path("..") / ".." / "shared" / "instance")
+        started = time.monotonic()
+        _install(release, log)
+        log(f"installed in {time.monotonic() - started:.0f} s; checking that the app starts")
+        _check_imports(release)
+        (release / "REVISION").write_text(name + "\n")
+    except BaseException:
+        shutil.rmtree(release, ignore_errors=True)
+        raise
+    return release
+
+
+def _unpack(repo: Path, commit: str, into: Path) -> None:
+    archive = subprocess.Popen(
+        ["git", f"--git-dir={repo}", "archive", "--format=tar", commit],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
+            tar.extractall(into, filter="data")
+    finally:
+        archive.stdout.close()
+        error = archive.stderr.read().decode(errors="replace").strip()
+        if archive.wait() != 0:
+            raise DeployError(f"git archive {commit} failed: {error}")
+
+
+def _install(release: Path, log: Log) -> None:
+    venv = release / ".venv"
+    python = venv / "bin" / "python"
+    steps = [
+        [sys.executable, "-m", "venv", str(venv)],
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--require-hashes", "-r", str(release / LOCK_FILE)],
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--no-deps", str(release)],
+    ]
+    for argv in steps:
+        done = subprocess.run(argv, cwd=release, env=_child_env(), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise DeployError(f"{' '.join(argv[2:5])} failed:\n{_tail(done)}")
+
+
+def _check_imports(release: Path) -> None:
+    """Create the app as gunicorn would (same folder, same .env): a release that cannot start,
+    from a syntax error to a setting it refuses, is refused before anything is switched."""
+    done = subprocess.run(
+        [str(release / ".venv" / "bin" / "python"), "-c", "import inkwell.wsgi"],
+        cwd=release, env=_child_env(release), capture_output=True, text=True, timeout=120,
+    )
+    if done.returncode != 0:
+        raise DeployError(f"the new release does not start:\n{_tail(done)}")
+
+
+def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log: Log) -> None:
+    """Make `to` current and restart; if it does not come up, go back to `came_from`."""
+    if came_from is not None and to.name < came_from.name:
+        # Going back: the newer release's migrations know the way down to what `to` needs.
+        _downgrade(came_from, _head_revision(to), log)
+    _point_current(layout, to)
+    problem = _restart_and_check(target, to.name, log)
+    if problem is None:
+        log(f"release {to.name} is live")
+        return
+    log(f"release {to.name} did not come up: {problem}")
+    if came_from is None:
+        layout.current.unlink()
+        raise DeployError(f"release {to.name} failed and there is no earlier one to go back to")
+    if to.name > came_from.name:
+        _downgrade(to, _head_revision(came_from), log)
+    _point_current(layout, came_from)
+    again = _restart_and_check(target, came_from.name, log)
+    if again is not None:
+        raise DeployError(
+            f"release {to.name} failed ({problem}); went back to {came_from.name}, "
+            f"which does not answer either: {again}"
+        )
+    raise DeployError(f"release {to.name} failed ({problem}); {came_from.name} runs again")
+
+
+def _point_current(layout: Layout, release: Path) -> None:
+    """Replace the `current` link in one rename: there is no moment without one."""
+    staged = layout.root / "current.new"
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(Path("releases") / release.name)
+    staged.rename(layout.current)
+
+
+def _restart_and_check(target: Target, name: str, log: Log) -> str | None:
+    """Restart the service; None once it answers as `name` and is ready, else what is wrong."""
+    log(f"restarting: {shlex.join(target.restart)}")
+    try:
+        done = subprocess.run(target.restart, capture_output=True, text=True, timeout=300,
+                              env=_child_env())
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"the restart command failed: {e}"
+    if done.returncode != 0:
+        return f"the restart command exited with {done.returncode}:\n{_tail(done)}"
+    return wait_healthy(target, name)
+
+
+def wait_healthy(target: Target, name: str) -> str | None:
+    """Poll gunicorn until /healthz names release `name` and /readyz says 200."""
+    from .diagnose import get
+
+    deadline = time.monotonic() + target.health_timeout
+    problem = "no answer yet"
+    while time.monotonic() < deadline:
+        try:
+            status, body, _ = get(target.app_bind, "/healthz", target.host, 5)
+            running = json.loads(body).get("release") if status == 200 else None
+            if running != name:
+                problem = f"/healthz answered {status}, release {running!r}"
+            else:
+                status, body, _ = get(target.app_bind, "/readyz", target.host, 5)
+                if status == 200:
+                    return None
+                problem = f"/readyz answered {status}: {body.decode(errors='replace')[:300]}"
+        except (OSError, ValueError) as e:
+            problem = f"{target.app_bind}: {e}"
+        time.sleep(0.5)
+    return f"not healthy after {target.health_timeout} s: {problem}"
+
+
+def _head_revision(release: Path) -> str:
+    script = "from inkwell.migrations import head_revision; print(head_revision())"
+    done = subprocess.run([str(release / ".venv" / "bin" / "python"), "-c", script],
+                          cwd=release, env=_child_env(release), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise DeployError(f"cannot read {release.name}'s schema revision:\n{_tail(done)}")
+    return done.stdout.strip()
+
+
+def _downgrade(newer: Path, revision: str, log: Log) -> None:
+    if _head_revision(newer) == revision:
+        return
+    log(f"migrating the database down to {revision} with {newer.name}'s migrations")
+    done = subprocess.run(
+        [str(newer / ".venv" / "bin" / "inkwell"), "db", "downgrade", revision],
+        cwd=newer, env=_child_env(newer), capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise DeployError(f"could not migrate the database down to {revision}:\n{_tail(done)}")
+
+
+def prune(layout: Layout, keep: set[Path | None], log: Log) -> None:
+    """Remove all but the KEEP newest releases (and never one named in `keep`)."""
+    releases = layout.all_releases()
+    for old in releases[:-KEEP]:
+        if old not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+            log(f"removed old release {old.name}")
+
+
+def _child_env(release: Path | None = None) -> dict[str, str]:
+    """The hook's environment minus git's own variables (GIT_DIR would redirect a child's git),
+    with the release's .env (shared/.env) on top: what the service gets from EnvironmentFile=,
+    whatever the shell that deploys happens to have set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "VIRTUAL_ENV"))}
+    if release is not None and (release / ".env").is_file():
+        env.update({k: v for k, v in dotenv_values(release / ".env").items() if v is not None})
+    return env
+
+
+def _tail(done: subprocess.CompletedProcess, lines: int = 25) -> str:
+    text = ((done.stdout or "") + (done.stderr or "")).strip().splitlines()
+    return "\n".join(text[-lines:])
+
+
+def _run(argv: list[str]) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, env=_child_env())
+    if done.returncode != 0:
+        raise DeployError(f"{' '.join(argv)} failed:\n{_tail(done)}")

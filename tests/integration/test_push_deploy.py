@@ -1,0 +1,260 @@
+"""Push-to-deploy end to end: `git push` to a deploy root made by `inkwell deploy init`, the real
+pre-receive hook, a venv per release installed from the lock file, and gunicorn restarted on a
+held socket (service_manager.py does what systemd does here).
+
+The tests build on each other in file order, one deploy root for the module: a first push, a
+second one under load (a new template and a new migration), `inkwell deploy rollback`, a push
+whose migration fails after the switch, and a push whose app cannot even start. Each build
+installs the lock file into a fresh venv (~25 s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from inkwell.deploy.diagnose import connection
+from inkwell.migrations import head_revision
+
+from ..services import BIN, free_port, need_binary
+
+REPO = Path(__file__).resolve().parents[2]
+MANAGER = Path(__file__).with_name("service_manager.py")
+pytestmark = pytest.mark.container
+
+MARKER = "<!-- deployed: release two -->"
+
+
+def _git(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.org", "PIP_NO_COMPILE": "1",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_CONFIG_FILE",
+                 "LANG"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def _get(address: str, path: str) -> tuple[int, bytes]:
+    conn = connection(address, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": "blog.example"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _release_on_air(address: str) -> str | None:
+    status, body = _get(address, "/healthz")
+    assert status == 200
+    return json.loads(body)["release"]
+
+
+class Site:
+    def __init__(self, root: Path, work: Path, address: str) -> None:
+        self.root, self.work, self.address = root, work, address
+
+    def commit(self, message: str) -> str:
+        _git("add", "-A", cwd=self.work)
+        _git("commit", "-q", "-m", message, cwd=self.work)
+        return _git("rev-parse", "HEAD", cwd=self.work).stdout.strip()
+
+    def push(self) -> subprocess.CompletedProcess:
+        return _git("push", str(self.root / "repo.git"), "HEAD:main", cwd=self.work, check=False)
+
+    def deployed_commit(self) -> str:
+        return _git("rev-parse", "main", cwd=self.root / "repo.git").stdout.strip()
+
+    def current(self) -> str:
+        return Path(os.readlink(self.root / "current")).name
+
+    def releases(self) -> list[str]:
+        return sorted(p.name for p in (self.root / "releases").iterdir())
+
+    def tables(self) -> set[str]:
+        with sqlite3.connect(self.root / "shared/instance/inkwell.sqlite3") as db:
+            return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    def restarts(self) -> int:
+        result = self.root / "service" / "result"
+        return json.loads(result.read_text())["generation"] if result.exists() else 0
+
+    def journal(self) -> str:
+        return (self.root / "service" / "journal.log").read_text(errors="replace")
+
+
+def _copy_checkout(into: Path) -> None:
+    """The project as it is on disk (committed or not), without ignored files."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, into / name)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    need_binary("git")
+    root, work = tmp_path_factory.mktemp("deploy-root"), tmp_path_factory.mktemp("work")
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    clean = {"PATH": os.environ["PATH"], "HOME": str(root)}
+    done = subprocess.run([str(BIN / "inkwell"), "deploy", "init", "--root", str(root),
+                           "--site-url", "http://blog.example"],
+                          env=clean, cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    env_file = root / "shared" / ".env"
+    restart = f"{sys.executable} {MANAGER} restart {root}"
+    lines = [line for line in env_file.read_text().splitlines()
+             if not line.startswith(("APP_BIND=", "RESTART_COMMAND=", "HEALTH_TIMEOUT="))]
+    env_file.write_text("\n".join([*lines, f"APP_BIND={address}", "WEB_CONCURRENCY=1",
+                                   f"RESTART_COMMAND={restart}", "HEALTH_TIMEOUT=30", ""]))
+    manager = subprocess.Popen([sys.executable, str(MANAGER), "serve", str(root), str(port)],
+                               env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    _copy_checkout(work)
+    _git("init", "-q", "-b", "main", cwd=work)
+    site = Site(root, work, address)
+    site.commit("release one")
+    yield site
+    manager.terminate()
+    manager.wait(60)
+
+
+def test_init_writes_a_bare_repository_with_a_hook_and_private_settings(site):
+    hook = site.root / "repo.git" / "hooks" / "pre-receive"
+    assert os.access(hook, os.X_OK)
+    assert "deploy receive" in hook.read_text()
+    env_file = site.root / "shared" / ".env"
+    assert env_file.stat().st_mode & 0o077 == 0
+    text = env_file.read_text()
+    assert f"INKWELL_APP_DIR={site.root / 'current'}" in text
+    assert f"INKWELL_INSTANCE_PATH={site.root / 'shared' / 'instance'}" in text
+
+
+def test_first_push_builds_migrates_and_serves_the_release(site):
+    pushed = _git("rev-parse", "HEAD", cwd=site.work).stdout.strip()
+    done = site.push()
+    assert done.returncode == 0, done.stderr
+    assert "is live" in done.stderr  # the hook's output reaches the pusher
+    assert site.deployed_commit() == pushed
+    release = site.current()
+    assert release.endswith(pushed[:10])
+    assert _release_on_air(site.address) == release
+    assert _get(site.address, "/readyz")[0] == 200
+    assert (site.root / "releases" / release / ".venv" / "bin" / "gunicorn").exists()
+
+
+def test_second_push_switches_without_refusing_a_request(site):
+    first = site.current()
+    base = site.work / "src/inkwell/templates/base.html"
+    base.write_text(base.read_text() + MARKER + "\n")
+    _write_migration(site.work, "9001", head_revision(), "CREATE TABLE deploy_probe (id INTEGER)",
+                     "DROP TABLE deploy_probe")
+    pushed = site.commit("release two: a template change and a migration")
+
+    answers: list[object] = []
+    stop = threading.Event()
+
+    def readers() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(_get(site.address, "/")[0])
+            except OSError as e:
+                answers.append(type(e).__name__)
+
+    thread = threading.Thread(target=readers)
+    thread.start()
+    try:
+        done = site.push()
+    finally:
+        stop.set()
+        thread.join()
+    assert done.returncode == 0, done.stderr
+    assert site.deployed_commit() == pushed
+    assert site.current() != first and site.current().endswith(pushed[:10])
+    assert _release_on_air(site.address) == site.current()
+    status, body = _get(site.address, "/")
+    assert status == 200 and MARKER.encode() in body
+    assert "deploy_probe" in site.tables()
+    # Requests kept coming during the build and the restart; none was refused or failed.
+    assert len(answers) > 50
+    assert set(answers) == {200}, {a: answers.count(a) for a in set(answers)}
+    assert site.releases() == sorted([first, site.current()])
+
+
+def test_rollback_migrates_down_and_runs_the_release_before(site):
+    second = site.current()
+    done = subprocess.run([str(BIN / "inkwell"), "deploy", "rollback", "--root", str(site.root)],
+                          capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "migrating the database down" in done.stdout
+    first = site.current()
+    assert first < second
+    assert _release_on_air(site.address) == first
+    assert "deploy_probe" not in site.tables()  # the new release's migration, undone
+    assert MARKER.encode() not in _get(site.address, "/")[1]
+    listing = subprocess.run([str(BIN / "inkwell"), "deploy", "releases", "--root",
+                              str(site.root)], capture_output=True, text=True).stdout
+    assert f"* {first}" in listing and f"  {second}" in listing
+
+
+def test_a_release_that_fails_after_the_switch_is_rolled_back_and_the_push_refused(site):
+    running, before = site.current(), site.deployed_commit()
+    restarts = site.restarts()
+    _write_migration(site.work, "9002", "9001", "CREATE TABLE doomed (id INTEGER)", "",
+                     fail=True)
+    pushed = site.commit("release three: a migration that fails on the server")
+    done = site.push()
+    assert done.returncode != 0
+    assert "did not come up" in done.stderr and f"{running} runs again" in done.stderr
+    assert site.deployed_commit() == before != pushed  # the branch still names what runs
+    assert site.current() == running
+    assert _release_on_air(site.address) == running
+    assert _get(site.address, "/readyz")[0] == 200
+    assert site.restarts() == restarts + 2  # the failed start, then the old release again
+    assert "broken on purpose" in site.journal()
+    assert not any(name.endswith(pushed[:10]) for name in site.releases())  # removed
+    assert "doomed" not in site.tables()
+
+
+def test_a_release_that_cannot_start_is_refused_before_anything_changes(site):
+    running, restarts = site.current(), site.restarts()
+    (site.work / "src/inkwell/migrations/versions/9002_probe.py").unlink()
+    wsgi = site.work / "src/inkwell/wsgi.py"
+    wsgi.write_text(wsgi.read_text() + "\nraise RuntimeError('cannot start on purpose')\n")
+    pushed = site.commit("release four: an app that does not import")
+    done = site.push()
+    assert done.returncode != 0
+    assert "does not start" in done.stderr and "cannot start on purpose" in done.stderr
+    assert site.deployed_commit() != pushed
+    assert site.current() == running and site.restarts() == restarts  # never switched
+    assert not any(name.endswith(pushed[:10]) for name in site.releases())  # removed
+
+
+def _write_migration(work: Path, revision: str, down: str | None, up_sql: str, down_sql: str,
+                     fail: bool = False) -> None:
+    upgrade_body = (f"    op.execute({up_sql!r})\n"
+                    + ("    raise RuntimeError('broken on purpose')\n" if fail else ""))
+    downgrade_body = f"    op.execute({down_sql!r})\n" if down_sql else "    pass\n"
+    (work / f"src/inkwell/migrations/versions/{revision}_probe.py").write_text(
+        f'"""A migration made by test_push_deploy."""\n\nfrom alembic import op\n\n'
+        f"revision = {revision!r}\ndown_revision = {down!r}\nbranch_labels = None\n"
+        f"depends_on = None\n\n\ndef upgrade() -> None:\n{upgrade_body}\n\n"
+        f"def downgrade() -> None:\n{downgrade_body}"
+    )
