@@ -103,6 +103,17 @@ def test_db_status_says_when_migrations_are_missing(env, tmp_path):
     assert f"Database is up to date (revision {head})." in again.stdout
 
 
+def test_db_downgrade_goes_to_a_known_revision_and_refuses_others(env, tmp_path):
+    inkwell("db", "upgrade", env=env, cwd=tmp_path)
+    unknown = inkwell("db", "downgrade", "9999", env=env, cwd=tmp_path)
+    assert unknown.returncode == 1 and "'9999' is not a revision" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    down = inkwell("db", "downgrade", "0002", env=env, cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert f"from revision {head_revision()} down to 0002" in down.stdout
+    assert "database: 0002" in inkwell("db", "status", env=env, cwd=tmp_path).stdout
+
+
 def test_a_database_made_before_site_state_upgrades_with_its_row(tmp_path):
     """0001 -> 0002 on a blog with posts: site_state gets its one row."""
     from sqlalchemy import create_engine, text

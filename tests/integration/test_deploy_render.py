@@ -492,6 +492,7 @@ def test_images_from_the_bucket_are_allowed_by_nginx_and_the_app(
 def test_with_s3_media_nginx_sends_media_urls_to_the_app(tmp_path, tls_files):
     """/media/<key> on MEDIA_BACKEND=s3 (no compose bucket proxy) reaches the app, which
     redirects to the bucket; nginx reading a local folder would answer 404."""
+    need_binary("nginx")
     env = deploy_env(tmp_path, tls_files, MEDIA_BACKEND="s3", S3_BUCKET="blog-media",
                      S3_ENDPOINT_URL="http://127.0.0.1:9000")
     out = tmp_path / "out"

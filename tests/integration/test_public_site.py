@@ -244,7 +244,8 @@ def test_pagination(client, import_posts, app):
 
 
 def test_health_and_readiness(client, site):
-    assert client.get("/healthz").json == {"status": "ok"}
+    # Outside a push-to-deploy release folder there is no REVISION: no release to name.
+    assert client.get("/healthz").json == {"status": "ok", "release": None}
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json["checks"] == {"database": "ok", "media": "ok"}

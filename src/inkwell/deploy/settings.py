@@ -143,6 +143,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
     # must follow the link to whichever release it names, not stay with today's.
     app_dir = Path(os.path.abspath(env.get("INKWELL_APP_DIR") or os.getcwd()))
     instance = instance_folder(app_dir, env)
+    venv_bin = Path(env.get("INKWELL_VENV_BIN") or Path(sys.executable).parent)
     live = Path("/etc/letsencrypt/live") / domain
     s3_public = public_base_url(env)  # the app's own CSP allows the same origin
     return DeploySettings(
@@ -152,7 +153,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
         cache_valid=cache_valid,
         app_bind=app_bind_setting(env.get("APP_BIND") or "127.0.0.1:8000"),
         app_dir=app_dir,
-        venv_bin=Path(env.get("INKWELL_VENV_BIN") or Path(sys.executable).parent),
+        venv_bin=venv_bin,
         instance_path=instance,
         media_root=Path(env.get("MEDIA_ROOT") or instance / "media"),
         env=env.get("INKWELL_ENV", "production"),
@@ -167,15 +168,19 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
         https_listen=_listen(env.get("NGINX_HTTPS_LISTEN", ""), ("443", "[::]:443")),
         s3_public_origin=origin(s3_public),
         media_backend=env.get("MEDIA_BACKEND") or "local",
-        static_root=through_link(app_dir, PACKAGE_DIR / "static"),
-        plotly_root=through_link(app_dir, plotly_dir()),
+        static_root=in_venv(venv_bin, PACKAGE_DIR / "static"),
+        plotly_root=in_venv(venv_bin, plotly_dir()),
     )
 
 
-def through_link(app_dir: Path, path: Path) -> Path:
-    """`path` as seen through `app_dir` when that is a link to the folder `path` is in (the
-    release `current` names), so nginx reads the static files of whatever release runs."""
-    real = app_dir.resolve()
-    if real == app_dir or not path.is_relative_to(real):
+def in_venv(venv_bin: Path, path: Path) -> Path:
+    """`path`, a file of a package installed in this venv, in the venv that `venv_bin` names.
+
+    With push-to-deploy, INKWELL_VENV_BIN is /srv/inkwell/current/.venv/bin, so nginx reads
+    the static files of whichever release `current` names, not of the venv that rendered the
+    file (a release's own, or the one `deploy init` ran from before the first release). An
+    editable install (a checkout, `make stack`) is not in the venv: its path stays."""
+    prefix = Path(sys.prefix).resolve()
+    if not path.is_relative_to(prefix):
         return path
-    return app_dir / path.relative_to(real)
+    return venv_bin.parent / path.relative_to(prefix)

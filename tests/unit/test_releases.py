@@ -1,0 +1,124 @@
+"""The pieces of push-to-deploy that need no build (tests/integration/test_push_deploy.py runs
+the whole thing): settings from shared/.env, which refs deploy, which folders count as releases,
+deploy files that follow the `current` link, and /healthz naming the release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from inkwell import ops
+from inkwell.deploy.cli import deploy_group
+from inkwell.deploy.releases import DEFAULT_RESTART, DeployError, Layout, Target, build, receive
+from inkwell.deploy.settings import from_env, in_venv
+
+
+def _layout(tmp_path: Path, env: str | None = "APP_BIND=127.0.0.1:8123\n") -> Layout:
+    layout = Layout(tmp_path)
+    layout.shared.mkdir(parents=True)
+    if env is not None:
+        layout.env_file.write_text(env)
+    return layout
+
+
+def test_target_reads_shared_env(tmp_path):
+    layout = _layout(tmp_path, "APP_BIND=localhost:8123\nDOMAIN=blog.example.com\n")
+    target = Target.from_env_file(layout.env_file)
+    assert target.app_bind == "127.0.0.1:8123" and target.host == "blog.example.com"
+    assert target.restart == DEFAULT_RESTART.split() and target.health_timeout == 60
+
+
+@pytest.mark.parametrize("env, says", [
+    (None, "does not exist"),
+    ("APP_BIND=8000\n", "APP_BIND"),
+    ("HEALTH_TIMEOUT=soon\n", "HEALTH_TIMEOUT"),
+    ("RESTART_COMMAND=' '\n", "RESTART_COMMAND"),
+])
+def test_target_refuses_bad_settings_by_name(tmp_path, env, says):
+    layout = _layout(tmp_path, env)
+    with pytest.raises(DeployError, match=says):
+        Target.from_env_file(layout.env_file)
+
+
+def test_receive_deploys_only_the_branch_and_refuses_to_delete_it(tmp_path):
+    layout = _layout(tmp_path, None)  # a deploy would fail at once: no shared/.env
+    receive(layout, "main", ["0" * 40 + " " + "a" * 40 + " refs/heads/feature",
+                             "junk", "a" * 40 + " " + "b" * 40 + " refs/tags/v1"], print)
+    with pytest.raises(DeployError, match="refusing to delete main"):
+        receive(layout, "main", ["a" * 40 + " " + "0" * 40 + " refs/heads/main"], print)
+    with pytest.raises(DeployError, match="does not exist"):
+        receive(layout, "main", ["a" * 40 + " " + "b" * 40 + " refs/heads/main"], print)
+
+
+def test_build_refuses_what_is_not_a_commit_id(tmp_path):
+    with pytest.raises(DeployError, match="not a commit id"):
+        build(_layout(tmp_path), "main; rm -rf /", print)
+
+
+def test_only_complete_releases_count(tmp_path):
+    layout = _layout(tmp_path)
+    layout.releases.mkdir()
+    for name, complete in [("20261129-100000-abcdef1234", True),
+                           ("20261129-110000-abcdef5678", False),  # a build cut short
+                           ("notes", True)]:
+        (layout.releases / name).mkdir()
+        if complete:
+            (layout.releases / name / "REVISION").write_text(name)
+    assert [p.name for p in layout.all_releases()] == ["20261129-100000-abcdef1234"]
+    assert layout.current_release() is None
+    layout.current.symlink_to("releases/20261129-100000-abcdef1234")
+    assert layout.current_release() == layout.releases / "20261129-100000-abcdef1234"
+
+
+def test_releases_command_marks_the_running_one(tmp_path):
+    layout = _layout(tmp_path)
+    for name in ("20261129-100000-abcdef1234", "20261129-120000-abcdef9999"):
+        (layout.releases / name).mkdir(parents=True)
+        (layout.releases / name / "REVISION").write_text(name)
+    layout.current.symlink_to("releases/20261129-100000-abcdef1234")
+    out = CliRunner().invoke(deploy_group, ["releases", "--root", str(tmp_path)]).output
+    assert out == "* 20261129-100000-abcdef1234\n  20261129-120000-abcdef9999\n"
+
+
+def test_rollback_without_an_earlier_release_is_a_message(tmp_path):
+    _layout(tmp_path)
+    result = CliRunner().invoke(deploy_group, ["rollback", "--root", str(tmp_path)])
+    assert result.exit_code == 1 and "no earlier release" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_deploy_files_follow_the_venv_they_name(tmp_path, monkeypatch):
+    release_venv = tmp_path / "releases" / "r1" / ".venv"
+    static = release_venv / "lib" / "site-packages" / "inkwell" / "static"
+    static.mkdir(parents=True)
+    (tmp_path / "current").symlink_to("releases/r1")
+    current = tmp_path / "current"
+    monkeypatch.setattr("sys.prefix", str(current / ".venv"))  # running from the release
+    named = current / ".venv" / "bin"
+    assert in_venv(named, static) == current / ".venv" / "lib" / "site-packages" / "inkwell" / \
+        "static"
+    # From another venv (deploy init's, before the first release): the same place in the named one
+    monkeypatch.setattr("sys.prefix", str(tmp_path / "tools"))
+    tools_static = tmp_path / "tools" / "lib" / "site-packages" / "inkwell" / "static"
+    tools_static.mkdir(parents=True)
+    assert in_venv(named, tools_static) == current / ".venv" / "lib" / "site-packages" / \
+        "inkwell" / "static"
+    assert in_venv(named, Path("/work/checkout/src/inkwell/static")) == Path(
+        "/work/checkout/src/inkwell/static")  # an editable install stays where it is
+    settings = from_env({"SITE_URL": "https://blog.example.com", "INKWELL_APP_DIR": str(current),
+                         "INKWELL_VENV_BIN": str(named)})
+    assert settings.app_dir == current  # not resolved to today's release
+
+
+def test_healthz_names_the_release_of_its_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ops.release.cache_clear()
+    try:
+        assert ops.release() is None
+        ops.release.cache_clear()
+        (tmp_path / "REVISION").write_text("20261129-100000-abcdef1234\n")
+        assert ops.release() == "20261129-100000-abcdef1234"
+    finally:
+        ops.release.cache_clear()
