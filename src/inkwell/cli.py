@@ -70,9 +70,14 @@ def db_downgrade(revision: str) -> None:
 
     if revision not in known_revisions():
         raise click.ClickException(f"{revision!r} is not a revision this release knows")
+    from alembic.util import CommandError
+
     before = current_revision(db.engine)
-    with write_intent():
-        downgrade(db.engine, revision)
+    try:
+        with write_intent():
+            downgrade(db.engine, revision)
+    except CommandError as e:  # e.g. a revision above the database's: one line, no traceback
+        raise click.ClickException(f"cannot migrate down to {revision}: {e}") from None
     click.echo(f"Database migrated from revision {before or '(empty)'} down to {revision}.")
 
 

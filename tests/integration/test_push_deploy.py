@@ -3,8 +3,9 @@ pre-receive hook, a venv per release installed from the lock file, and gunicorn 
 held socket (service_manager.py does what systemd does here).
 
 The tests build on each other in file order, one deploy root for the module: a first push, a
-second one under load (a new template and a new migration), `inkwell deploy rollback`, a push
-whose migration fails after the switch, and a push whose app cannot even start. Each build
+second one under load (a new template and a new migration), a push of the older code again (the
+database migrated down first), `inkwell deploy rollback` (up again), a push whose migration
+fails after the switch, and a push whose app cannot even start. Each build
 installs the lock file into a fresh venv (~25 s).
 """
 
@@ -198,25 +199,53 @@ def test_second_push_switches_without_refusing_a_request(site):
     assert site.releases() == sorted([first, site.current()])
 
 
-def test_rollback_migrates_down_and_runs_the_release_before(site):
+def test_pushing_older_code_migrates_down_before_the_switch(site):
+    """A revert: the new release (newest by time) needs an older schema than the running one;
+    the running release's migrations take the database down before the switch."""
     second = site.current()
+    base = site.work / "src/inkwell/templates/base.html"
+    base.write_text(base.read_text().replace(MARKER + "\n", ""))
+    (site.work / "src/inkwell/migrations/versions/9001_probe.py").unlink()
+    pushed = site.commit("revert release two")
+    done = site.push()
+    assert done.returncode == 0, done.stderr
+    assert f"migrating the database down to {head_revision()} with {second}'s" in done.stderr
+    assert site.current().endswith(pushed[:10]) and site.current() > second
+    assert _release_on_air(site.address) == site.current()
+    assert "deploy_probe" not in site.tables()
+    assert MARKER.encode() not in _get(site.address, "/")[1]
+
+
+def test_rollback_goes_back_one_release_and_its_schema(site):
+    reverted = site.current()
     done = subprocess.run([str(BIN / "inkwell"), "deploy", "rollback", "--root", str(site.root)],
                           capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "migrating the database down" in done.stdout
-    first = site.current()
-    assert first < second
-    assert _release_on_air(site.address) == first
-    assert "deploy_probe" not in site.tables()  # the new release's migration, undone
-    assert MARKER.encode() not in _get(site.address, "/")[1]
+    second = site.current()
+    assert second < reverted
+    assert _release_on_air(site.address) == second
+    assert "deploy_probe" in site.tables()  # release two upgraded the database again
+    assert MARKER.encode() in _get(site.address, "/")[1]
     listing = subprocess.run([str(BIN / "inkwell"), "deploy", "releases", "--root",
                               str(site.root)], capture_output=True, text=True).stdout
-    assert f"* {first}" in listing and f"  {second}" in listing
+    assert f"* {second}" in listing and f"  {reverted}" in listing
+    log = (site.root / "shared" / "deploy.log").read_text()
+    assert f"release {second} is live" in log
+
+
+def test_a_push_that_waited_while_the_branch_moved_is_refused(site):
+    from inkwell.deploy.releases import DeployError, Layout, deploy
+
+    with pytest.raises(DeployError, match="moved to .* while this push waited"):
+        deploy(Layout(site.root), "a" * 40, print, branch_was=("main", "b" * 40))
+    assert _release_on_air(site.address) == site.current()
 
 
 def test_a_release_that_fails_after_the_switch_is_rolled_back_and_the_push_refused(site):
-    running, before = site.current(), site.deployed_commit()
+    running, before = site.current(), site.deployed_commit()  # release two, after the rollback
     restarts = site.restarts()
+    _write_migration(site.work, "9001", head_revision(), "CREATE TABLE deploy_probe (id INTEGER)",
+                     "DROP TABLE deploy_probe")
     _write_migration(site.work, "9002", "9001", "CREATE TABLE doomed (id INTEGER)", "",
                      fail=True)
     pushed = site.commit("release three: a migration that fails on the server")
@@ -230,7 +259,7 @@ def test_a_release_that_fails_after_the_switch_is_rolled_back_and_the_push_refus
     assert site.restarts() == restarts + 2  # the failed start, then the old release again
     assert "broken on purpose" in site.journal()
     assert not any(name.endswith(pushed[:10]) for name in site.releases())  # removed
-    assert "doomed" not in site.tables()
+    assert "doomed" not in site.tables() and "deploy_probe" in site.tables()
 
 
 def test_a_release_that_cannot_start_is_refused_before_anything_changes(site):

@@ -4,6 +4,7 @@ deploy files that follow the `current` link, and /healthz naming the release."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,16 @@ def test_healthz_names_the_release_of_its_folder(tmp_path, monkeypatch):
         assert ops.release() == "20261129-100000-abcdef1234"
     finally:
         ops.release.cache_clear()
+
+
+def test_deploys_run_as_the_owner_of_the_deploy_root(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to another user needs root")
+    layout = _layout(tmp_path)
+    os.chown(tmp_path, 65534, 65534)  # e.g. inkwell's, while root runs the command
+    try:
+        result = CliRunner().invoke(deploy_group, ["rollback", "--root", str(tmp_path)])
+    finally:
+        os.chown(tmp_path, os.getuid(), os.getgid())
+    assert result.exit_code == 1 and "run this as that user (sudo -u" in result.output
+    assert not (layout.root / "deploy.lock").exists()  # refused before anything was written

@@ -215,11 +215,18 @@ def init_command(root: Path, branch: str, site_url: str | None) -> None:
 @click.option("--branch", default="main", show_default=True)
 def receive_command(root: Path, branch: str) -> None:
     """(The pre-receive hook.) Deploy what is pushed to BRANCH; fail to refuse the push."""
+    import signal
+
     from . import releases
 
+    # A pusher whose ssh session drops must not leave a deploy half done: finish it (the
+    # outcome is in shared/deploy.log).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    layout = _releases_layout(root)
     updates = sys.stdin.read().splitlines()
     with _deploy_errors_as_messages():
-        releases.receive(_releases_layout(root), branch, updates, click.echo)
+        releases.check_owner(layout.root)
+        releases.receive(layout, branch, updates, releases.journal(layout, click.echo))
 
 
 @deploy_group.command("release")
@@ -235,7 +242,8 @@ def release_command(root: Path, commit: str) -> None:
     if done.returncode != 0:
         raise click.ClickException(f"{commit!r} is not a commit of {layout.repo}")
     with _deploy_errors_as_messages():
-        releases.deploy(layout, done.stdout.strip(), click.echo)
+        releases.check_owner(layout.root)
+        releases.deploy(layout, done.stdout.strip(), releases.journal(layout, click.echo))
 
 
 @deploy_group.command("rollback")
@@ -244,8 +252,10 @@ def rollback_command(root: Path) -> None:
     """Go back to the release before the current one (database migrated down first)."""
     from . import releases
 
+    layout = _releases_layout(root)
     with _deploy_errors_as_messages():
-        release = releases.rollback(_releases_layout(root), click.echo)
+        releases.check_owner(layout.root)
+        release = releases.rollback(layout, releases.journal(layout, click.echo))
     click.echo(f"Rolled back to {release.name}.")
 
 

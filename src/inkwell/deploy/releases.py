@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import http.client
 import json
 import os
 import re
@@ -127,7 +128,10 @@ class Target:
             timeout = int_setting("HEALTH_TIMEOUT", 60, values, minimum=1)
         except ConfigError as e:
             raise DeployError(f"{path}: {e}") from None
-        restart = shlex.split(values.get("RESTART_COMMAND") or DEFAULT_RESTART)
+        try:
+            restart = shlex.split(values.get("RESTART_COMMAND") or DEFAULT_RESTART)
+        except ValueError as e:
+            raise DeployError(f"{path}: RESTART_COMMAND cannot be read ({e})") from None
         if not restart:
             raise DeployError(f"{path}: RESTART_COMMAND is empty")
         host = values.get("DOMAIN") or re.sub(r"^\w+://|[:/].*$", "", values.get("SITE_URL", ""))
@@ -146,7 +150,7 @@ def hook_script(layout: Layout, branch: str, fallback: Path) -> str:
         "# Written by `inkwell deploy init`: a push to the deployed branch builds, switches to\n"
         "# and checks the new release; when it fails, the push is refused, the old release runs.\n"
         f"for exe in {shlex.quote(str(current))} {shlex.quote(str(fallback))}; do\n"
-        '    if [ -x "$exe" ]; then\n'
+        '    if [ -x "$exe" ] && "$exe" deploy --help >/dev/null 2>&1; then\n'
         f'        exec "$exe" deploy receive --root {shlex.quote(str(layout.root))} '
         f"--branch {shlex.quote(branch)}\n"
         "    fi\n"
@@ -177,13 +181,49 @@ def init(layout: Layout, branch: str, env_text: str | None, log: Log) -> None:
 # ---------------------------------------------------------------------------------- deploy
 
 
+def journal(layout: Layout, echo: Callable[[str], None]) -> Log:
+    """A Log that shows each line (to the pusher, through git) and appends it to
+    shared/deploy.log; a pusher who went away (ssh dropped) does not stop the deploy."""
+
+    def log(line: str) -> None:
+        try:
+            echo(line)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError), open(layout.shared / "deploy.log", "a") as f:
+            f.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {line}\n")
+
+    return log
+
+
 @contextlib.contextmanager
-def locked(layout: Layout) -> Iterator[None]:
-    """One deploy or rollback at a time; a second one waits for the first."""
+def locked(layout: Layout, log: Log) -> Iterator[None]:
+    """One deploy or rollback at a time; a second one says whom it waits for, then waits."""
     layout.root.mkdir(parents=True, exist_ok=True)
-    with open(layout.root / "deploy.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with open(layout.root / "deploy.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            log(f"waiting for the deploy in progress (pid {lock.read().strip() or '?'})")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
         yield
+
+
+def check_owner(root: Path) -> None:
+    """Deploys run as the deploy root's owner (the user you push as): a release made by root
+    would leave files that user's next push cannot replace."""
+    if root.exists() and os.geteuid() != root.stat().st_uid:
+        import pwd
+
+        try:
+            owner = pwd.getpwuid(root.stat().st_uid).pw_name
+        except KeyError:
+            owner = str(root.stat().st_uid)
+        raise DeployError(f"{root} belongs to {owner}: run this as that user (sudo -u {owner} ...)")
 
 
 def receive(layout: Layout, branch: str, updates: list[str], log: Log) -> None:
@@ -192,37 +232,63 @@ def receive(layout: Layout, branch: str, updates: list[str], log: Log) -> None:
         parts = line.split()
         if len(parts) != 3 or parts[2] != f"refs/heads/{branch}":
             continue
-        new = parts[1]
+        old, new = parts[0], parts[1]
         if new == ZERO_COMMIT:
             raise DeployError(f"refusing to delete {branch}: it is what the server runs")
-        deploy(layout, new, log)
+        deploy(layout, new, log, branch_was=(branch, old))
 
 
-def deploy(layout: Layout, commit: str, log: Log) -> Path:
-    """Build `commit`, switch to it, check it; on failure put the previous release back."""
+def deploy(layout: Layout, commit: str, log: Log,
+           branch_was: tuple[str, str] | None = None) -> Path:
+    """Build `commit`, switch to it, check it; on failure put the previous release back.
+
+    `branch_was` (branch, commit it named when the push began): a push that waited for another
+    one is refused when that one moved the branch meanwhile, or the server would run one commit
+    while its branch names another."""
     target = Target.from_env_file(layout.env_file)
-    with locked(layout):
+    with locked(layout, log):
+        _branch_unmoved(layout, branch_was)
+        prune_unfinished(layout, log)
         release = build(layout, commit, log)
-        previous = layout.current_release()
         try:
+            _branch_unmoved(layout, branch_was)
+            previous = layout.current_release()
             switch(layout, target, release, previous, log)
-        except DeployError:
-            shutil.rmtree(release, ignore_errors=True)
+        except BaseException:
+            if layout.current_release() != release:  # never remove what `current` names
+                shutil.rmtree(release, ignore_errors=True)
             raise
         prune(layout, keep={release, previous}, log=log)
         return release
 
 
+def _branch_unmoved(layout: Layout, branch_was: tuple[str, str] | None) -> None:
+    if branch_was is None:
+        return
+    branch, old = branch_was
+    done = subprocess.run(["git", f"--git-dir={layout.repo}", "rev-parse", "--verify", "--quiet",
+                           f"refs/heads/{branch}"], capture_output=True, text=True)
+    now = done.stdout.strip() or ZERO_COMMIT
+    if now != old:
+        raise DeployError(f"{branch} moved to {now[:10]} while this push waited for another "
+                          "deploy: pull, then push again")
+
+
 def rollback(layout: Layout, log: Log) -> Path:
     """Go back to the release before the current one (its schema, its code)."""
     target = Target.from_env_file(layout.env_file)
-    with locked(layout):
+    with locked(layout, log):
         current = layout.current_release()
-        older = [r for r in layout.all_releases() if current and r.name < current.name]
+        older = [r for r in layout.all_releases()
+                 if current and r.name < current.name and _installed(r)]
         if current is None or not older:
             raise DeployError("there is no earlier release to go back to")
         switch(layout, target, older[-1], current, log)
         return older[-1]
+
+
+def _installed(release: Path) -> bool:
+    return (release / ".venv" / "bin" / "inkwell").is_file()
 
 
 def build(layout: Layout, commit: str, log: Log) -> Path:
@@ -238,14 +304,14 @@ def build(layout: Layout, commit: str, log: Log) -> Path:
         _unpack(layout.repo, commit, release)
         if not (release / LOCK_FILE).is_file():
             raise DeployError(f"the pushed tree has no {LOCK_FILE}: nothing to install from")
-        # Relative links: the same release folder works wherever the root is mounted.
-        (release / ".env").symlink_to(Path("..") / ".." / "shared" / ".env")
-        if not (release / "instance").exists():
-            (release / "instance").symlink_to(Path("..") / ".." / "shared" / "instance")
+        _link_shared(release, log)
         started = time.monotonic()
-        _install(release, log)
+        _install(release)
         log(f"installed in {time.monotonic() - started:.0f} s; checking that the app starts")
-        _check_imports(release)
+        # Create the app as gunicorn would (same folder, same .env): a release that cannot
+        # start, from a syntax error to a setting it refuses, is refused before any switch.
+        _step([_bin(release, "python"), "-c", "import inkwell.wsgi"], release, 180,
+              "the new release does not start")
         (release / "REVISION").write_text(name + "\n")
     except BaseException:
         shutil.rmtree(release, ignore_errors=True)
@@ -253,53 +319,95 @@ def build(layout: Layout, commit: str, log: Log) -> Path:
     return release
 
 
+def _link_shared(release: Path, log: Log) -> None:
+    """.env and instance/ of a release are links to shared/ (relative: the same folder works
+    wherever the root is mounted); pushed ones are set aside, never used."""
+    for name, shared in ((".env", Path("..") / ".." / "shared" / ".env"),
+                         ("instance", Path("..") / ".." / "shared" / "instance")):
+        path = release / name
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+            log(f"ignoring the pushed {name}: the server's is shared/{name}")
+        elif path.is_dir():
+            shutil.rmtree(path)
+            log(f"ignoring the pushed {name}/: the server's is shared/{name}")
+        path.symlink_to(shared)
+
+
 def _unpack(repo: Path, commit: str, into: Path) -> None:
+    # git's own environment stays: in a pre-receive hook the pushed objects are only reachable
+    # through GIT_OBJECT_DIRECTORY / GIT_ALTERNATE_OBJECT_DIRECTORIES (git's quarantine).
     archive = subprocess.Popen(
         ["git", f"--git-dir={repo}", "archive", "--format=tar", commit],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
+    problem = None
     try:
         with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
-            tar.extractall(into, filter="data")
+            _extract(tar, into)
+    except tarfile.TarError as e:
+        problem = f"the pushed tree cannot be unpacked safely: {e}"
     finally:
         archive.stdout.close()
+        if problem:
+            archive.kill()
         error = archive.stderr.read().decode(errors="replace").strip()
-        if archive.wait() != 0:
-            raise DeployError(f"git archive {commit} failed: {error}")
+        code = archive.wait()
+    if problem:
+        raise DeployError(problem)
+    if code != 0:
+        raise DeployError(f"git archive {commit} failed: {error}")
 
 
-def _install(release: Path, log: Log) -> None:
+def _extract(tar: tarfile.TarFile, into: Path) -> None:
+    """Every member inside `into`: no absolute paths, no `..`, no link leading out."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(into, filter="data")
+        return
+    # Python before 3.11.4 (Debian 12's 3.11.2 without the backport): the same rules by hand.
+    root = into.resolve()
+    for member in tar:
+        target = (root / member.name).resolve()
+        link = (target.parent / member.linkname).resolve() if member.issym() else target
+        inside = target.is_relative_to(root) and link.is_relative_to(root)
+        if not inside or member.isdev() or member.islnk() or os.path.isabs(member.linkname or ""):
+            raise tarfile.TarError(f"{member.name!r} points outside the release")
+        tar.extract(member, into, set_attrs=False)
+
+
+def _install(release: Path) -> None:
     venv = release / ".venv"
-    python = venv / "bin" / "python"
-    steps = [
-        [sys.executable, "-m", "venv", str(venv)],
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--require-hashes", "-r", str(release / LOCK_FILE)],
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-deps", str(release)],
-    ]
-    for argv in steps:
-        done = subprocess.run(argv, cwd=release, env=_child_env(), capture_output=True, text=True)
-        if done.returncode != 0:
-            raise DeployError(f"{' '.join(argv[2:5])} failed:\n{_tail(done)}")
+    python = _bin(release, "python")
+    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    _step([sys.executable, "-m", "venv", str(venv)], release, 300, "python -m venv failed")
+    _step([*pip, "--require-hashes", "-r", str(release / LOCK_FILE)], release, 1800,
+          f"pip install -r {LOCK_FILE} failed")
+    _step([*pip, "--no-deps", str(release)], release, 900, "pip install of the release failed")
 
 
-def _check_imports(release: Path) -> None:
-    """Create the app as gunicorn would (same folder, same .env): a release that cannot start,
-    from a syntax error to a setting it refuses, is refused before anything is switched."""
-    done = subprocess.run(
-        [str(release / ".venv" / "bin" / "python"), "-c", "import inkwell.wsgi"],
-        cwd=release, env=_child_env(release), capture_output=True, text=True, timeout=120,
-    )
+def _bin(release: Path, name: str) -> str:
+    return str(release / ".venv" / "bin" / name)
+
+
+def _step(argv: list[str], release: Path, timeout: int, failed: str) -> str:
+    """Run one step in `release` with its settings; its output, or DeployError saying `failed`
+    and the last lines it printed."""
+    try:
+        done = subprocess.run(argv, cwd=release, env=_child_env(release), capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise DeployError(f"{failed}: no result after {timeout} s") from None
+    except OSError as e:
+        raise DeployError(f"{failed}: {e}") from None
     if done.returncode != 0:
-        raise DeployError(f"the new release does not start:\n{_tail(done)}")
+        raise DeployError(f"{failed}:\n{_tail(done)}")
+    return done.stdout
 
 
 def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log: Log) -> None:
     """Make `to` current and restart; if it does not come up, go back to `came_from`."""
-    if came_from is not None and to.name < came_from.name:
-        # Going back: the newer release's migrations know the way down to what `to` needs.
-        _downgrade(came_from, _head_revision(to), log)
+    if came_from is not None:
+        _schema_for(to, leaving=came_from, log=log)  # may refuse: nothing has changed yet
     _point_current(layout, to)
     problem = _restart_and_check(target, to.name, log)
     if problem is None:
@@ -309,8 +417,13 @@ def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log
     if came_from is None:
         layout.current.unlink()
         raise DeployError(f"release {to.name} failed and there is no earlier one to go back to")
-    if to.name > came_from.name:
-        _downgrade(to, _head_revision(came_from), log)
+    try:
+        _schema_for(came_from, leaving=to, log=log)
+    except DeployError as e:
+        raise DeployError(
+            f"release {to.name} failed ({problem}), and the database could not be brought back "
+            f"to what {came_from.name} needs ({e}); {to.name} stays current"
+        ) from None
     _point_current(layout, came_from)
     again = _restart_and_check(target, came_from.name, log)
     if again is not None:
@@ -319,6 +432,34 @@ def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log
             f"which does not answer either: {again}"
         )
     raise DeployError(f"release {to.name} failed ({problem}); {came_from.name} runs again")
+
+
+def _schema_for(to: Path, leaving: Path, log: Log) -> None:
+    """Before `leaving` hands over to `to`: when `to` needs an older schema, migrate the
+    database down with `leaving`'s migrations (only the newer release knows the way down).
+    When `to` is the newer one it upgrades the database itself as it starts (ExecStartPre)."""
+    to_head, to_known = _schema(to)
+    from_head, from_known = _schema(leaving)
+    if to_head == from_head or from_head in to_known:
+        return
+    if to_head not in from_known:
+        raise DeployError(
+            f"the migrations of {to.name} (head {to_head}) and {leaving.name} (head {from_head}) "
+            "do not descend from one another: merge the migration branches first"
+        )
+    log(f"migrating the database down to {to_head} with {leaving.name}'s migrations")
+    _step([_bin(leaving, "inkwell"), "db", "downgrade", to_head], leaving, 900,
+          f"could not migrate the database down to {to_head}")
+
+
+def _schema(release: Path) -> tuple[str, set[str]]:
+    """(head revision, every revision) of a release's migrations."""
+    script = ("import json; from inkwell.migrations import head_revision, known_revisions; "
+              "print(json.dumps([head_revision(), sorted(known_revisions())]))")
+    out = _step([_bin(release, "python"), "-c", script], release, 120,
+                f"cannot read {release.name}'s migrations")
+    head, known = json.loads(out)
+    return head, set(known)
 
 
 def _point_current(layout: Layout, release: Path) -> None:
@@ -351,7 +492,8 @@ def wait_healthy(target: Target, name: str) -> str | None:
     while time.monotonic() < deadline:
         try:
             status, body, _ = get(target.app_bind, "/healthz", target.host, 5)
-            running = json.loads(body).get("release") if status == 200 else None
+            answer = json.loads(body) if status == 200 else None
+            running = answer.get("release") if isinstance(answer, dict) else None
             if running != name:
                 problem = f"/healthz answered {status}, release {running!r}"
             else:
@@ -359,31 +501,10 @@ def wait_healthy(target: Target, name: str) -> str | None:
                 if status == 200:
                     return None
                 problem = f"/readyz answered {status}: {body.decode(errors='replace')[:300]}"
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, http.client.HTTPException) as e:
             problem = f"{target.app_bind}: {e}"
         time.sleep(0.5)
     return f"not healthy after {target.health_timeout} s: {problem}"
-
-
-def _head_revision(release: Path) -> str:
-    script = "from inkwell.migrations import head_revision; print(head_revision())"
-    done = subprocess.run([str(release / ".venv" / "bin" / "python"), "-c", script],
-                          cwd=release, env=_child_env(release), capture_output=True, text=True)
-    if done.returncode != 0:
-        raise DeployError(f"cannot read {release.name}'s schema revision:\n{_tail(done)}")
-    return done.stdout.strip()
-
-
-def _downgrade(newer: Path, revision: str, log: Log) -> None:
-    if _head_revision(newer) == revision:
-        return
-    log(f"migrating the database down to {revision} with {newer.name}'s migrations")
-    done = subprocess.run(
-        [str(newer / ".venv" / "bin" / "inkwell"), "db", "downgrade", revision],
-        cwd=newer, env=_child_env(newer), capture_output=True, text=True,
-    )
-    if done.returncode != 0:
-        raise DeployError(f"could not migrate the database down to {revision}:\n{_tail(done)}")
 
 
 def prune(layout: Layout, keep: set[Path | None], log: Log) -> None:
@@ -392,7 +513,19 @@ def prune(layout: Layout, keep: set[Path | None], log: Log) -> None:
     for old in releases[:-KEEP]:
         if old not in keep:
             shutil.rmtree(old, ignore_errors=True)
-            log(f"removed old release {old.name}")
+            log(f"removed old release {old.name}" if not old.exists()
+                else f"could not remove old release {old.name}")
+
+
+def prune_unfinished(layout: Layout, log: Log) -> None:
+    """Release folders without REVISION are builds that were cut short (the lock is held, so
+    none is in progress): remove them."""
+    if not layout.releases.is_dir():
+        return
+    for folder in layout.releases.iterdir():
+        if _NAME.match(folder.name) and not (folder / "REVISION").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            log(f"removed the unfinished build {folder.name}")
 
 
 def _child_env(release: Path | None = None) -> dict[str, str]:
