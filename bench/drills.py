@@ -12,6 +12,8 @@ requests that failed (non-2xx answers + socket errors, as wrk counts them). Goal
   get 502s until the new gunicorn listens).
 - deploy: that restart as the VPS does it, with inkwell.socket holding gunicorn's socket, and
   `inkwell db upgrade` in between -> 0 failed, >= 10k requests (requests wait, none refused).
+- push: a real `git push` deploy (deploy/releases.py: build, switch, restart, check) during load
+  through nginx -> 0 failed, >= 10k requests.
 - kill_worker: SIGKILL one gunicorn worker, twice, during load on pages that reach the app -> 0
   failed GETs.
 - db_outage: PostgreSQL unreachable for 10 s (bench/tcpproxy.py cuts the line) during anonymous
@@ -25,9 +27,12 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
 import signal
 import ssl
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -38,13 +43,17 @@ from sqlalchemy import make_url
 from inkwell.deploy.stack import Stack
 
 from .common import (
+    BIN,
+    ROOT,
     BenchError,
     cpu_layout,
     descendants,
     fetch,
     figure,
+    free_port,
     is_quick,
     parse_wrk,
+    pinned,
     postgres_database,
     rss_bytes,
     scratch,
@@ -192,6 +201,91 @@ def drill_deploy(tmp: Path, quick: bool) -> dict:
     }
 
 
+def drill_push(tmp: Path, quick: bool) -> dict:
+    """A real `git push` deploy (deploy/releases.py) during load through nginx: the pushed
+    commit is built beside the running release (its own venv, ~30 s), `current` switched, the
+    service restarted on its held socket (tests/integration/service_manager.py does what systemd
+    does), and the new release checked; authors' requests (all reach the app) meanwhile."""
+    root, work = tmp / "push-root", tmp / "push-work"
+    port, http_port, https_port = free_port(), free_port(), free_port()
+    manager = [sys.executable, str(ROOT / "tests" / "integration" / "service_manager.py")]
+    git_env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "GIT_AUTHOR_NAME": "drill",
+               "GIT_AUTHOR_EMAIL": "drill@example.org", "GIT_COMMITTER_NAME": "drill",
+               "GIT_COMMITTER_EMAIL": "drill@example.org"}
+
+    def git(*args: str, cwd: Path = work) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=cwd, env=git_env, capture_output=True,
+                              text=True)
+
+    subprocess.run([str(BIN / "inkwell"), "deploy", "init", "--root", str(root), "--site-url",
+                    "https://127.0.0.1"], env=git_env, check=True, capture_output=True)
+    env_file = root / "shared" / ".env"
+    kept = [line for line in env_file.read_text().splitlines()
+            if not line.startswith(("APP_BIND=", "RESTART_COMMAND=", "SITE_URL=", "DOMAIN="))]
+    restart = shlex.join([*manager, "restart", str(root)])
+    env_file.write_text("\n".join([*kept, f"APP_BIND=127.0.0.1:{port}",
+                                   f"SITE_URL=https://127.0.0.1:{https_port}",
+                                   f"WEB_CONCURRENCY={WORKERS}", f"RESTART_COMMAND={restart}", ""]))
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, work / name)
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "release one")
+    server_cpu, _ = cpu_layout()
+    service = subprocess.Popen(pinned(server_cpu, [*manager, "serve", str(root), str(port)]),
+                               env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    stack = None
+    try:
+        first = git("push", str(root / "repo.git"), "HEAD:main")
+        if first.returncode != 0:
+            raise BenchError(f"the first push failed:\n{first.stderr[-3000:]}")
+        stack = Stack(app_dir=root / "shared", run_dir=tmp / "push-run", http_port=http_port,
+                      https_port=https_port, app_port=port, log_to_files=True,
+                      base_env=dict(os.environ))
+        stack.prepare()
+        stack.start_nginx(server_cpu)
+        base = work / "src/inkwell/templates/base.html"
+        base.write_text(base.read_text() + "<!-- release two -->\n")
+        git("commit", "-q", "-am", "release two")
+        seconds, wait = (60, 10) if quick else (90, 10)
+        load = _wrk(stack.https_url + "/", seconds, header=_author(stack), timeout=wait)
+        load_started = time.monotonic()
+        time.sleep(3)
+        push_started = time.monotonic()
+        second = subprocess.run(pinned(cpu_layout()[1], ["git", "push", str(root / "repo.git"),
+                                                         "HEAD:main"]),
+                                cwd=work, env=git_env, capture_output=True, text=True)
+        push_seconds = time.monotonic() - push_started
+        left = seconds - (time.monotonic() - load_started)
+        result = _wrk_result(load)
+        live = re.search(r"release (\S+) is live", second.stderr)
+    finally:
+        if stack is not None:
+            stack.stop()
+        service.terminate()
+        service.wait(60)
+    if second.returncode != 0 or not live:
+        raise BenchError(f"the push under load failed:\n{second.stderr[-3000:]}")
+    if left < wait + 1:
+        raise BenchError(f"the push took {push_seconds:.0f} s, leaving wrk {left:.0f} s: too "
+                         f"little to see every waiting request answered (needs {wait + 1} s)")
+    return {
+        "figures": {
+            "git push deploy: requests sent": figure(
+                result["requests"], None if quick else ">= 10000"),
+            "git push deploy: requests failed": figure(
+                result["failed"], "== 0",
+                note=f"push (build, switch, restart, check) {push_seconds:.0f} s; "
+                     f"p99 {result['p99_ms']:.0f} ms"),
+        },
+        "raw": {"wrk": result, "push_seconds": push_seconds, "release": live.group(1)},
+    }
+
+
 def drill_kill_worker(tmp: Path, quick: bool) -> dict:
     seconds, kills = (6, [2.0]) if quick else (15, [4.0, 9.0])
     stack = start_stack(tmp / "kill")
@@ -318,6 +412,7 @@ def drill_soak(tmp: Path, quick: bool) -> dict:
 DRILLS = {
     "reload": drill_reload,
     "deploy": drill_deploy,
+    "push": drill_push,
     "kill_worker": drill_kill_worker,
     "db_outage": drill_db_outage,
     "soak": drill_soak,
