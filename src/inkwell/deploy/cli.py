@@ -269,6 +269,43 @@ def releases_command(root: Path) -> None:
         click.echo(("* " if release == current else "  ") + release.name)
 
 
+@deploy_group.command("setup")
+@click.option("--site-url", required=True, help="The blog's address, e.g. https://blog.example.com")
+@click.option("--email", help="For Let's Encrypt (certbot): expiry notices go there.")
+@click.option("--no-certificate", is_flag=True,
+              help="Keep a self-signed certificate (e.g. behind a proxy that has the real one).")
+@click.option("--ssh-key", "ssh_key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Your public key (e.g. ~/.ssh/id_ed25519.pub): you push with it.")
+@_ROOT_OPTION
+@click.option("--user", default="inkwell", show_default=True, help="The site's system user.")
+@click.option("--branch", default="main", show_default=True, help="The branch a push deploys.")
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The Inkwell checkout to install and deploy first [default: this one].")
+@click.option("--until", default="first-release", show_default=True,
+              help="Stop after this step (e.g. files: everything before nginx and systemd).")
+def setup_command(site_url: str, email: str | None, no_certificate: bool, ssh_key: Path | None,
+                  root: Path, user: str, branch: str, source: Path | None, until: str) -> None:
+    """Set up this server (as root): packages, a user, nginx, a certificate, systemd, and the
+    first release; then `git push` deploys. Safe to run again. Steps: docs/vps.md."""
+    from .setup import Options, SetupError, default_source, run
+
+    if bool(email) == no_certificate:
+        raise click.UsageError("give --email (for the certificate) or --no-certificate")
+    source = source or default_source()
+    if source is None:
+        raise click.UsageError("run it from a checkout of Inkwell, or give --source")
+    key = ssh_key.read_text().strip() if ssh_key else None
+    if key is not None and (not key or "\n" in key or not key.startswith(("ssh-", "ecdsa-"))):
+        raise click.UsageError(f"{ssh_key} is not one public key (ssh-ed25519 AAAA... you@host)")
+    options = Options(site_url=site_url, source=source.resolve(), root=root.absolute(),
+                      user=user, branch=branch, email=email, ssh_key=key)
+    try:
+        run(options, until, click.echo)
+    except SetupError as e:
+        raise click.ClickException(str(e)) from None
+    if until == "first-release":
+        click.echo(f"Done. From your checkout: git remote add production "
+                   f"{user}@<this server>:{options.layout.repo} && git push production {branch}")
 @deploy_group.command("compose-setup")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
 @with_appcontext

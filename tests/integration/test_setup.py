@@ -1,0 +1,111 @@
+"""`inkwell deploy setup` on this very machine, up to the step before nginx and systemd (this
+machine has no systemd as PID 1): packages, a system user, its ssh key, the sudo rule, Inkwell
+installed for that user, the deploy root, and every file rendered and accepted by nginx -t.
+
+It creates a user and writes /etc/sudoers.d, so it runs only where .ci/run says so
+(INKWELL_SYSTEM_TESTS=1, as root on a throwaway machine); everyone else skips it.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from inkwell.deploy.nginx import check_site
+from inkwell.deploy.setup import SUDOERS
+
+from ..services import BIN
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(
+    os.environ.get("INKWELL_SYSTEM_TESTS") != "1" or os.geteuid() != 0,
+    reason="changes the machine (a user, /etc/sudoers.d): only in CI (INKWELL_SYSTEM_TESTS=1)",
+)
+
+
+@pytest.fixture
+def server():
+    base = Path(tempfile.mkdtemp(prefix="inkwell-setup-"))
+    base.chmod(0o755)  # the new user must reach its home below it
+    user = f"inkw{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "me@laptop",
+                    "-f", str(base / "key")], check=True)
+    saved = SUDOERS.read_bytes() if SUDOERS.exists() else None
+    yield base / "srv", user, base / "key.pub"
+    subprocess.run(["/usr/sbin/userdel", user], capture_output=True)
+    if saved is None:
+        SUDOERS.unlink(missing_ok=True)
+    else:
+        SUDOERS.write_bytes(saved)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _setup(root: Path, user: str, *more: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "inkwell"), "deploy", "setup", "--site-url", "https://blog.example.com",
+         "--no-certificate", "--root", str(root), "--user", user, "--source", str(REPO), *more],
+        capture_output=True, text=True, timeout=900,
+    )
+
+
+def test_setup_prepares_the_server_and_can_run_again(server):
+    root, user, key = server
+    done = _setup(root, user, "--ssh-key", str(key), "--until", "files")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[7/11] files" in done.stdout and "nginx -t accepts the site" in done.stdout
+
+    entry = pwd.getpwnam(user)
+    assert entry.pw_dir == str(root) and entry.pw_shell == "/usr/bin/git-shell"
+    keys = root / ".ssh" / "authorized_keys"
+    assert keys.read_text().strip() == key.read_text().strip()
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600 and keys.stat().st_uid == entry.pw_uid
+
+    assert SUDOERS.read_text() == (
+        f"{user} ALL=(root) NOPASSWD: /usr/bin/systemctl restart inkwell.service\n")
+    assert stat.S_IMODE(SUDOERS.stat().st_mode) == 0o440
+    allowed = subprocess.run(["sudo", "-l", "-U", user], capture_output=True, text=True).stdout
+    assert "(root) NOPASSWD: /usr/bin/systemctl restart inkwell.service" in allowed
+
+    runs = subprocess.run(["/usr/sbin/runuser", "-u", user, "--", str(root / "tools/bin/inkwell"),
+                           "deploy", "--help"], capture_output=True, text=True, cwd=root)
+    assert runs.returncode == 0, runs.stderr
+    hook = (root / "repo.git" / "hooks" / "pre-receive").read_text()
+    assert str(root / "tools/bin/inkwell") in hook
+
+    env_file = root / "shared" / ".env"
+    assert env_file.stat().st_uid == entry.pw_uid
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert "TLS_CERT=/etc/ssl/certs/ssl-cert-snakeoil.pem" in env_file.read_text()
+    site = root / "shared" / "deploy" / "nginx" / "inkwell.conf"
+    assert check_site(site) is None
+    # nginx reads static files of whichever release `current` names
+    assert f"alias {root}/current/.venv/lib/" in site.read_text()
+    assert f"WorkingDirectory={root}/current" in (
+        root / "shared" / "deploy" / "systemd" / "inkwell.service").read_text()
+
+    again = _setup(root, user, "--ssh-key", str(key), "--until", "files")
+    assert again.returncode == 0, again.stdout + again.stderr
+    for step in ("packages", "user", "ssh-key", "sudo", "tools"):
+        line = again.stdout.split(f"] {step}\n", 1)[1].splitlines()[0]
+        assert "already" in line, (step, line)
+    assert keys.read_text().count("me@laptop") == 1
+
+
+def test_setup_refuses_what_it_cannot_do_here_before_changing_anything(server):
+    root, user, _ = server
+    if Path("/run/systemd/system").is_dir():
+        pytest.skip("this machine runs systemd")
+    done = _setup(root, user)
+    assert done.returncode == 1 and "systemd is not running" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not root.exists()
+    with pytest.raises(KeyError):
+        pwd.getpwnam(user)
