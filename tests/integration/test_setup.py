@@ -99,6 +99,47 @@ def test_setup_prepares_the_server_and_can_run_again(server):
     assert keys.read_text().count("me@laptop") == 1
 
 
+def test_the_first_release_step_deploys_this_checkout_as_the_user(server):
+    """Step 11 on its own (steps 8-10 need systemd): the checkout handed over as a bundle,
+    pushed as the site's user, built by the hook with the tools install and started by a
+    stand-in for systemd that runs as that user too."""
+    from inkwell.deploy.diagnose import get
+    from inkwell.deploy.setup import Options, _first_release
+
+    from ..services import free_port
+
+    root, user, key = server
+    done = _setup(root, user, "--until", "files")
+    assert done.returncode == 0, done.stdout + done.stderr
+    entry = pwd.getpwnam(user)
+    manager = root / "service_manager.py"
+    shutil.copy(Path(__file__).with_name("service_manager.py"), manager)
+    os.chown(manager, entry.pw_uid, entry.pw_gid)
+    python = str(root / "tools" / "bin" / "python")
+    port = free_port()
+    env_file = root / "shared" / ".env"
+    env_file.write_text(env_file.read_text() + "\n".join([
+        f"APP_BIND=127.0.0.1:{port}", "WEB_CONCURRENCY=1", "HEALTH_TIMEOUT=60",
+        f"RESTART_COMMAND={python} {manager} restart {root}", ""]))
+    service = subprocess.Popen(["/usr/sbin/runuser", "-u", user, "--", python, str(manager),
+                                "serve", str(root), str(port)], cwd=root)
+    try:
+        lines: list[str] = []
+        _first_release(Options(site_url="https://blog.example.com", source=REPO, root=root,
+                               user=user), lines.append)
+        assert any("is live" in line for line in lines), lines
+        release = os.readlink(root / "current").rsplit("/", 1)[-1]
+        status, body, _ = get(f"127.0.0.1:{port}", "/healthz", "blog.example.com", 10)
+        assert status == 200 and release.encode() in body
+        assert (root / "releases" / release).stat().st_uid == entry.pw_uid  # made by the user
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        assert release.endswith(head[:10])
+    finally:
+        service.terminate()
+        service.wait(60)
+
+
 def test_setup_refuses_what_it_cannot_do_here_before_changing_anything(server):
     root, user, _ = server
     if Path("/run/systemd/system").is_dir():
