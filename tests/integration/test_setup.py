@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from inkwell.deploy.nginx import check_site
-from inkwell.deploy.setup import SUDOERS
+from inkwell.deploy.setup import RENDERED, SUDOERS
 
 from ..services import BIN
 
@@ -39,12 +39,14 @@ def server():
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "me@laptop",
                     "-f", str(base / "key")], check=True)
     saved = SUDOERS.read_bytes() if SUDOERS.exists() else None
+    assert not RENDERED.exists(), f"{RENDERED} exists on this machine: not a throwaway one?"
     yield base / "srv", user, base / "key.pub"
     subprocess.run(["/usr/sbin/userdel", user], capture_output=True)
     if saved is None:
         SUDOERS.unlink(missing_ok=True)
     else:
         SUDOERS.write_bytes(saved)
+    shutil.rmtree(RENDERED, ignore_errors=True)
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -80,16 +82,21 @@ def test_setup_prepares_the_server_and_can_run_again(server):
     hook = (root / "repo.git" / "hooks" / "pre-receive").read_text()
     assert str(root / "tools/bin/inkwell") in hook
 
+    assert stat.S_IMODE(root.stat().st_mode) == 0o755  # nginx reaches static files and media
+
     env_file = root / "shared" / ".env"
-    assert env_file.stat().st_uid == entry.pw_uid
+    assert env_file.stat().st_uid == entry.pw_uid  # edited as the user, still its own
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert "TLS_CERT=/etc/ssl/certs/ssl-cert-snakeoil.pem" in env_file.read_text()
-    site = root / "shared" / "deploy" / "nginx" / "inkwell.conf"
+    assert f"INKWELL_USER={user}" in env_file.read_text()
+    # What root's nginx and systemd load is root's: the site's user cannot change it.
+    site = RENDERED / "nginx" / "inkwell.conf"
+    assert site.stat().st_uid == 0 and RENDERED.stat().st_uid == 0
     assert check_site(site) is None
     # nginx reads static files of whichever release `current` names
-    assert f"alias {root}/current/.venv/lib/" in site.read_text()
-    assert f"WorkingDirectory={root}/current" in (
-        root / "shared" / "deploy" / "systemd" / "inkwell.service").read_text()
+    assert f"alias {root}/current/.venv/lib/python" in site.read_text()
+    unit = (RENDERED / "systemd" / "inkwell.service").read_text()
+    assert f"WorkingDirectory={root}/current" in unit and f"User={user}\n" in unit
 
     again = _setup(root, user, "--ssh-key", str(key), "--until", "files")
     assert again.returncode == 0, again.stdout + again.stderr
@@ -97,6 +104,20 @@ def test_setup_prepares_the_server_and_can_run_again(server):
         line = again.stdout.split(f"] {step}\n", 1)[1].splitlines()[0]
         assert "already" in line, (step, line)
     assert keys.read_text().count("me@laptop") == 1
+
+
+def test_the_key_goes_on_a_line_of_its_own(server):
+    root, user, key = server
+    done = _setup(root, user, "--until", "user")
+    assert done.returncode == 0, done.stdout + done.stderr
+    keys = root / ".ssh" / "authorized_keys"
+    subprocess.run(["/usr/sbin/runuser", "-u", user, "--", "sh", "-c",
+                    f"mkdir -p {keys.parent} && printf 'ssh-ed25519 AAAAold old@laptop' > {keys}"],
+                   check=True)  # an earlier key, no newline at its end
+    done = _setup(root, user, "--ssh-key", str(key), "--until", "ssh-key")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert keys.read_text().splitlines() == ["ssh-ed25519 AAAAold old@laptop",
+                                             key.read_text().strip()]
 
 
 def test_the_first_release_step_deploys_this_checkout_as_the_user(server):

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from inkwell import ops
 from inkwell.deploy.cli import deploy_group
 from inkwell.deploy.releases import DEFAULT_RESTART, DeployError, Layout, Target, build, receive
-from inkwell.deploy.settings import from_env, in_venv
+from inkwell.deploy.settings import PACKAGE_DIR, from_env, in_venv
 
 
 def _layout(tmp_path: Path, env: str | None = "APP_BIND=127.0.0.1:8123\n") -> Layout:
@@ -106,8 +106,16 @@ def test_deploy_files_follow_the_venv_they_name(tmp_path, monkeypatch):
     tools_static.mkdir(parents=True)
     assert in_venv(named, tools_static) == current / ".venv" / "lib" / "site-packages" / \
         "inkwell" / "static"
-    assert in_venv(named, Path("/work/checkout/src/inkwell/static")) == Path(
-        "/work/checkout/src/inkwell/static")  # an editable install stays where it is
+    assert in_venv(named, Path("/usr/share/x")) == Path("/usr/share/x")  # no package's
+    # This checkout (an editable install) rendering for its own venv: as it is ...
+    checkout_static = PACKAGE_DIR / "static"
+    monkeypatch.setattr("sys.prefix", str(named.parent))
+    assert in_venv(named, checkout_static) == checkout_static
+    # ... and for another venv (deploy setup, as root from its checkout): that venv's copy.
+    monkeypatch.setattr("sys.prefix", str(tmp_path / "tools"))
+    found = in_venv(named, checkout_static)
+    assert found.is_relative_to(current / ".venv" / "lib") and found.parts[-2:] == (
+        "inkwell", "static") and "site-packages" in found.parts
     settings = from_env({"SITE_URL": "https://blog.example.com", "INKWELL_APP_DIR": str(current),
                          "INKWELL_VENV_BIN": str(named)})
     assert settings.app_dir == current  # not resolved to today's release

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,13 +175,19 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
 
 
 def in_venv(venv_bin: Path, path: Path) -> Path:
-    """`path`, a file of a package installed in this venv, in the venv that `venv_bin` names.
+    """`path`, a file of an installed package, in the venv that `venv_bin` names.
 
     With push-to-deploy, INKWELL_VENV_BIN is /srv/inkwell/current/.venv/bin, so nginx reads
     the static files of whichever release `current` names, not of the venv that rendered the
-    file (a release's own, or the one `deploy init` ran from before the first release). An
-    editable install (a checkout, `make stack`) is not in the venv: its path stays."""
+    file (a release's own; the tools install before the first release; root's checkout when
+    `deploy setup` renders). An editable install rendering for its own venv (a checkout,
+    `make stack`) keeps its path."""
     prefix = Path(sys.prefix).resolve()
-    if not path.is_relative_to(prefix):
+    named = venv_bin.parent
+    if path.is_relative_to(prefix):  # installed here: the same place in the named venv
+        return named / path.relative_to(prefix)
+    if named.resolve() == prefix or not path.is_relative_to(PACKAGE_DIR.parent):
         return path
-    return venv_bin.parent / path.relative_to(prefix)
+    # This checkout's files, for another venv: where that venv's own installed copy lives.
+    site = sysconfig.get_path("purelib", vars={"base": str(named), "platbase": str(named)})
+    return Path(site) / path.relative_to(PACKAGE_DIR.parent)

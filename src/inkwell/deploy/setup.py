@@ -12,8 +12,9 @@ with the last lines of the command that failed:
  5. tools          this checkout installed in ROOT/tools: the hook deploys with it until the
                    first release exists
  6. deploy root    `inkwell deploy init` as that user: repo.git and its hook, shared/.env
- 7. files          `inkwell deploy render` as that user, into shared/deploy (a self-signed
-                   certificate stands in until step 9)
+ 7. files          every deploy file rendered by this (root's) Inkwell into /etc/inkwell, where
+                   the site's user cannot change what root's nginx and systemd load (a
+                   self-signed certificate stands in until step 9), checked by nginx -t
  8. nginx          the site enabled, its cache and media folders made, nginx -t, reload
  9. certificate    certbot --webroot, then the site rendered for the real certificate
 10. service        inkwell.service and inkwell.socket installed and enabled
@@ -21,10 +22,15 @@ with the last lines of the command that failed:
                    checked like every later push
 
 `--until STEP` stops after a step (e.g. `files`, to read what would be installed first).
+
+Root never writes through a path the site's user controls: what goes into the user's folders
+(its ssh key, .env edits, the tools install) is written as that user, and the files root's
+services load are rendered into root's /etc/inkwell.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shlex
@@ -42,6 +48,7 @@ STEPS = ("packages", "user", "ssh-key", "sudo", "tools", "deploy-root", "files",
 PACKAGES = ("nginx", "git", "python3-venv", "sudo", "ssl-cert")
 SNAKEOIL = ("/etc/ssl/certs/ssl-cert-snakeoil.pem", "/etc/ssl/private/ssl-cert-snakeoil.key")
 SUDOERS = Path("/etc/sudoers.d/inkwell-deploy")
+RENDERED = Path("/etc/inkwell")
 NGINX_SITE = Path("/etc/nginx/sites-enabled/inkwell.conf")
 SYSTEMD_DIR = Path("/etc/systemd/system")
 
@@ -111,12 +118,15 @@ def _packages(o: Options, log: Log) -> str | None:
     if not missing:
         return "already installed"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    _cmd(["apt-get", "update", "-qq"], env=env)
-    _cmd(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
+    wait = ["-o", "DPkg::Lock::Timeout=600"]  # a new VM's first unattended-upgrades holds it
+    _cmd(["apt-get", *wait, "update", "-qq"], env=env)
+    _cmd(["apt-get", *wait, "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
     return f"installed {' '.join(missing)}"
 
 
 def _installed(package: str) -> bool:
+    if shutil.which("dpkg-query") is None:
+        raise SetupError("dpkg is not here: setup is for Debian and Ubuntu servers")
     done = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True,
                           text=True)
     return done.returncode == 0 and done.stdout.endswith(" installed")
@@ -126,29 +136,38 @@ def _user(o: Options, log: Log) -> str | None:
     try:
         entry = pwd.getpwnam(o.user)
     except KeyError:
+        if o.root.exists() and any(o.root.iterdir()):
+            raise SetupError(f"{o.root} exists and is not empty: give a new --root") from None
         _cmd(["adduser", "--system", "--group", "--home", str(o.root),
               "--shell", "/usr/bin/git-shell", o.user])
-        return f"created {o.user} (home {o.root}, shell git-shell)"
-    if Path(entry.pw_dir) != o.root:
-        raise SetupError(f"user {o.user} exists with home {entry.pw_dir}, not {o.root}: pick "
-                         "another --user, or --root that home")
-    return "already there"
+        entry = pwd.getpwnam(o.user)
+        said = f"created {o.user} (home {o.root}, shell git-shell)"
+    else:
+        if Path(entry.pw_dir) != o.root:
+            raise SetupError(f"user {o.user} exists with home {entry.pw_dir}, not {o.root}: "
+                             "pick another --user, or --root that home")
+        said = "already there"
+    # Its own, and open to nginx (www-data reads static files and media below it), whatever
+    # adduser's SYS_DIR_MODE is on this machine.
+    _cmd(["chown", f"{o.user}:{o.user}", str(o.root)])
+    o.root.chmod(0o755)
+    return said
 
 
 def _ssh_key(o: Options, log: Log) -> str | None:
     keys = o.root / ".ssh" / "authorized_keys"
     if not o.ssh_key:
         return f"no --ssh-key: add your public key to {keys} before you push"
-    entry = pwd.getpwnam(o.user)
-    keys.parent.mkdir(mode=0o700, exist_ok=True)
-    present = keys.read_text().splitlines() if keys.exists() else []
-    if o.ssh_key in present:
+    # As the user: its folder, its permissions (root would follow a link it planted).
+    script = ('umask 077; mkdir -p "$HOME/.ssh"; f="$HOME/.ssh/authorized_keys"; touch "$f"; '
+              'key=$(cat); grep -qxF "$key" "$f" && exit 3; '
+              '[ -s "$f" ] && [ -n "$(tail -c1 "$f")" ] && echo >> "$f"; '
+              'printf "%s\\n" "$key" >> "$f"')
+    done = _as_user(o, ["sh", "-c", script], check=False, input=o.ssh_key)
+    if done.returncode == 3:
         return "already there"
-    with keys.open("a") as f:
-        f.write(o.ssh_key + "\n")
-    for path, mode in ((keys.parent, 0o700), (keys, 0o600)):
-        os.chown(path, entry.pw_uid, entry.pw_gid)
-        path.chmod(mode)
+    if done.returncode != 0:
+        raise SetupError(f"could not add the key to {keys}: {done.stderr.strip()}")
     return f"added to {keys}"
 
 
@@ -156,7 +175,9 @@ def _sudo(o: Options, log: Log) -> str | None:
     rule = f"{o.user} ALL=(root) NOPASSWD: /usr/bin/systemctl restart inkwell.service\n"
     if SUDOERS.exists() and SUDOERS.read_text() == rule:
         return "already there"
-    with tempfile.NamedTemporaryFile("w", dir=SUDOERS.parent, delete=False) as f:
+    # sudo skips files in sudoers.d whose names hold a dot: the unchecked one is never read.
+    with tempfile.NamedTemporaryFile("w", dir=SUDOERS.parent, prefix=".inkwell-",
+                                     delete=False) as f:
         f.write(rule)
     staged = Path(f.name)
     staged.chmod(0o440)
@@ -174,11 +195,12 @@ def _tools(o: Options, log: Log) -> str | None:
     source = o.tools / "src"
     shutil.rmtree(source, ignore_errors=True)
     source.mkdir(parents=True)
-    archive = subprocess.Popen(["git", "-C", str(o.source), "archive", "HEAD"],
-                               stdout=subprocess.PIPE)
+    archive = subprocess.Popen(_git(o, "archive", "HEAD"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
     _cmd(["tar", "-x", "-C", str(source)], stdin=archive.stdout)
     if archive.wait() != 0:
-        raise SetupError(f"git archive HEAD failed in {o.source}")
+        raise SetupError(f"git archive HEAD failed in {o.source}: "
+                         f"{archive.stderr.read().decode(errors='replace').strip()}")
     _cmd(["chown", "-R", f"{o.user}:{o.user}", str(o.tools)])
     python = str(o.tools / "bin" / "python")
     _as_user(o, ["python3", "-m", "venv", str(o.tools)])
@@ -195,8 +217,8 @@ def _deploy_root(o: Options, log: Log) -> str | None:
 
 
 def _files(o: Options, log: Log) -> str | None:
-    env_file = o.layout.env_file
-    values = _env_values(env_file)
+    values = _env_values(o.layout.env_file)
+    changes = {"INKWELL_USER": o.user} if values.get("INKWELL_USER") != o.user else {}
     cert = values.get("TLS_CERT", "")
     if not cert or not Path(cert).exists():
         # nginx refuses a site whose certificate is missing: Debian's self-signed one stands in
@@ -204,31 +226,52 @@ def _files(o: Options, log: Log) -> str | None:
         if not all(Path(p).exists() for p in SNAKEOIL):
             make = shutil.which("make-ssl-cert") or "/usr/sbin/make-ssl-cert"  # ssl-cert
             _cmd([make, "generate-default-snakeoil", "--force-overwrite"])
-        _set_env(env_file, {"TLS_CERT": SNAKEOIL[0], "TLS_KEY": SNAKEOIL[1]})
-    _as_user(o, [o.inkwell, "deploy", "render", "--out", "deploy"], cwd=o.layout.shared)
-    site = o.layout.shared / "deploy" / "nginx" / "inkwell.conf"
+        changes.update({"TLS_CERT": SNAKEOIL[0], "TLS_KEY": SNAKEOIL[1]})
+    if changes:
+        _set_env(o, changes)
+    site = _render(o)
     Path("/var/cache/nginx").mkdir(exist_ok=True)  # Debian's nginx has none; the cache goes in it
     from .nginx import check_site
 
     problem = check_site(site)
     if problem:
         raise SetupError(f"nginx -t refuses {site}:\n{problem}")
-    return f"rendered into {site.parent.parent}; nginx -t accepts the site"
+    return f"rendered into {RENDERED}; nginx -t accepts the site"
+
+
+def _render(o: Options) -> Path:
+    """Every deploy file from shared/.env, by this process's own (root's) Inkwell, into
+    /etc/inkwell: root-owned, so the site's user (whose pushed code runs as it) cannot change
+    what root's nginx and systemd load. Static files: those of the release `current` names."""
+    from .cli import render_all
+    from .settings import from_env
+
+    settings = from_env({**_env_values(o.layout.env_file), "INKWELL_USER": o.user})
+    RENDERED.mkdir(mode=0o755, exist_ok=True)
+    render_all(settings, RENDERED)
+    return RENDERED / "nginx" / "inkwell.conf"
 
 
 def _nginx(o: Options, log: Log) -> str | None:
-    deploy = o.layout.shared / "deploy"
+    site = RENDERED / "nginx" / "inkwell.conf"
     media = Path(_env_values(o.layout.env_file).get("MEDIA_ROOT") or o.layout.instance / "media")
-    media.mkdir(parents=True, exist_ok=True)
-    for folder in {o.layout.instance, media}:
-        _cmd(["chown", "-R", f"{o.user}:www-data", str(folder)])
-        folder.chmod(0o2770)  # the service (group www-data) writes; nginx reads media
+    for folder in (o.layout.instance, media):
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise SetupError(f"{folder} is not a folder: put one there")
+        folder.mkdir(parents=True, exist_ok=True)
+        # The service writes as its user; nginx (www-data) only reads media, so no group write.
+        _cmd(["chown", "--no-dereference", f"{o.user}:www-data", str(folder)])
+        folder.chmod(0o2750)
     if NGINX_SITE.is_symlink() or NGINX_SITE.exists():
         NGINX_SITE.unlink()
-    NGINX_SITE.symlink_to(deploy / "nginx" / "inkwell.conf")
-    _cmd(["nginx", "-t", "-q"])
+    NGINX_SITE.symlink_to(site)
+    tested = _cmd(["nginx", "-t", "-q"], check=False)
+    if tested.returncode != 0:
+        NGINX_SITE.unlink()  # not left enabled: every later reload, and boot, would fail
+        raise SetupError(f"nginx -t failed with the site enabled (now disabled again):\n"
+                         f"{(tested.stdout + tested.stderr).strip()}")
     _cmd(["systemctl", "reload-or-restart", "nginx"])
-    return f"{NGINX_SITE} -> {deploy / 'nginx' / 'inkwell.conf'}"
+    return f"{NGINX_SITE} -> {site}"
 
 
 def _certificate(o: Options, log: Log) -> str | None:
@@ -241,8 +284,7 @@ def _certificate(o: Options, log: Log) -> str | None:
         _cmd(["certbot", "certonly", "--webroot", "-w", "/var/www/html", "-d", domain,
               "--email", o.email, "--agree-tos", "--non-interactive",
               "--deploy-hook", "systemctl reload nginx"])
-    _set_env(o.layout.env_file, {"TLS_CERT": str(live / "fullchain.pem"),
-                                 "TLS_KEY": str(live / "privkey.pem")})
+    _set_env(o, {"TLS_CERT": str(live / "fullchain.pem"), "TLS_KEY": str(live / "privkey.pem")})
     _files(o, log)
     _cmd(["nginx", "-t", "-q"])
     _cmd(["systemctl", "reload", "nginx"])
@@ -250,13 +292,17 @@ def _certificate(o: Options, log: Log) -> str | None:
 
 
 def _service(o: Options, log: Log) -> str | None:
-    units = o.layout.shared / "deploy" / "systemd"
+    units = RENDERED / "systemd"
     for name in ("inkwell.service", "inkwell.socket"):
-        shutil.copyfile(units / name, SYSTEMD_DIR / name)
+        try:
+            shutil.copyfile(units / name, SYSTEMD_DIR / name)
+        except OSError as e:
+            raise SetupError(f"could not install {name}: {e}") from None
     _cmd(["systemctl", "daemon-reload"])
-    _cmd(["systemctl", "enable", "inkwell.service"])
-    _cmd(["systemctl", "enable", "--now", "inkwell.socket"])
-    return "inkwell.socket listening; inkwell.service starts with the first release"
+    # Enabled, not started: a request before the first release would start a service that
+    # has nothing to run yet. The first release's restart starts both (Requires=).
+    _cmd(["systemctl", "enable", "inkwell.service", "inkwell.socket"])
+    return "enabled; both start with the first release"
 
 
 def _first_release(o: Options, log: Log) -> str | None:
@@ -265,7 +311,7 @@ def _first_release(o: Options, log: Log) -> str | None:
     # The checkout may be where that user cannot read (a 0700 home): hand it over as a bundle.
     with tempfile.TemporaryDirectory(prefix="inkwell-setup-") as tmp:
         bundle = Path(tmp) / "head.bundle"
-        _cmd(["git", "-C", str(o.source), "bundle", "create", str(bundle), "HEAD"])
+        _cmd(_git(o, "bundle", "create", str(bundle), "HEAD"))
         os.chmod(tmp, 0o755)
         bundle.chmod(0o644)
         work = o.root / "tools" / "first-push"
@@ -282,11 +328,16 @@ def _first_release(o: Options, log: Log) -> str | None:
 # --- helpers -----------------------------------------------------------------------------------
 
 
+def _git(o: Options, *args: str) -> list[str]:
+    """git in the checkout, also when root does not own it (git would call it dubious)."""
+    return ["git", "-c", f"safe.directory={o.source}", "-C", str(o.source), *args]
+
+
 def _cmd(argv: list[str], env: dict | None = None, stdin=None, cwd: Path | None = None,
-         check: bool = True) -> subprocess.CompletedProcess:
+         check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
     try:
         done = subprocess.run(argv, env=env, stdin=stdin, cwd=cwd, capture_output=True,
-                              text=True, timeout=1800)
+                              text=True, timeout=1800, input=input)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise SetupError(f"{shlex.join(argv)}: {e}") from None
     if check and done.returncode != 0:
@@ -295,17 +346,18 @@ def _cmd(argv: list[str], env: dict | None = None, stdin=None, cwd: Path | None 
     return done
 
 
-def _as_user(o: Options, argv: list[str], cwd: Path | None = None,
-             check: bool = True) -> subprocess.CompletedProcess:
+def _as_user(o: Options, argv: list[str], cwd: Path | None = None, check: bool = True,
+             input: str | None = None) -> subprocess.CompletedProcess:
     """`argv` as the site's user, with its home and a plain PATH (none of root's settings)."""
     env = {"HOME": str(o.root), "PATH": "/usr/local/bin:/usr/bin:/bin",
            "LANG": os.environ.get("LANG", "C.UTF-8")}
-    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONFIG_FILE"):
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONFIG_FILE", "HTTP_PROXY",
+                 "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
         if name in os.environ:  # how this machine reaches its package index
             env[name] = os.environ[name]
     runuser = shutil.which("runuser") or "/usr/sbin/runuser"  # util-linux, in /usr/sbin
     return _cmd([runuser, "-u", o.user, "--", *argv], env=env, cwd=cwd or o.root,
-                check=check)
+                check=check, input=input)
 
 
 def _env_values(path: Path) -> dict[str, str]:
@@ -314,17 +366,23 @@ def _env_values(path: Path) -> dict[str, str]:
     return {k: v or "" for k, v in dotenv_values(path).items()}
 
 
-def _set_env(path: Path, values: dict[str, str]) -> None:
-    """Set KEY=value lines in a .env file in place (mode and owner kept)."""
-    lines = path.read_text().splitlines()
-    for key, value in values.items():
-        line = f"{key}={value}"
-        found = [i for i, text in enumerate(lines) if text.startswith(f"{key}=")]
-        if found:
-            lines[found[0]] = line
-        else:
-            lines.append(line)
-    path.write_text("\n".join(lines) + "\n")
+_SET_ENV = """
+import json, sys
+path, values = sys.argv[1], json.loads(sys.argv[2])
+lines = open(path).read().splitlines()
+for key, value in values.items():
+    found = [i for i, text in enumerate(lines) if text.startswith(key + "=")]
+    if found:
+        lines[found[0]] = key + "=" + value
+    else:
+        lines.append(key + "=" + value)
+open(path, "w").write("\\n".join(lines) + "\\n")
+"""
+
+
+def _set_env(o: Options, values: dict[str, str]) -> None:
+    """Set KEY=value lines in shared/.env in place, as the user (its file: mode kept)."""
+    _as_user(o, ["python3", "-c", _SET_ENV, str(o.layout.env_file), json.dumps(values)])
 
 
 def default_source() -> Path | None:
