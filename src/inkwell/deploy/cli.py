@@ -295,7 +295,8 @@ def setup_command(site_url: str, email: str | None, no_certificate: bool, ssh_ke
     if source is None:
         raise click.UsageError("run it from a checkout of Inkwell, or give --source")
     key = ssh_key.read_text().strip() if ssh_key else None
-    if key is not None and (not key or "\n" in key or not key.startswith(("ssh-", "ecdsa-", "sk-"))):
+    one_key = key and "\n" not in key and key.startswith(("ssh-", "ecdsa-", "sk-"))
+    if key is not None and not one_key:
         raise click.UsageError(f"{ssh_key} is not one public key (ssh-ed25519 AAAA... you@host)")
     options = Options(site_url=site_url, source=source.resolve(), root=root.absolute(),
                       user=user, branch=branch, email=email, ssh_key=key)
