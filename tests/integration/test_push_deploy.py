@@ -287,3 +287,21 @@ def _write_migration(work: Path, revision: str, down: str | None, up_sql: str, d
         f"depends_on = None\n\n\ndef upgrade() -> None:\n{upgrade_body}\n\n"
         f"def downgrade() -> None:\n{downgrade_body}"
     )
+
+
+def test_doctor_names_the_running_release_and_a_switch_without_a_restart(site):
+    from inkwell.deploy.diagnose import check_releases
+    from inkwell.deploy.releases import Layout, _point_current
+
+    running, layout = site.current(), Layout(site.root)
+    findings = check_releases(site.root / "current", site.address, "blog.example")
+    assert findings[-1].ok and f"{running}, and gunicorn runs it" in findings[-1].what
+    assert findings[0].what.startswith("last deploy: ") and "deploy failed" in findings[0].what
+    other = next(name for name in site.releases() if name != running)
+    _point_current(layout, site.root / "releases" / other)  # as a deploy cut short would
+    try:
+        findings = check_releases(site.root / "current", site.address, "blog.example")
+        assert not findings[-1].ok
+        assert f"gunicorn runs release {running} but" in findings[-1].what
+    finally:
+        _point_current(layout, site.root / "releases" / running)

@@ -135,3 +135,23 @@ def test_odd_inputs_are_findings_not_tracebacks(tmp_path):
         findings = diagnose.diagnose(settings, site, log)
         assert any(not f.ok for f in findings), name
     assert diagnose._ascii_host("блог.example.com").startswith("xn--")
+
+
+def test_doctor_tells_which_release_runs_and_how_the_last_deploy_ended(tmp_path):
+    from inkwell.deploy.diagnose import check_releases
+
+    root = tmp_path / "srv"
+    (root / "releases" / "20261129-100000-abcdef1234").mkdir(parents=True)
+    (root / "shared").mkdir()
+    current = root / "current"
+    findings = check_releases(current, "127.0.0.1:9", "blog.example.com")
+    assert [f.ok for f in findings] == [False] and "names no release" in findings[0].what
+    (root / "shared" / "deploy.log").write_text(
+        "2026-11-29 10:00:00 building release 20261129-100000-abcdef1234\n"
+        "2026-11-29 10:01:00 deploy failed: release 20261129-100000-abcdef1234 failed (x) | y\n")
+    current.symlink_to("releases/20261129-100000-abcdef1234")
+    findings = check_releases(current, "127.0.0.1:9", "blog.example.com")  # nothing listens
+    assert all(f.ok for f in findings)
+    assert "last deploy: 2026-11-29 10:01:00 deploy failed" in findings[0].what
+    assert "current release: 20261129-100000-abcdef1234" in findings[1].what
+    assert check_releases(tmp_path / "app", "127.0.0.1:9", "x") == []  # not that layout

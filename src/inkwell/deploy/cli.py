@@ -163,12 +163,17 @@ _ROOT_OPTION = click.option(
 
 
 @contextmanager
-def _deploy_errors_as_messages() -> Iterator[None]:
-    from .releases import DeployError
+def _deploy_errors_as_messages(layout=None) -> Iterator[None]:
+    """A failed deploy is one message (no traceback), also kept in shared/deploy.log."""
+    from .releases import DeployError, record
 
     try:
         yield
     except (DeployError, ConfigError) as e:
+        # Only as the deploy root's owner: root must not write through the user's files.
+        if layout is not None and layout.shared.is_dir() and \
+                os.geteuid() == layout.root.stat().st_uid:
+            record(layout, f"deploy failed: {e}")
         raise click.ClickException(str(e)) from None
 
 
@@ -224,7 +229,7 @@ def receive_command(root: Path, branch: str) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     layout = _releases_layout(root)
     updates = sys.stdin.read().splitlines()
-    with _deploy_errors_as_messages():
+    with _deploy_errors_as_messages(layout):
         releases.check_owner(layout.root)
         releases.receive(layout, branch, updates, releases.journal(layout, click.echo))
 
@@ -241,7 +246,7 @@ def release_command(root: Path, commit: str) -> None:
                            "--quiet", f"{commit}^{{commit}}"], capture_output=True, text=True)
     if done.returncode != 0:
         raise click.ClickException(f"{commit!r} is not a commit of {layout.repo}")
-    with _deploy_errors_as_messages():
+    with _deploy_errors_as_messages(layout):
         releases.check_owner(layout.root)
         releases.deploy(layout, done.stdout.strip(), releases.journal(layout, click.echo))
 
@@ -253,7 +258,7 @@ def rollback_command(root: Path) -> None:
     from . import releases
 
     layout = _releases_layout(root)
-    with _deploy_errors_as_messages():
+    with _deploy_errors_as_messages(layout):
         releases.check_owner(layout.root)
         release = releases.rollback(layout, releases.journal(layout, click.echo))
     click.echo(f"Rolled back to {release.name}.")

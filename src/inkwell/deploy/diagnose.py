@@ -7,7 +7,10 @@ the database (or media storage) does not. The reason is in one of four places; e
    is still APP_BIND (an .env changed without rendering again);
 2. that address: does anything listen, do /healthz and /readyz answer, how fast;
 3. a unix socket's owner and mode: can nginx's group connect;
-4. nginx's error log: the last upstream errors, each kind explained with its usual fix.
+4. nginx's error log: the last upstream errors, each kind explained with its usual fix;
+
+and with push-to-deploy (deploy/releases.py), which release `current` names, whether gunicorn
+runs that one, and how the last deploy ended.
 """
 
 from __future__ import annotations
@@ -311,6 +314,37 @@ def explain_error_log(path: Path | None, lines: int = LOG_LINES,
 # --- all of it ---------------------------------------------------------------------------------
 
 
+# --- 5. push-to-deploy releases ----------------------------------------------------------------
+
+
+def check_releases(app_dir: Path, address: str, host: str) -> list[Finding]:
+    """With push-to-deploy (APP_DIR is the deploy root's `current` link): a release to run,
+    gunicorn running it, and the last deploy's outcome from shared/deploy.log."""
+    root = app_dir.parent
+    if app_dir.name != "current" or not (root / "releases").is_dir():
+        return []
+    log = root / "shared" / "deploy.log"
+    last = _tail(log, 1)[-1].strip() if log.is_file() and _tail(log, 1) else None
+    findings = [Finding(True, f"last deploy: {last}")] if last else []
+    if not app_dir.is_dir():
+        return [*findings, Finding(
+            False, f"{app_dir} names no release: none has been deployed yet, or the first one "
+                   "failed", f"push again (the push prints why), or see {log}")]
+    name = app_dir.resolve().name
+    try:
+        status, body, _ = get(address, "/healthz", host, PROBE_TIMEOUT)
+        running = json.loads(body).get("release") if status == 200 else None
+    except (OSError, ValueError, AttributeError, http.client.HTTPException):
+        return [*findings, Finding(True, f"current release: {name}")]
+    if running is None or running == name:
+        return [*findings, Finding(True, f"current release: {name}, and gunicorn runs it")]
+    return [*findings, Finding(
+        False, f"gunicorn runs release {running} but {app_dir} names {name}: a deploy was cut "
+               "short between its switch and its restart",
+        "sudo systemctl restart inkwell (to run the one current names), or "
+        "inkwell deploy rollback")]
+
+
 def first_existing(candidates: Iterable[Path]) -> Path | None:
     return next((path for path in candidates if path.is_file()), None)
 
@@ -334,4 +368,6 @@ def diagnose(settings: DeploySettings, site: Path | None, error_log: Path | None
     findings += _guarded("the socket", check_socket, address, settings.web_group)
     findings += _guarded(f"the app at {address}", probe_app, address, settings.domain)
     findings += _guarded("nginx's error log", explain_error_log, error_log, LOG_LINES, minutes)
+    findings += _guarded("the releases", check_releases, settings.app_dir, address,
+                         settings.domain)
     return findings

@@ -190,10 +190,16 @@ def journal(layout: Layout, echo: Callable[[str], None]) -> Log:
             echo(line)
         except OSError:
             pass
-        with contextlib.suppress(OSError), open(layout.shared / "deploy.log", "a") as f:
-            f.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {line}\n")
+        record(layout, line)
 
     return log
+
+
+def record(layout: Layout, line: str) -> None:
+    """One entry of shared/deploy.log (one line: `inkwell doctor` reads the last)."""
+    entry = line.replace("\n", " | ")
+    with contextlib.suppress(OSError), open(layout.shared / "deploy.log", "a") as f:
+        f.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {entry}\n")
 
 
 @contextlib.contextmanager
