@@ -6,11 +6,11 @@ FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /venv
-COPY requirements.lock ./
-RUN /venv/bin/pip install --require-hashes -r requirements.lock
+COPY requirements.lock requirements-build.lock ./
+RUN /venv/bin/pip install --require-hashes -r requirements.lock -r requirements-build.lock
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /venv/bin/pip install --no-deps . \
+RUN /venv/bin/pip install --no-deps --no-build-isolation . \
     && /venv/bin/inkwell assets compress \
     && /venv/bin/python -m compileall -q /venv
 

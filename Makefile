@@ -12,8 +12,8 @@ $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Inkwell needs Python 3.11 or newer; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock -r requirements-build.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -50,6 +50,7 @@ drills: $(STAMP)
 lock:
 	uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -q -o requirements.lock
 	uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
+	echo "setuptools>=77" | uv pip compile - --generate-hashes --python-version 3.11 -q -o requirements-build.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

@@ -50,8 +50,9 @@ def clean_venv(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     # The same steps as the Dockerfile's build stage.
-    subprocess.run([*pip, "--require-hashes", "-r", str(REPO / "requirements.lock")], check=True)
-    subprocess.run([*pip, "--no-deps", str(REPO)], check=True)
+    subprocess.run([*pip, "--require-hashes", "-r", str(REPO / "requirements.lock"),
+                    "-r", str(REPO / "requirements-build.lock")], check=True)
+    subprocess.run([*pip, "--no-deps", "--no-build-isolation", str(REPO)], check=True)
     subprocess.run([str(venv / "bin" / "inkwell"), "assets", "compress"], check=True)
     return venv
 

@@ -56,6 +56,7 @@ DEFAULT_ROOT = Path("/srv/inkwell")
 DEFAULT_RESTART = "sudo -n systemctl restart inkwell.service"
 KEEP = 5  # releases kept on disk (the running one and the one before it always are)
 LOCK_FILE = "requirements.lock"
+BUILD_LOCK_FILE = "requirements-build.lock"
 ZERO_COMMIT = "0" * 40
 _NAME = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{7,40}$")
 
@@ -388,7 +389,13 @@ def _install(release: Path) -> None:
     _step([sys.executable, "-m", "venv", str(venv)], release, 300, "python -m venv failed")
     _step([*pip, "--require-hashes", "-r", str(release / LOCK_FILE)], release, 1800,
           f"pip install -r {LOCK_FILE} failed")
-    _step([*pip, "--no-deps", str(release)], release, 900, "pip install of the release failed")
+    isolation = []
+    if (release / BUILD_LOCK_FILE).is_file():  # the build backend pinned too: nothing unpinned
+        _step([*pip, "--require-hashes", "-r", str(release / BUILD_LOCK_FILE)], release, 900,
+              f"pip install -r {BUILD_LOCK_FILE} failed")
+        isolation = ["--no-build-isolation"]
+    _step([*pip, "--no-deps", *isolation, str(release)], release, 900,
+          "pip install of the release failed")
 
 
 def _bin(release: Path, name: str) -> str:

@@ -205,8 +205,9 @@ def _tools(o: Options, log: Log) -> str | None:
     python = str(o.tools / "bin" / "python")
     _as_user(o, ["python3", "-m", "venv", str(o.tools)])
     _as_user(o, [python, "-m", "pip", "install", "-q", "--require-hashes", "-r",
-                 str(source / "requirements.lock")])
-    _as_user(o, [python, "-m", "pip", "install", "-q", "--no-deps", str(source)])
+                 str(source / "requirements.lock"), "-r", str(source / "requirements-build.lock")])
+    _as_user(o, [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                 str(source)])
     return f"installed in {o.tools}"
 
 
