@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import time
 from pathlib import Path
 
-from flask import Blueprint
+from flask import Blueprint, request
 from sqlalchemy import text
 
 from .extensions import db
@@ -24,11 +25,25 @@ def release() -> str | None:
         return None
 
 
+def _asked_on_this_machine() -> bool:
+    """A request straight to gunicorn from this host (a deploy, `inkwell doctor`), not one
+    through nginx from a reader (ProxyFix puts the reader's address in remote_addr)."""
+    address = request.remote_addr or ""  # empty on a unix socket
+    try:
+        return not address or ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 @bp.get("/healthz")
 def healthz():
-    """The process is up and can answer; checks nothing else. Says which release runs, so a
-    deploy can tell the new gunicorn from the old one."""
-    return {"status": "ok", "release": release()}, 200, {"Cache-Control": "no-store"}
+    """The process is up and can answer; checks nothing else. Asked from this machine, also
+    says which release runs, so a deploy can tell the new gunicorn from the old one (readers
+    are not told: it names a commit and a time)."""
+    body = {"status": "ok"}
+    if _asked_on_this_machine():
+        body["release"] = release()
+    return body, 200, {"Cache-Control": "no-store"}
 
 
 @functools.cache

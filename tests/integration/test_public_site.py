@@ -246,6 +246,9 @@ def test_pagination(client, import_posts, app):
 def test_health_and_readiness(client, site):
     # Outside a push-to-deploy release folder there is no REVISION: no release to name.
     assert client.get("/healthz").json == {"status": "ok", "release": None}
+    # A reader (through nginx: ProxyFix gives the reader's address) is not told the release.
+    remote = client.get("/healthz", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert remote.json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json["checks"] == {"database": "ok", "media": "ok"}
