@@ -110,6 +110,14 @@ def _status(stack: Stack, path: str) -> int:
     return fetch(stack.https_url + path, context=tls)[0]
 
 
+def _enough_time_left(what: str, took: float, left: float, wait: int) -> None:
+    """wrk forgets requests still waiting when its time is up (neither answered nor failed):
+    every request queued during `what` must have had its full `wait` before that."""
+    if left < wait + 1:
+        raise BenchError(f"{what} took {took:.1f} s, leaving wrk {left:.1f} s: too little to "
+                         f"see every waiting request answered (needs {wait + 1} s)")
+
+
 # --- drills ------------------------------------------------------------------------------------
 
 
@@ -172,8 +180,6 @@ def drill_deploy(tmp: Path, quick: bool) -> dict:
         log_offset = stack.app_log.stat().st_size
         stack.start_app(cpu=cpu_layout()[0])
         down = time.monotonic() - started
-        # wrk forgets requests still waiting when its time is up (neither answered nor failed):
-        # every request queued during the restart must have had its full `wait` before that.
         left = seconds - (time.monotonic() - load_started)
         replaced = stack.app_pid != old_pid
         result = _wrk_result(load)
@@ -182,9 +188,7 @@ def drill_deploy(tmp: Path, quick: bool) -> dict:
             answered_by_new = len(re.findall(rb'"GET [^"]*" 200 ', log.read()))
     finally:
         stack.stop()
-    if left < wait + 1:
-        raise BenchError(f"the restart took {down:.1f} s, leaving wrk {left:.1f} s: too little "
-                         f"to see every waiting request answered (needs {wait + 1} s)")
+    _enough_time_left("the restart", down, left, wait)
     return {
         "figures": {
             "deploy (restart with inkwell.socket): requests sent": figure(
@@ -270,9 +274,7 @@ def drill_push(tmp: Path, quick: bool) -> dict:
         service.wait(60)
     if second.returncode != 0 or not live:
         raise BenchError(f"the push under load failed:\n{second.stderr[-3000:]}")
-    if left < wait + 1:
-        raise BenchError(f"the push took {push_seconds:.0f} s, leaving wrk {left:.0f} s: too "
-                         f"little to see every waiting request answered (needs {wait + 1} s)")
+    _enough_time_left("the push", push_seconds, left, wait)
     return {
         "figures": {
             "git push deploy: requests sent": figure(

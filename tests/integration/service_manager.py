@@ -22,8 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from dotenv import dotenv_values
-
+from inkwell.deploy import envfile
 from inkwell.deploy.stack import handed_over, held_socket
 
 
@@ -33,8 +32,7 @@ def _state_dir(root: Path) -> Path:
 
 def _environment(root: Path) -> dict[str, str]:
     base = {k: os.environ[k] for k in ("PATH", "LANG", "HOME") if k in os.environ}
-    values = dotenv_values(root / "shared" / ".env")
-    return base | {k: v for k, v in values.items() if v is not None}
+    return base | envfile.values(root / "shared" / ".env")
 
 
 def serve(root: Path, port: int) -> None:

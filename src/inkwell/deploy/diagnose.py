@@ -324,8 +324,8 @@ def check_releases(app_dir: Path, address: str, host: str) -> list[Finding]:
     if app_dir.name != "current" or not (root / "releases").is_dir():
         return []
     log = root / "shared" / "deploy.log"
-    last = _tail(log, 1)[-1].strip() if log.is_file() and _tail(log, 1) else None
-    findings = [Finding(True, f"last deploy: {last}")] if last else []
+    last = _tail(log, 1) if log.is_file() else []
+    findings = [Finding(True, f"last deploy: {last[-1].strip()}")] if last else []
     if not app_dir.is_dir():
         return [*findings, Finding(
             False, f"{app_dir} names no release: none has been deployed yet, or the first one "

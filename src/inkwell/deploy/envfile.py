@@ -8,6 +8,8 @@ import os
 import stat
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 from ..config import new_secret_key
 from .render import render_template
 from .settings import DeploySettings
@@ -19,6 +21,12 @@ def render_env(settings: DeploySettings, database_url: str = "") -> str:
     return render_template(
         ENV_FILE, s=settings, secret_key=new_secret_key(), database_url=database_url
     )
+
+
+def values(path: Path) -> dict[str, str]:
+    """The KEY=value settings of a .env file (a bare KEY without a value left out; none for a
+    missing file)."""
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
 def write_private(path: Path, text: str) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import http.client
 import json
 import os
@@ -46,10 +47,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from dotenv import dotenv_values
+from urllib.parse import urlsplit
 
 from ..config import ConfigError, int_setting
+from . import envfile
 from .settings import app_bind_setting
 
 DEFAULT_ROOT = Path("/srv/inkwell")
@@ -123,7 +124,7 @@ class Target:
     def from_env_file(cls, path: Path) -> Target:
         if not path.is_file():
             raise DeployError(f"{path} does not exist: run `inkwell deploy init` first")
-        values = {k: v or "" for k, v in dotenv_values(path).items()}
+        values = envfile.values(path)
         try:
             app_bind = app_bind_setting(values.get("APP_BIND") or "127.0.0.1:8000")
             timeout = int_setting("HEALTH_TIMEOUT", 60, values, minimum=1)
@@ -135,7 +136,7 @@ class Target:
             raise DeployError(f"{path}: RESTART_COMMAND cannot be read ({e})") from None
         if not restart:
             raise DeployError(f"{path}: RESTART_COMMAND is empty")
-        host = values.get("DOMAIN") or re.sub(r"^\w+://|[:/].*$", "", values.get("SITE_URL", ""))
+        host = values.get("DOMAIN") or urlsplit(values.get("SITE_URL", "")).hostname
         return cls(restart, app_bind, host or "localhost", timeout)
 
 
@@ -166,7 +167,8 @@ def init(layout: Layout, branch: str, env_text: str | None, log: Log) -> None:
     for folder in (layout.releases, layout.instance):
         folder.mkdir(parents=True, exist_ok=True)
     if not (layout.repo / "HEAD").exists():
-        _run(["git", "init", "--quiet", "--bare", f"--initial-branch={branch}", str(layout.repo)])
+        _step(["git", "init", "--quiet", "--bare", f"--initial-branch={branch}",
+               str(layout.repo)], None, 60, "git init failed")
         log(f"created {layout.repo}")
     hook = layout.repo / "hooks" / "pre-receive"
     hook.write_text(hook_script(layout, branch, Path(sys.argv[0]).resolve()))
@@ -402,9 +404,9 @@ def _bin(release: Path, name: str) -> str:
     return str(release / ".venv" / "bin" / name)
 
 
-def _step(argv: list[str], release: Path, timeout: int, failed: str) -> str:
-    """Run one step in `release` with its settings; its output, or DeployError saying `failed`
-    and the last lines it printed."""
+def _step(argv: list[str], release: Path | None, timeout: int, failed: str) -> str:
+    """Run one step in `release` with its settings (None: anywhere, none); its output, or
+    DeployError saying `failed` and the last lines it printed."""
     try:
         done = subprocess.run(argv, cwd=release, env=_child_env(release), capture_output=True,
                               text=True, timeout=timeout)
@@ -413,7 +415,7 @@ def _step(argv: list[str], release: Path, timeout: int, failed: str) -> str:
     except OSError as e:
         raise DeployError(f"{failed}: {e}") from None
     if done.returncode != 0:
-        raise DeployError(f"{failed}:\n{_tail(done)}")
+        raise DeployError(f"{failed}:\n{output_tail(done)}")
     return done.stdout
 
 
@@ -465,14 +467,15 @@ def _schema_for(to: Path, leaving: Path, log: Log) -> None:
           f"could not migrate the database down to {to_head}")
 
 
-def _schema(release: Path) -> tuple[str, set[str]]:
+@functools.cache  # a release's files never change: ask each one once
+def _schema(release: Path) -> tuple[str, frozenset[str]]:
     """(head revision, every revision) of a release's migrations."""
     script = ("import json; from inkwell.migrations import head_revision, known_revisions; "
               "print(json.dumps([head_revision(), sorted(known_revisions())]))")
     out = _step([_bin(release, "python"), "-c", script], release, 120,
                 f"cannot read {release.name}'s migrations")
     head, known = json.loads(out)
-    return head, set(known)
+    return head, frozenset(known)
 
 
 def _point_current(layout: Layout, release: Path) -> None:
@@ -492,7 +495,7 @@ def _restart_and_check(target: Target, name: str, log: Log) -> str | None:
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"the restart command failed: {e}"
     if done.returncode != 0:
-        return f"the restart command exited with {done.returncode}:\n{_tail(done)}"
+        return f"the restart command exited with {done.returncode}:\n{output_tail(done)}"
     return wait_healthy(target, name)
 
 
@@ -546,17 +549,12 @@ def _child_env(release: Path | None = None) -> dict[str, str]:
     with the release's .env (shared/.env) on top: what the service gets from EnvironmentFile=,
     whatever the shell that deploys happens to have set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "VIRTUAL_ENV"))}
-    if release is not None and (release / ".env").is_file():
-        env.update({k: v for k, v in dotenv_values(release / ".env").items() if v is not None})
+    if release is not None:
+        env.update(envfile.values(release / ".env"))
     return env
 
 
-def _tail(done: subprocess.CompletedProcess, lines: int = 25) -> str:
+def output_tail(done: subprocess.CompletedProcess, lines: int = 25) -> str:
+    """The last lines a command printed (stdout, then stderr): what a failure message shows."""
     text = ((done.stdout or "") + (done.stderr or "")).strip().splitlines()
     return "\n".join(text[-lines:])
-
-
-def _run(argv: list[str]) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, env=_child_env())
-    if done.returncode != 0:
-        raise DeployError(f"{' '.join(argv)} failed:\n{_tail(done)}")

@@ -41,10 +41,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .releases import Layout
+from . import envfile
+from .releases import DEFAULT_ROOT, Layout, output_tail
 
-STEPS = ("packages", "user", "ssh-key", "sudo", "tools", "deploy-root", "files", "nginx",
-         "certificate", "service", "first-release")
 PACKAGES = ("nginx", "git", "python3-venv", "sudo", "ssl-cert")
 SNAKEOIL = ("/etc/ssl/certs/ssl-cert-snakeoil.pem", "/etc/ssl/private/ssl-cert-snakeoil.key")
 SUDOERS = Path("/etc/sudoers.d/inkwell-deploy")
@@ -61,7 +60,7 @@ class SetupError(Exception):
 class Options:
     site_url: str
     source: Path
-    root: Path = Path("/srv/inkwell")
+    root: Path = DEFAULT_ROOT
     user: str = "inkwell"
     branch: str = "main"
     email: str | None = None  # None: no certificate (keep the self-signed one)
@@ -92,11 +91,6 @@ def run(options: Options, until: str, log: Log) -> None:
     if not (source / ".git").exists() or not (source / "requirements.lock").exists():
         raise SetupError(f"{options.source} is not a checkout of Inkwell (no .git or "
                          "requirements.lock): run it from one, or give --source")
-    steps: dict[str, Callable[[Options, Log], str | None]] = {
-        "packages": _packages, "user": _user, "ssh-key": _ssh_key, "sudo": _sudo,
-        "tools": _tools, "deploy-root": _deploy_root, "files": _files, "nginx": _nginx,
-        "certificate": _certificate, "service": _service, "first-release": _first_release,
-    }
     last = STEPS.index(until)
     if last >= STEPS.index("nginx") and not Path("/run/systemd/system").is_dir():
         raise SetupError("systemd is not running on this machine (a container?): setup installs "
@@ -104,7 +98,7 @@ def run(options: Options, until: str, log: Log) -> None:
                          "docs/compose.md runs Inkwell in containers")
     for number, name in enumerate(STEPS[: last + 1], start=1):
         log(f"[{number}/{len(STEPS)}] {name}")
-        said = steps[name](options, log)
+        said = _STEPS[name](options, log)
         if said:
             log(f"      {said}")
 
@@ -218,7 +212,7 @@ def _deploy_root(o: Options, log: Log) -> str | None:
 
 
 def _files(o: Options, log: Log) -> str | None:
-    values = _env_values(o.layout.env_file)
+    values = envfile.values(o.layout.env_file)
     changes = {"INKWELL_USER": o.user} if values.get("INKWELL_USER") != o.user else {}
     cert = values.get("TLS_CERT", "")
     if not cert or not Path(cert).exists():
@@ -247,7 +241,7 @@ def _render(o: Options) -> Path:
     from .cli import render_all
     from .settings import from_env
 
-    settings = from_env({**_env_values(o.layout.env_file), "INKWELL_USER": o.user})
+    settings = from_env({**envfile.values(o.layout.env_file), "INKWELL_USER": o.user})
     RENDERED.mkdir(mode=0o755, exist_ok=True)
     render_all(settings, RENDERED)
     return RENDERED / "nginx" / "inkwell.conf"
@@ -255,7 +249,7 @@ def _render(o: Options) -> Path:
 
 def _nginx(o: Options, log: Log) -> str | None:
     site = RENDERED / "nginx" / "inkwell.conf"
-    media = Path(_env_values(o.layout.env_file).get("MEDIA_ROOT") or o.layout.instance / "media")
+    media = Path(envfile.values(o.layout.env_file).get("MEDIA_ROOT") or o.layout.instance / "media")
     for folder in (o.layout.instance, media):
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
             raise SetupError(f"{folder} is not a folder: put one there")
@@ -278,7 +272,7 @@ def _nginx(o: Options, log: Log) -> str | None:
 def _certificate(o: Options, log: Log) -> str | None:
     if not o.email:
         return "skipped (--no-certificate): the site keeps the self-signed certificate"
-    values = _env_values(o.layout.env_file)
+    values = envfile.values(o.layout.env_file)
     domain = values.get("DOMAIN") or ""
     live = Path("/etc/letsencrypt/live") / domain
     if not (live / "fullchain.pem").exists():
@@ -307,8 +301,9 @@ def _service(o: Options, log: Log) -> str | None:
 
 
 def _first_release(o: Options, log: Log) -> str | None:
-    if o.layout.current_release() is not None:
-        return f"{o.layout.current_release().name} runs: push to deploy the next ones"
+    running = o.layout.current_release()
+    if running is not None:
+        return f"{running.name} runs: push to deploy the next ones"
     # The checkout may be where that user cannot read (a 0700 home): hand it over as a bundle.
     with tempfile.TemporaryDirectory(prefix="inkwell-setup-") as tmp:
         bundle = Path(tmp) / "head.bundle"
@@ -342,8 +337,7 @@ def _cmd(argv: list[str], env: dict | None = None, stdin=None, cwd: Path | None 
     except (OSError, subprocess.TimeoutExpired) as e:
         raise SetupError(f"{shlex.join(argv)}: {e}") from None
     if check and done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-25:])
-        raise SetupError(f"{shlex.join(argv)} failed:\n{tail}")
+        raise SetupError(f"{shlex.join(argv)} failed:\n{output_tail(done)}")
     return done
 
 
@@ -359,12 +353,6 @@ def _as_user(o: Options, argv: list[str], cwd: Path | None = None, check: bool =
     runuser = shutil.which("runuser") or "/usr/sbin/runuser"  # util-linux, in /usr/sbin
     return _cmd([runuser, "-u", o.user, "--", *argv], env=env, cwd=cwd or o.root,
                 check=check, input=input)
-
-
-def _env_values(path: Path) -> dict[str, str]:
-    from dotenv import dotenv_values
-
-    return {k: v or "" for k, v in dotenv_values(path).items()}
 
 
 _SET_ENV = """
@@ -384,6 +372,15 @@ open(path, "w").write("\\n".join(lines) + "\\n")
 def _set_env(o: Options, values: dict[str, str]) -> None:
     """Set KEY=value lines in shared/.env in place, as the user (its file: mode kept)."""
     _as_user(o, ["python3", "-c", _SET_ENV, str(o.layout.env_file), json.dumps(values)])
+
+
+# In the order they run; `--until` names one.
+_STEPS: dict[str, Callable[[Options, Log], str | None]] = {
+    "packages": _packages, "user": _user, "ssh-key": _ssh_key, "sudo": _sudo, "tools": _tools,
+    "deploy-root": _deploy_root, "files": _files, "nginx": _nginx, "certificate": _certificate,
+    "service": _service, "first-release": _first_release,
+}
+STEPS = tuple(_STEPS)
 
 
 def default_source() -> Path | None:

@@ -20,11 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from dotenv import dotenv_values
-
 from ..config import ConfigError, new_secret_key
-from . import gunicorn, nginx
-from .envfile import write_private
+from . import envfile, gunicorn, nginx
 from .localca import CA_FILE, write_local_tls
 from .settings import DeploySettings, from_env
 
@@ -33,7 +30,7 @@ def _secret_key(run_dir: Path) -> str:
     """A stable SECRET_KEY for the stack when .env has none (sessions survive restarts)."""
     path = run_dir / "secret-key"
     if not path.exists():
-        write_private(path, new_secret_key())
+        envfile.write_private(path, new_secret_key())
     return path.read_text().strip()
 
 
@@ -136,7 +133,7 @@ class Stack:
         if self.base_env is not None:
             env = dict(self.base_env)
         else:
-            env = {k: v for k, v in dotenv_values(self.app_dir / ".env").items() if v is not None}
+            env = envfile.values(self.app_dir / ".env")
             env.update(os.environ)
         env.update(
             {
