@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
-PYTEST_ARGS ?= -n 2
+# loadfile: a file's tests run on one worker, in order (some build on one another, and the
+# machine-setup tests share /etc).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: run dev test lint bench drills setup clean lock stack audit

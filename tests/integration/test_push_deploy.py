@@ -29,6 +29,7 @@ from ..services import BIN, free_port, need_binary
 
 REPO = Path(__file__).resolve().parents[2]
 MANAGER = Path(__file__).with_name("service_manager.py")
+# The tests build on one another: one worker runs them all, in order (make test: --dist loadfile).
 pytestmark = pytest.mark.container
 
 MARKER = "<!-- deployed: release two -->"

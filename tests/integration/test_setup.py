@@ -25,6 +25,8 @@ from inkwell.deploy.setup import RENDERED, SUDOERS
 from ..services import BIN
 
 REPO = Path(__file__).resolve().parents[2]
+# /etc/inkwell and /etc/sudoers.d are one per machine: one worker runs these tests one at a
+# time (make test: --dist loadfile).
 pytestmark = pytest.mark.skipif(
     os.environ.get("INKWELL_SYSTEM_TESTS") != "1" or os.geteuid() != 0,
     reason="changes the machine (a user, /etc/sudoers.d): only in CI (INKWELL_SYSTEM_TESTS=1)",
