@@ -136,7 +136,7 @@ def test_systemd_holds_gunicorns_socket_where_nginx_connects(rendered, tmp_path,
     text = files["systemd/inkwell.socket"]
     assert "ListenStream=/run/inkwell/gunicorn.sock\n" in text
     assert "SocketGroup=www-data" in text and "SocketMode=0660" in text
-    assert "server unix:/run/inkwell/gunicorn.sock;" in files["nginx/inkwell.conf"]
+    assert "server unix:/run/inkwell/gunicorn.sock max_fails=0;" in files["nginx/inkwell.conf"]
     assert systemd.check(tmp_path / "unix" / "systemd" / "inkwell.socket") is None
 
     broken = tmp_path / "broken" / "inkwell.socket"
@@ -152,7 +152,7 @@ def test_app_bind_that_a_socket_unit_cannot_listen_on_is_refused(tmp_path, tls_f
     refused in one line, and nothing is written."""
     files = render(tmp_path / "local", deploy_env(tmp_path, tls_files, APP_BIND="localhost:8001"))
     assert "ListenStream=127.0.0.1:8001\n" in files["systemd/inkwell.socket"]
-    assert "server 127.0.0.1:8001;" in files["nginx/inkwell.conf"]
+    assert "server 127.0.0.1:8001 max_fails=0;" in files["nginx/inkwell.conf"]
     assert "APP_BIND=127.0.0.1:8001" in files["env.example"]
     v6 = render(tmp_path / "v6", deploy_env(tmp_path, tls_files, APP_BIND="[::1]:8000"))
     assert "ListenStream=[::1]:8000\n" in v6["systemd/inkwell.socket"]
@@ -243,7 +243,8 @@ def test_uwsgi_ini_matches_the_settings(rendered, tls_files, tmp_path):
     assert values["socket"] == str(settings.uwsgi_socket)
     # nginx's uWSGI variant talks to exactly that socket.
     site = (rendered / "nginx" / "inkwell-uwsgi.conf").read_text()
-    assert f"server unix:{settings.uwsgi_socket};" in site and "uwsgi_pass inkwell_app;" in site
+    assert f"server unix:{settings.uwsgi_socket} max_fails=0;" in site
+    assert "uwsgi_pass inkwell_app;" in site
     if shutil.which("uwsgi"):
         result = subprocess.run(["uwsgi", "--ini", str(ini), "--dryrun"], capture_output=True)
         assert result.returncode == 0
@@ -287,7 +288,7 @@ def test_compose_nginx_files_pass_nginx(tmp_path, tls_files, monkeypatch):
     settings = from_env(deploy_env(tmp_path, tls_files))
     compose.write_nginx_files(settings, tmp_path / "nginx")
     site = (tmp_path / "nginx" / nginx.SITE_FILE).read_text()
-    assert "server app:8000;" in site and "proxy_pass http://minio:9000/inkwell-media/;" in site
+    assert "server app:8000 max_fails=0;" in site and "proxy_pass http://minio:9000/inkwell-media/;" in site
     # ACME challenges come from the volume compose.yaml mounts for them.
     webroot = re.search(r"location \^~ /.well-known/acme-challenge/ \{\s*root ([^;]+);", site)
     assert webroot and f"acme:{webroot.group(1)}" in (REPO / "compose.yaml").read_text()

@@ -349,3 +349,71 @@ def test_make_stack_keeps_nginx_up_when_gunicorn_stops_and_stops_on_ctrl_c(tmp_p
     assert "gunicorn stopped" in output and "Stopped." in output
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", https_port)) != 0  # nginx is gone too
+
+
+class DroppingApp:
+    """Stands where gunicorn would listen: reads each request, and for the first request to a
+    path closes the connection without a word (as a worker killed mid-request does); answers
+    every later one with a private 200. Records the method and path of every request it read."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self.seen: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", port))
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(10)
+                while True:
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        data = conn.recv(65536)
+                        if not data:
+                            break
+                        request += data
+                    if not data:
+                        break
+                    line = request.split(b"\r\n", 1)[0].decode()
+                    first = line not in self.seen
+                    self.seen.append(line)
+                    if first:
+                        conn.shutdown(socket.SHUT_RDWR)
+                        break
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                 b"Cache-Control: private, no-store\r\nContent-Length: 2\r\n"
+                                 b"\r\nok")
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_nginx_sends_a_get_again_when_the_app_drops_it_but_never_a_post(tmp_path):
+    """A worker killed mid-request (OOM killer, crash) closes nginx's connection before any
+    answer: nginx tries a GET once more on a new connection (the upstream lists the app twice),
+    so the reader gets the page; a POST is never sent twice. Nothing is kept alive here, so the
+    retry is not nginx's own for a stale keep-alive connection."""
+    running = stack_in(tmp_path)
+    running.prepare()
+    app = DroppingApp(running.app_port)
+    try:
+        running.start_nginx()
+        try:
+            answer = fetch(running, "/search?q=retry")
+            assert answer.status == 200 and answer.text == "ok"
+            assert app.seen.count("GET /search?q=retry HTTP/1.1") == 2
+            posted = fetch(running, "/admin/login", method="POST", body=b"x=1",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert posted.status == 502 and "Back in a moment" in posted.text
+            assert app.seen.count("POST /admin/login HTTP/1.1") == 1
+        finally:
+            running.stop_nginx()
+    finally:
+        app.close()

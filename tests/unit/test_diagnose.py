@@ -13,7 +13,8 @@ from inkwell.deploy import diagnose
 from ..services import free_port
 
 SITE = """upstream inkwell_app {
-    server %s;
+    # a server named in a comment is not where nginx connects
+    server %s max_fails=0;
     keepalive 64;
 }
 """

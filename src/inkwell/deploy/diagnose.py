@@ -45,8 +45,8 @@ class Finding:
 
 
 def upstream_of(site: Path) -> str | None:
-    """The first `server` of the `inkwell_app` upstream in an nginx site file."""
-    text = site.read_text(encoding="utf-8", errors="replace")
+    """The first `server` of the `inkwell_app` upstream in an nginx site file (comments aside)."""
+    text = re.sub(r"#[^\n]*", "", site.read_text(encoding="utf-8", errors="replace"))
     match = re.search(r"upstream\s+inkwell_app\s*\{[^}]*?\bserver\s+([^\s;]+)", text)
     return match.group(1) if match else None
 
