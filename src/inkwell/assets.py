@@ -33,7 +33,8 @@ def plotly_url_prefix() -> str:
     return f"/static/vendor/plotly-{metadata.version('plotly')}/"
 
 
-def _file_hash(path: str) -> str:
+def file_hash(path: str | Path) -> str:
+    """The fingerprint of a static file's content: its URL's ?v=."""
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()[:12]
 
@@ -50,7 +51,7 @@ def register(app: Flask) -> None:
         filename = values["filename"]
         if filename not in hashes:
             full = os.path.join(static_folder, filename)
-            hashes[filename] = _file_hash(full) if os.path.isfile(full) else "0"
+            hashes[filename] = file_hash(full) if os.path.isfile(full) else "0"
         values["v"] = hashes[filename]
 
     app.jinja_env.globals["plotly_js_url"] = plotly_url_prefix() + "plotly.min.js"

@@ -288,7 +288,8 @@ def test_compose_nginx_files_pass_nginx(tmp_path, tls_files, monkeypatch):
     settings = from_env(deploy_env(tmp_path, tls_files))
     compose.write_nginx_files(settings, tmp_path / "nginx")
     site = (tmp_path / "nginx" / nginx.SITE_FILE).read_text()
-    assert "server app:8000 max_fails=0;" in site and "proxy_pass http://minio:9000/inkwell-media/;" in site
+    assert "server app:8000 max_fails=0;" in site
+    assert "proxy_pass http://minio:9000/inkwell-media/;" in site
     # ACME challenges come from the volume compose.yaml mounts for them.
     webroot = re.search(r"location \^~ /.well-known/acme-challenge/ \{\s*root ([^;]+);", site)
     assert webroot and f"acme:{webroot.group(1)}" in (REPO / "compose.yaml").read_text()

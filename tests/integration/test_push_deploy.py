@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from inkwell.assets import file_hash
 from inkwell.deploy.diagnose import connection
 from inkwell.migrations import head_revision
 
@@ -166,6 +168,9 @@ def test_second_push_switches_without_refusing_a_request(site):
     first = site.current()
     base = site.work / "src/inkwell/templates/base.html"
     base.write_text(base.read_text() + MARKER + "\n")
+    css = site.work / "src/inkwell/static/css/site.css"
+    old_css, old_v = css.read_bytes(), file_hash(css)
+    css.write_bytes(old_css + b"/* release two */\n")
     _write_migration(site.work, "9001", head_revision(), "CREATE TABLE deploy_probe (id INTEGER)",
                      "DROP TABLE deploy_probe")
     pushed = site.commit("release two: a template change and a migration")
@@ -194,6 +199,11 @@ def test_second_push_switches_without_refusing_a_request(site):
     status, body = _get(site.address, "/")
     assert status == 200 and MARKER.encode() in body
     assert "deploy_probe" in site.tables()
+    # Both stylesheets are in the static store, each under the ?v= its pages ask for.
+    store = site.root / "shared" / "static"
+    new_v = re.search(rb"site\.css\?v=(\w+)", body).group(1).decode()
+    assert new_v != old_v and (store / old_v / "css" / "site.css").read_bytes() == old_css
+    assert (store / new_v / "css" / "site.css").read_bytes().endswith(b"/* release two */\n")
     # Requests kept coming during the build and the restart; none was refused or failed.
     assert len(answers) > 50
     assert set(answers) == {200}, {a: answers.count(a) for a in set(answers)}

@@ -417,3 +417,41 @@ def test_nginx_sends_a_get_again_when_the_app_drops_it_but_never_a_post(tmp_path
             running.stop_nginx()
     finally:
         app.close()
+
+
+def test_static_files_come_from_the_store_by_their_fingerprint(tmp_path):
+    """With push-to-deploy's STATIC_STORE, nginx answers /static/x?v=HASH with the file of that
+    content: a page of the release before (cached by nginx, or after a rollback) gets its own
+    stylesheet, pinned for a year; a fingerprint the store lacks gets the current file, which
+    the browser must check again (never pinned under a URL that names other content)."""
+    from inkwell.assets import file_hash
+    from inkwell.deploy.settings import PACKAGE_DIR
+
+    store = tmp_path / "store"
+    current = PACKAGE_DIR / "static" / "css" / "site.css"
+    (store / file_hash(current) / "css").mkdir(parents=True)
+    (store / file_hash(current) / "css" / "site.css").write_bytes(current.read_bytes())
+    (store / "0123456789ab" / "css").mkdir(parents=True)
+    (store / "0123456789ab" / "css" / "site.css").write_text("/* the release before */")
+    running = stack_in(tmp_path / "site", STATIC_STORE=str(store))
+    running.prepare()
+    running.start_nginx()
+    try:
+        old = fetch(running, "/static/css/site.css?v=0123456789ab")
+        assert old.status == 200 and old.text == "/* the release before */"
+        assert old.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert old.headers["Content-Type"].startswith("text/css")
+        assert old.headers["Content-Security-Policy"] and old.headers["X-Content-Type-Options"]
+        now = fetch(running, f"/static/css/site.css?v={file_hash(current)}")
+        assert now.status == 200 and now.body == current.read_bytes()
+        assert "immutable" in now.headers["Cache-Control"]
+        for v in ("ffffffffffff", "../../../../etc/passwd", ""):
+            other = fetch(running, f"/static/css/site.css?v={v}")
+            assert other.status == 200 and other.body == current.read_bytes(), v
+            assert other.headers["Cache-Control"] == "no-cache", v
+            assert other.headers["Content-Security-Policy"]
+        assert fetch(running, "/static/css/none.css?v=0123456789ab").status == 404
+        # nginx resolves the dots before choosing a location: this asks the app (not running).
+        assert b"inkwell_app" not in fetch(running, "/static/../inkwell.conf").body
+    finally:
+        running.stop_nginx()

@@ -144,3 +144,66 @@ def test_deploys_run_as_the_owner_of_the_deploy_root(tmp_path):
         os.chown(tmp_path, os.getuid(), os.getgid())
     assert result.exit_code == 1 and "run this as that user (sudo -u" in result.output
     assert not (layout.root / "deploy.lock").exists()  # refused before anything was written
+
+
+def _release_with_static(layout: Layout, name: str, files: dict[str, str]) -> Path:
+    """A complete release folder whose venv's Inkwell has these static files."""
+    release = layout.releases / name
+    static = release / ".venv" / "lib" / "python3.11" / "site-packages" / "inkwell" / "static"
+    for path, text in files.items():
+        (static / path).parent.mkdir(parents=True, exist_ok=True)
+        (static / path).write_text(text)
+    (release / "REVISION").write_text(name + "\n")
+    return release
+
+
+def test_static_files_are_kept_by_content_and_pruned_with_their_releases(tmp_path):
+    from inkwell.assets import file_hash
+    from inkwell.deploy.releases import prune_static, publish_static
+
+    layout = _layout(tmp_path)
+    layout.static_store.mkdir()
+    old = _release_with_static(layout, "20261101-000000-aaaaaaaaaa",
+                               {"css/site.css": "old", "js/charts.js": "same"})
+    new = _release_with_static(layout, "20261102-000000-bbbbbbbbbb",
+                               {"css/site.css": "new", "js/charts.js": "same",
+                                "css/site.css.gz": "WhiteNoise's"})
+    os.umask(0o077)  # a push's umask must not hide the files from nginx
+    try:
+        assert publish_static(layout, old) == 2
+        assert publish_static(layout, new) == 1  # charts.js did not change
+        assert publish_static(layout, new) == 0
+    finally:
+        os.umask(0o022)
+    site_css = new / ".venv/lib/python3.11/site-packages/inkwell/static/css/site.css"
+    by_hash = layout.static_store / file_hash(site_css) / "css" / "site.css"
+    assert by_hash.read_text() == "new"
+    assert oct(by_hash.stat().st_mode & 0o777) == "0o644"
+    assert oct(by_hash.parent.stat().st_mode & 0o777) == "0o755"
+    assert oct(by_hash.parent.parent.stat().st_mode & 0o777) == "0o755"
+    folders = sorted(p.name for p in layout.static_store.iterdir())
+    assert len(folders) == 3 and not list(layout.static_store.rglob("*.gz"))
+    assert not list(layout.static_store.rglob(".*"))  # no partial copy left behind
+    # The old release goes: its site.css goes with it, what the new one shares stays.
+    import shutil
+
+    shutil.rmtree(old)
+    said: list[str] = []
+    prune_static(layout, said.append)
+    left = {p.relative_to(layout.static_store).as_posix()
+            for p in layout.static_store.rglob("*") if p.is_file()}
+    assert {path.split("/", 1)[1] for path in left} == {"css/site.css", "js/charts.js"}
+    assert by_hash.read_text() == "new" and len(said) == 1
+
+
+def test_init_makes_the_store_and_names_it_in_the_settings(tmp_path):
+    runner = CliRunner()
+    done = runner.invoke(deploy_group, ["init", "--root", str(tmp_path / "srv"),
+                                        "--site-url", "https://blog.example.com"])
+    assert done.exit_code == 0, done.output
+    layout = Layout(tmp_path / "srv")
+    assert layout.static_store.is_dir()
+    settings = from_env(dict(
+        line.split("=", 1) for line in layout.env_file.read_text().splitlines()
+        if line and not line.startswith("#")))
+    assert settings.static_store == layout.static_store

@@ -140,6 +140,9 @@ def doctor(settings: DeploySettings) -> list[str]:
             )
     if not settings.static_root.is_dir():
         problems.append(f"static folder {settings.static_root} is missing: reinstall inkwell")
+    if settings.static_store and not settings.static_store.is_dir():
+        problems.append(f"STATIC_STORE {settings.static_store} is not a folder: run "
+                        "`inkwell deploy init` for its deploy root (or unset STATIC_STORE)")
     cache_parent = Path(settings.cache_dir).parent
     if not cache_parent.is_dir():  # nginx makes the cache folder itself, not its parents
         problems.append(

@@ -9,6 +9,9 @@ The layout under the deploy root (`inkwell deploy init --root /srv/inkwell`):
                                to the shared .env and instance folder
     shared/.env                settings (SECRET_KEY, APP_BIND, DATABASE_URL, ...)
     shared/instance/           SQLite database, media, compiled templates
+    shared/static/<hash>/...   every kept release's static files under their content hash (the
+                               app's ?v=), which nginx serves (STATIC_STORE): a page rendered
+                               by the release before still gets its own files
     current -> releases/...    what the service runs (WorkingDirectory=/srv/inkwell/current)
 
 One deploy at a time (a lock file), in four steps:
@@ -93,6 +96,10 @@ class Layout:
         return self.shared / "instance"
 
     @property
+    def static_store(self) -> Path:
+        return self.shared / "static"
+
+    @property
     def current(self) -> Path:
         return self.root / "current"
 
@@ -164,7 +171,7 @@ def hook_script(layout: Layout, branch: str, fallback: Path) -> str:
 
 def init(layout: Layout, branch: str, env_text: str | None, log: Log) -> None:
     """Create the folders, the bare repository and its hook, and shared/.env when missing."""
-    for folder in (layout.releases, layout.instance):
+    for folder in (layout.releases, layout.instance, layout.static_store):
         folder.mkdir(parents=True, exist_ok=True)
     if not (layout.repo / "HEAD").exists():
         _step(["git", "init", "--quiet", "--bare", f"--initial-branch={branch}",
@@ -321,11 +328,54 @@ def build(layout: Layout, commit: str, log: Log) -> Path:
         # start, from a syntax error to a setting it refuses, is refused before any switch.
         _step([_bin(release, "python"), "-c", "import inkwell.wsgi"], release, 180,
               "the new release does not start")
+        added = sum(publish_static(layout, r) for r in (layout.current_release(), release) if r)
+        log(f"static files: {added} added to {layout.static_store}")
         (release / "REVISION").write_text(name + "\n")
     except BaseException:
         shutil.rmtree(release, ignore_errors=True)
         raise
     return release
+
+
+def _static_files(release: Path) -> Iterator[tuple[str, Path]]:
+    """(`<content hash>/<path>`, file) for each static file of the Inkwell in a release's venv."""
+    from ..assets import file_hash
+
+    for folder in sorted((release / ".venv").glob("lib/python*/site-packages/inkwell/static")):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix != ".gz":  # .gz: WhiteNoise's, not nginx's
+                yield f"{file_hash(path)}/{path.relative_to(folder).as_posix()}", path
+
+
+def publish_static(layout: Layout, release: Path) -> int:
+    """Add a release's static files to the store as `<content hash>/<path>`, where nginx finds
+    the file a page asks for by its ?v=; return how many were new. Files are public: readable
+    by all, whatever the umask of the push."""
+    added = 0
+    for name, path in _static_files(release):
+        dest = layout.static_store / name
+        if dest.is_file():
+            continue
+        for folder in reversed([*dest.relative_to(layout.static_store).parents][:-1]):
+            (layout.static_store / folder).mkdir(exist_ok=True)
+            (layout.static_store / folder).chmod(0o755)
+        partial = dest.with_name(f".{dest.name}.partial")
+        shutil.copyfile(path, partial)
+        partial.chmod(0o644)
+        os.replace(partial, dest)  # complete or absent: nginx never reads half a file
+        added += 1
+    return added
+
+
+def prune_static(layout: Layout, log: Log) -> None:
+    """Remove the store's files that no kept release has."""
+    if not layout.static_store.is_dir():
+        return
+    kept = {name.split("/", 1)[0] for r in layout.all_releases() for name, _ in _static_files(r)}
+    for folder in layout.static_store.iterdir():
+        if folder.is_dir() and folder.name not in kept:
+            shutil.rmtree(folder, ignore_errors=True)
+            log(f"removed old static files {folder.name}")
 
 
 def _link_shared(release: Path, log: Log) -> None:
@@ -531,6 +581,7 @@ def prune(layout: Layout, keep: set[Path | None], log: Log) -> None:
             shutil.rmtree(old, ignore_errors=True)
             log(f"removed old release {old.name}" if not old.exists()
                 else f"could not remove old release {old.name}")
+    prune_static(layout, log)
 
 
 def prune_unfinished(layout: Layout, log: Log) -> None:

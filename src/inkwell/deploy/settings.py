@@ -59,6 +59,9 @@ class DeploySettings:
     trusted_proxies: int = 1
     s3_public_origin: str = ""
     static_root: Path = field(default=PACKAGE_DIR / "static")
+    # Push-to-deploy's shared/static: every release's static files under their content hash
+    # (the app's ?v=), so nginx gives a page the file it was rendered with (deploy/releases.py).
+    static_store: Path | None = None
     plotly_root: Path = field(default_factory=plotly_dir)
     # When set (compose + MinIO), /media/ is proxied to this bucket URL instead of read from disk.
     media_upstream: str = ""
@@ -170,6 +173,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
         s3_public_origin=origin(s3_public),
         media_backend=env.get("MEDIA_BACKEND") or "local",
         static_root=in_venv(venv_bin, PACKAGE_DIR / "static"),
+        static_store=Path(env["STATIC_STORE"]) if env.get("STATIC_STORE") else None,
         plotly_root=in_venv(venv_bin, plotly_dir()),
     )
 

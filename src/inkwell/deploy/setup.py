@@ -214,6 +214,8 @@ def _deploy_root(o: Options, log: Log) -> str | None:
 def _files(o: Options, log: Log) -> str | None:
     values = envfile.values(o.layout.env_file)
     changes = {"INKWELL_USER": o.user} if values.get("INKWELL_USER") != o.user else {}
+    if not values.get("STATIC_STORE"):  # a deploy root made before the store existed
+        changes["STATIC_STORE"] = str(o.layout.static_store)
     cert = values.get("TLS_CERT", "")
     if not cert or not Path(cert).exists():
         # nginx refuses a site whose certificate is missing: Debian's self-signed one stands in
