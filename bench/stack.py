@@ -11,6 +11,9 @@ runs on the other core over HTTPS with keep-alive, like a browser would.
 - memory after >= 10k requests: RSS of nginx (master + worker) + gunicorn master + 2 workers
   (goal <= 150 MB), then one more worker (SIGTTIN) and 10k more requests: the added RSS, and the
   private memory (USS: what the system gets back when a worker exits) of a worker. Goal <= 30 MB.
+- the floor under that goal: bench/floor_app.py (Flask + the SQLAlchemy ORM loaded, one route
+  answering "ok") under gunicorn with the same memory settings (preloaded, gthread, 4 threads,
+  2 workers, then a 3rd), the same number of requests: what any app on these parts takes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import ssl
 import time
 from pathlib import Path
 
+from inkwell.deploy import gunicorn
 from inkwell.deploy.stack import Stack
 
 from .common import (
@@ -34,7 +38,10 @@ from .common import (
     rss_bytes,
     run_wrk,
     scratch,
+    start_gunicorn,
     start_stack,
+    stop,
+    wait_ready,
 )
 from .fixtures import POST_PATH
 
@@ -128,6 +135,29 @@ def _memory(stack: Stack, served: int, cookie: str) -> dict:
     }
 
 
+def _floor_memory(folder: Path) -> dict:
+    """RSS of gunicorn master + 2 (then 3) workers serving bench/floor_app.py, after as many
+    requests as the stack's memory figures."""
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = ("--preload", "--workers", "2", "--worker-class", "gthread", "--threads",
+                str(gunicorn.THREADS))
+    server = start_gunicorn("bench.floor_app:app", {}, folder, workers=2, extra_args=settings)
+    try:
+        wait_ready(server.url + "/", server.proc, server.log)
+        _drive(server.url + "/", MEMORY_REQUESTS, "")
+        two = rss_bytes(server.proc.pid)
+        server.proc.send_signal(signal.SIGTTIN)
+        for _ in range(200):
+            if len(descendants(server.proc.pid)) == 3:
+                break
+            time.sleep(0.05)
+        _drive(server.url + "/", MEMORY_REQUESTS, "")
+        return {"rss_2_workers": two, "rss_3_workers": rss_bytes(server.proc.pid),
+                "workers": len(descendants(server.proc.pid))}
+    finally:
+        stop(server.proc)
+
+
 def main(results_dir: Path) -> dict:
     settings = load_settings()
     with scratch("stack") as tmp:
@@ -138,6 +168,9 @@ def main(results_dir: Path) -> dict:
             memory = _memory(stack, sides["uncached_through_nginx"]["requests"], cookie)
         finally:
             stack.stop()
+        floor = _floor_memory(tmp / "floor")
+        if floor["workers"] != 3:
+            raise BenchError("gunicorn did not start a third worker for the floor app")
 
     mb = 2**20
     total = (memory["nginx_rss"] + memory["gunicorn_rss_2_workers"]) / mb
@@ -158,6 +191,12 @@ def main(results_dir: Path) -> dict:
         "PSS added by a 3rd worker": figure(round(pss_extra, 1), unit="MB"),
         "private memory (USS) of one worker": figure(
             round(median(memory["worker_uss"]) / mb, 1), "<= 30", "MB"),
+        "floor: Flask + SQLAlchemy app, nginx + master + 2 workers, RSS": figure(
+            round((memory["nginx_rss"] + floor["rss_2_workers"]) / mb, 1), unit="MB",
+            note="bench/floor_app.py (one route, 'ok') under the same gunicorn memory settings, "
+                 "with this run's nginx: the least any app on these parts takes"),
+        "floor: RSS added by a 3rd worker": figure(
+            round((floor["rss_3_workers"] - floor["rss_2_workers"]) / mb, 1), unit="MB"),
         "cache HIT req/s": figure(round(hit["requests_per_sec"]), unit="req/s"),
         "static file req/s": figure(round(static["requests_per_sec"]), unit="req/s"),
         "uncached via nginx req/s": figure(round(through["requests_per_sec"]), unit="req/s"),
@@ -167,5 +206,6 @@ def main(results_dir: Path) -> dict:
         "non-2xx + socket errors": figure(errors, "== 0"),
     }
     raw = {"page_bytes": page_bytes, "path": POST_PATH, "sides": sides, "memory": memory,
+           "floor_memory": floor,
            "settings": settings.__dict__}
     return {"name": "stack", "ratios": ratios, "raw": raw}
