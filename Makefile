@@ -61,8 +61,10 @@ clean:
 # DATABASE_URL says so; Ctrl-C stops it (docs/stack.md).
 STACK_HTTP_PORT  ?= 8080
 STACK_HTTPS_PORT ?= 8443
+STACK_APP_SERVERS ?= 1
 stack: $(STAMP) .env
-	$(BIN)/inkwell deploy stack --http-port $(STACK_HTTP_PORT) --https-port $(STACK_HTTPS_PORT)
+	$(BIN)/inkwell deploy stack --http-port $(STACK_HTTP_PORT) --https-port $(STACK_HTTPS_PORT) \
+		--app-servers $(STACK_APP_SERVERS)
 
 # Mozilla HTTP Observatory grade and testssl.sh findings for the stack on 127.0.0.1:80/443.
 audit: $(STAMP) .env

@@ -160,3 +160,27 @@ def test_site_url_follows_the_port_on_a_laptop(env, tmp_path):
                           env={**{k: v for k, v in env.items() if k != "SITE_URL"},
                                "PORT": "9000"}, capture_output=True, text=True)
     assert done.stdout.strip() == "http://127.0.0.1:9000", done.stderr
+
+
+def test_app_servers_starting_together_migrate_postgresql_once(tmp_path, empty_pg_database):
+    """Several app servers start a new release at once, each running `inkwell db upgrade` on
+    the one PostgreSQL database: one migrates, the others wait for it and find the schema up
+    to date. (Without the lock two of three such starts failed here: "duplicate key value".)"""
+    from sqlalchemy import create_engine
+
+    from inkwell.migrations import current_revision
+
+    from ..conftest import pg_url
+
+    url = pg_url(empty_pg_database)
+    env = {**os.environ, "INKWELL_ENV": "testing", "SECRET_KEY": "x" * 40, "DATABASE_URL": url}
+    starts = [subprocess.Popen([str(BIN / "inkwell"), "db", "upgrade"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for _ in range(3)]
+    outputs = [(p.wait(120), p.stdout.read()) for p in starts]
+    assert [code for code, _ in outputs] == [0, 0, 0], outputs
+    engine = create_engine(url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()

@@ -520,3 +520,35 @@ def test_an_ipv6_site_url_keeps_its_brackets(tmp_path, tls_files):
     assert "return 308 https://[2001:db8::1]$request_uri;" in site
     assert "server_name [2001:db8::1];" in site
     assert nginx.check_site(tmp_path / "out" / "nginx" / "inkwell.conf") is None
+
+
+def test_app_servers_go_round_in_nginx_and_need_a_shared_database_and_media(tmp_path, tls_files):
+    """APP_SERVERS: nginx's upstream lists every app server once and passes a GET on to the
+    next one; a server on another machine needs PostgreSQL and S3 media (a SQLite file or a
+    local media folder would be this machine's alone): refused, naming the setting to change."""
+    need_binary("nginx")
+    servers = "10.0.0.2:8000, 10.0.0.3:8000,10.0.0.2:8000"
+    for more, says in (({}, "DATABASE_URL=postgresql"),
+                       ({"DATABASE_URL": "postgresql://inkwell@10.0.0.9/inkwell"},
+                        "MEDIA_BACKEND=s3"),
+                       ({"APP_SERVERS": "10.0.0.2"}, "APP_SERVERS must be an address and port")):
+        result = CliRunner().invoke(
+            deploy_group, ["render", "--out", str(tmp_path / "refused")],
+            env=deploy_env(tmp_path, tls_files, **{"APP_SERVERS": servers, **more}))
+        assert result.exit_code != 0 and says in result.output, result.output
+        assert "Traceback" not in result.output
+    env = deploy_env(tmp_path, tls_files, APP_SERVERS=servers,
+                     DATABASE_URL="postgresql://inkwell@10.0.0.9/inkwell", MEDIA_BACKEND="s3",
+                     S3_BUCKET="blog-media", S3_ENDPOINT_URL="http://10.0.0.9:9000")
+    files = render(tmp_path / "out", env)
+    site = files["nginx/inkwell.conf"]
+    upstream = site[site.index("upstream inkwell_app {"):]
+    upstream = upstream[:upstream.index("}")]
+    assert re.findall(r"^\s*server (\S+) max_fails=3 fail_timeout=10s;", upstream, re.M) == [
+        "10.0.0.2:8000", "10.0.0.3:8000"]
+    assert "proxy_next_upstream error timeout;" in site
+    assert nginx.check_site(tmp_path / "out" / "nginx" / "inkwell.conf") is None
+    # Servers on this machine (loopback) may share its SQLite file and media folder.
+    files = render(tmp_path / "local", deploy_env(
+        tmp_path, tls_files, APP_SERVERS="127.0.0.1:8001,127.0.0.1:8002"))
+    assert "server 127.0.0.1:8002 max_fails=3" in files["nginx/inkwell.conf"]

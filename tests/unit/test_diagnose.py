@@ -23,12 +23,23 @@ SITE = """upstream inkwell_app {
 def test_a_site_that_points_elsewhere_than_app_bind_is_named(tmp_path):
     site = tmp_path / "inkwell.conf"
     site.write_text(SITE % "unix:/run/inkwell/gunicorn.sock")
-    address, findings = diagnose.check_upstream(site, "127.0.0.1:8000")
-    assert address == "unix:/run/inkwell/gunicorn.sock"  # probe where nginx really connects
+    addresses, findings = diagnose.check_upstream(site, ("127.0.0.1:8000",))
+    assert addresses == ["unix:/run/inkwell/gunicorn.sock"]  # probe where nginx connects
     assert not findings[0].ok and "APP_BIND is 127.0.0.1:8000" in findings[0].what
     assert "render the site again" in findings[0].fix
     site.write_text(SITE % "127.0.0.1:8000")
-    assert diagnose.check_upstream(site, "127.0.0.1:8000")[1][0].ok
+    assert diagnose.check_upstream(site, ("127.0.0.1:8000",))[1][0].ok
+
+
+def test_every_app_server_is_compared_and_probed(tmp_path):
+    site = tmp_path / "inkwell.conf"
+    site.write_text(SITE % "10.0.0.2:8000 max_fails=3;\n    server 10.0.0.3:8000")
+    assert diagnose.upstreams_of(site) == ["10.0.0.2:8000", "10.0.0.3:8000"]
+    addresses, findings = diagnose.check_upstream(site, ("10.0.0.2:8000", "10.0.0.3:8000"))
+    assert findings[0].ok and len(addresses) == 2
+    addresses, findings = diagnose.check_upstream(site, ("10.0.0.2:8000", "10.0.0.4:8000"))
+    assert not findings[0].ok and "APP_SERVERS is 10.0.0.2:8000, 10.0.0.4:8000" in findings[0].what
+    assert addresses == ["10.0.0.2:8000", "10.0.0.3:8000"]
 
 
 def test_nothing_listening_and_a_stuck_app_are_told_apart():

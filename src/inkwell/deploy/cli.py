@@ -140,14 +140,19 @@ def doctor_command() -> None:
 @click.option("--https-port", default=8443, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where configs, certificates, cache and logs go [default: instance/stack].")
-def stack_command(http_port: int, https_port: int, run_dir: Path | None) -> None:
+@click.option("--app-servers", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="How many gunicorns nginx spreads requests over (APP_SERVERS), as several "
+                   "app servers would be.")
+def stack_command(http_port: int, https_port: int, run_dir: Path | None,
+                  app_servers: int) -> None:
     """Run nginx (TLS, cache) -> gunicorn -> the database on loopback; Ctrl-C stops it."""
     from .stack import run_forever
 
     app_dir = Path.cwd()
     instance = instance_folder(app_dir)
     with _config_errors_as_messages():
-        run_forever(app_dir, (run_dir or instance / "stack").resolve(), http_port, https_port)
+        run_forever(app_dir, (run_dir or instance / "stack").resolve(), http_port, https_port,
+                    app_servers)
 
 
 def _releases_layout(root: Path):
@@ -383,7 +388,9 @@ def site_doctor_command(site: Path | None, error_log: Path | None, minutes: int)
         # is the truth, whatever .env says.
         with _config_errors_as_messages():
             settings = from_env({"DOMAIN": "127.0.0.1", **os.environ})
-        settings = replace(settings, app_bind=diagnose.upstream_of(site) or settings.app_bind)
+        upstreams = diagnose.upstreams_of(site)
+        settings = replace(settings, app_bind=upstreams[0] if upstreams else settings.app_bind,
+                           app_servers=tuple(upstreams) if len(upstreams) > 1 else ())
     else:
         settings = _settings()
     findings = diagnose.diagnose(settings, site, error_log, minutes)

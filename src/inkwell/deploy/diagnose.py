@@ -44,30 +44,37 @@ class Finding:
 # --- 1. where nginx connects -------------------------------------------------------------------
 
 
-def upstream_of(site: Path) -> str | None:
-    """The first `server` of the `inkwell_app` upstream in an nginx site file (comments aside)."""
+def upstreams_of(site: Path) -> list[str]:
+    """The servers of the `inkwell_app` upstream in an nginx site file, each once, in order
+    (comments aside)."""
     text = re.sub(r"#[^\n]*", "", site.read_text(encoding="utf-8", errors="replace"))
-    match = re.search(r"upstream\s+inkwell_app\s*\{[^}]*?\bserver\s+([^\s;]+)", text)
-    return match.group(1) if match else None
+    block = re.search(r"upstream\s+inkwell_app\s*\{([^}]*)\}", text)
+    servers = re.findall(r"\bserver\s+([^\s;]+)", block.group(1)) if block else []
+    return list(dict.fromkeys(servers))
 
 
-def check_upstream(site: Path | None, app_bind: str) -> tuple[str, list[Finding]]:
-    """(the address to probe, findings): the site's upstream when there is a site file."""
+def check_upstream(site: Path | None, expected: tuple[str, ...]) -> tuple[list[str], list[Finding]]:
+    """(the addresses to probe, findings): the site's upstream servers when there is a site
+    file; `expected` is what the settings say (APP_SERVERS, else APP_BIND)."""
+    setting = "APP_SERVERS" if len(expected) > 1 else "APP_BIND"
+    named = ", ".join(expected)
     if site is None:
-        return app_bind, [Finding(True, f"no nginx site file found; probing APP_BIND {app_bind}")]
-    upstream = upstream_of(site)
-    if upstream is None:
-        return app_bind, [Finding(False, f"{site} has no `upstream inkwell_app` block",
-                                  "render it again: inkwell deploy render --out deploy")]
-    if upstream != app_bind:
-        return upstream, [Finding(
+        return list(expected), [
+            Finding(True, f"no nginx site file found; probing {setting} {named}")]
+    upstreams = upstreams_of(site)
+    if not upstreams:
+        return list(expected), [Finding(False, f"{site} has no `upstream inkwell_app` block",
+                                        "render it again: inkwell deploy render --out deploy")]
+    if set(upstreams) != set(expected):
+        return upstreams, [Finding(
             False,
-            f"nginx connects to {upstream} ({site}) but APP_BIND is {app_bind}: gunicorn "
-            "listens where nginx does not look",
-            "render the site again (inkwell deploy render --out deploy) and reload nginx, "
-            "or set APP_BIND back",
+            f"nginx connects to {', '.join(upstreams)} ({site}) but {setting} is {named}: "
+            "gunicorn listens where nginx does not look",
+            f"render the site again (inkwell deploy render --out deploy) and reload nginx, "
+            f"or set {setting} back",
         )]
-    return upstream, [Finding(True, f"nginx's upstream ({site}) is APP_BIND: {upstream}")]
+    return upstreams, [Finding(True, f"nginx's upstream ({site}) is {setting}: "
+                                     f"{', '.join(upstreams)}")]
 
 
 # --- 2. the app at that address ----------------------------------------------------------------
@@ -360,14 +367,16 @@ def _guarded(label: str, step, *args) -> list[Finding]:
 def diagnose(settings: DeploySettings, site: Path | None, error_log: Path | None,
              minutes: int = LOG_MINUTES) -> list[Finding]:
     try:
-        address, findings = check_upstream(site, settings.app_bind)
+        addresses, findings = check_upstream(site, settings.upstream_servers)
     except (OSError, ValueError) as e:
-        address, findings = settings.app_bind, [
+        addresses, findings = list(settings.upstream_servers), [
             Finding(False, f"could not read nginx's site file {site}: {e}",
                     "pass the enabled site with --site")]
-    findings += _guarded("the socket", check_socket, address, settings.web_group)
-    findings += _guarded(f"the app at {address}", probe_app, address, settings.domain)
+    for address in addresses:  # several with APP_SERVERS: each may be the one that fails
+        findings += _guarded("the socket", check_socket, address, settings.web_group)
+        findings += _guarded(f"the app at {address}", probe_app, address, settings.domain)
     findings += _guarded("nginx's error log", explain_error_log, error_log, LOG_LINES, minutes)
-    findings += _guarded("the releases", check_releases, settings.app_dir, address,
-                         settings.domain)
+    if not settings.app_servers:  # the releases of this machine's gunicorn
+        findings += _guarded("the releases", check_releases, settings.app_dir, addresses[0],
+                             settings.domain)
     return findings

@@ -37,7 +37,7 @@ def render_site(settings: DeploySettings, unavailable_page: Path, uwsgi: bool = 
     from .gunicorn import TIMEOUT
 
     if uwsgi:
-        settings = replace(settings, app_bind=f"unix:{settings.uwsgi_socket}")
+        settings = replace(settings, app_bind=f"unix:{settings.uwsgi_socket}", app_servers=())
     # The same values the app sends without nginx (inkwell.security_headers), in SECURITY_HEADERS
     # order; the template swaps in MEDIA_CSP for the policy under /media/.
     csp = security_headers.content_security_policy(settings.s3_public_origin, https=True)

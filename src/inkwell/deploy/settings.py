@@ -67,6 +67,14 @@ class DeploySettings:
     media_upstream: str = ""
     # "s3" without media_upstream: /media/<key> goes to the app, which redirects to the bucket.
     media_backend: str = "local"
+    # APP_SERVERS: the gunicorns nginx spreads requests over when one box is not enough;
+    # empty: the one at app_bind, on this machine.
+    app_servers: tuple[str, ...] = ()
+
+    @property
+    def upstream_servers(self) -> tuple[str, ...]:
+        """Where nginx sends what it does not answer itself."""
+        return self.app_servers or (self.app_bind,)
 
     @property
     def session_cookie(self) -> str:
@@ -92,30 +100,66 @@ def _listen(raw: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return parts or default
 
 
-def app_bind_setting(raw: str) -> str:
+def app_bind_setting(raw: str, name: str = "APP_BIND") -> str:
     """APP_BIND (gunicorn's bind, nginx's upstream, inkwell.socket's ListenStream): unix:/path,
     or an IP address and port. 'localhost' becomes 127.0.0.1: nginx would also try ::1, where
     gunicorn does not listen, and systemd cannot listen on a name."""
     raw = raw.strip()
     if raw.startswith("unix:"):
         if not raw[len("unix:"):].startswith("/"):
-            raise ConfigError(f"APP_BIND=unix:PATH needs an absolute path, got {raw!r}")
+            raise ConfigError(f"{name}=unix:PATH needs an absolute path, got {raw!r}")
         return raw
     host, sep, port = raw.rpartition(":")
     example = "127.0.0.1:8000 or unix:/run/inkwell/gunicorn.sock"
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"APP_BIND must be an address and port such as {example}, got {raw!r}")
+        raise ConfigError(f"{name} must be an address and port such as {example}, got {raw!r}")
     host = "127.0.0.1" if host == "localhost" else host
     try:
         address = ipaddress.ip_address(host[1:-1] if host.startswith("[") else host)
     except ValueError:
         raise ConfigError(
-            f"APP_BIND must name an IP address, not a host name (systemd listens on it before "
+            f"{name} must name an IP address, not a host name (systemd listens on it before "
             f"any name resolves), e.g. {example}; got {raw!r}"
         ) from None
     if address.version == 6 and not host.startswith("["):
-        raise ConfigError(f"APP_BIND: an IPv6 address goes in brackets, e.g. [::1]:{port}")
+        raise ConfigError(f"{name}: an IPv6 address goes in brackets, e.g. [::1]:{port}")
     return f"{host}:{port}"
+
+
+def on_this_machine(address: str) -> bool:
+    """A unix socket or a loopback address: a gunicorn that shares this machine's files."""
+    if address.startswith("unix:"):
+        return True
+    host = address.rpartition(":")[0].strip("[]")
+    return ipaddress.ip_address(host).is_loopback
+
+
+def app_servers_setting(env: Mapping[str, str], media_backend: str) -> tuple[str, ...]:
+    """APP_SERVERS: the gunicorns (IP:port or unix:/path, comma-separated) nginx spreads
+    requests over. Any of them on another machine must share the database and the media with
+    the rest, so a SQLite file or media on local disk is refused then, naming what to use."""
+    raw = env.get("APP_SERVERS", "")
+    servers: list[str] = []
+    for part in raw.split(","):
+        if part.strip() and (server := app_bind_setting(part, "APP_SERVERS")) not in servers:
+            servers.append(server)
+    elsewhere = [s for s in servers if not on_this_machine(s)]
+    if not elsewhere:
+        return tuple(servers)
+    database = env.get("DATABASE_URL", "").strip()
+    if not database or database.startswith("sqlite"):
+        raise ConfigError(
+            f"APP_SERVERS lists {', '.join(elsewhere)} on another machine, but the database is a "
+            "SQLite file only this machine has: set DATABASE_URL=postgresql://... (the same on "
+            "every app server)"
+        )
+    if media_backend == "local":
+        raise ConfigError(
+            f"APP_SERVERS lists {', '.join(elsewhere)} on another machine, but media are kept "
+            "on this machine's disk (MEDIA_BACKEND=local), where an upload to another server "
+            "would never arrive: set MEDIA_BACKEND=s3 (docs/media-storage.md)"
+        )
+    return tuple(servers)
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
@@ -172,6 +216,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
         https_listen=_listen(env.get("NGINX_HTTPS_LISTEN", ""), ("443", "[::]:443")),
         s3_public_origin=origin(s3_public),
         media_backend=env.get("MEDIA_BACKEND") or "local",
+        app_servers=app_servers_setting(env, env.get("MEDIA_BACKEND") or "local"),
         static_root=in_venv(venv_bin, PACKAGE_DIR / "static"),
         static_store=Path(env["STATIC_STORE"]) if env.get("STATIC_STORE") else None,
         plotly_root=in_venv(venv_bin, plotly_dir()),

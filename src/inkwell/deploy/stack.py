@@ -92,10 +92,15 @@ class Stack:
     # Hold gunicorn's listening socket as the systemd socket unit does (inkwell.socket): while
     # gunicorn restarts, requests wait instead of being refused.
     hold_app_socket: bool = False
+    # More than 1: that many gunicorns, each on its own port, behind nginx (APP_SERVERS), as
+    # several app servers would be; they share this machine's database and media.
+    app_servers: int = 1
     env: dict[str, str] = field(init=False, default_factory=dict)
     settings: DeploySettings = field(init=False)
     _nginx: subprocess.Popen | None = field(init=False, default=None)
     _app: subprocess.Popen | None = field(init=False, default=None)
+    _more_apps: list[subprocess.Popen] = field(init=False, default_factory=list)
+    _more_ports: list[int] = field(init=False, default_factory=list)
     _held: socket.socket | None = field(init=False, default=None)
     _logs: list[IO] = field(init=False, default_factory=list)
 
@@ -110,6 +115,11 @@ class Stack:
     @property
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.app_port}"
+
+    @property
+    def app_ports(self) -> list[int]:
+        """Every gunicorn's port: app_port first."""
+        return [self.app_port, *self._more_ports]
 
     @property
     def ca_file(self) -> Path:
@@ -129,6 +139,12 @@ class Stack:
                     f"make stack STACK_HTTP_PORT=... STACK_HTTPS_PORT=..."
                 )
         self.app_port = self.app_port or _free_port()
+        if self.app_servers > 1 and self.hold_app_socket:
+            raise ConfigError("a held app socket is for one gunicorn: use app_servers=1")
+        while len(self._more_ports) < self.app_servers - 1:
+            port = _free_port()
+            if port != self.app_port and port not in self._more_ports:
+                self._more_ports.append(port)
         _, cert, key = write_local_tls(self.run_dir, f"{self.http_url}/ca.crl")
         if self.base_env is not None:
             env = dict(self.base_env)
@@ -144,6 +160,9 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.pop("APP_SERVERS", None)  # a production .env's servers are not this stack's
+        if self._more_ports:
+            env["APP_SERVERS"] = ",".join(f"127.0.0.1:{p}" for p in self.app_ports)
         env.setdefault("INKWELL_INSTANCE_PATH", str(self.app_dir / "instance"))
         if len(env.get("SECRET_KEY", "")) < 32:
             env["SECRET_KEY"] = _secret_key(self.run_dir)
@@ -208,10 +227,33 @@ class Stack:
             stdout=out, stderr=subprocess.STDOUT if out else None,
         )
         _wait_for(f"{self.app_url}/healthz", self._app, "gunicorn", self.run_dir / "gunicorn.log")
+        for port in self._more_ports:
+            self.start_more_app(port, cpu)
+
+    def start_more_app(self, port: int, cpu: str | None = None) -> None:
+        """Another app server: the same gunicorn settings, bound to `port`, logging to
+        gunicorn-PORT.log."""
+        command = [
+            str(self.settings.venv_bin / "gunicorn"),
+            "--config", str(self.run_dir / gunicorn.CONF_FILE),
+            "inkwell.wsgi:app",
+        ]
+        out = self._output(f"gunicorn-{port}.log")
+        proc = subprocess.Popen(
+            _pinned(command, cpu), cwd=self.app_dir,
+            env={**self.env, "APP_BIND": f"127.0.0.1:{port}"},
+            stdout=out, stderr=subprocess.STDOUT if out else None,
+        )
+        self._more_apps.append(proc)
+        _wait_for(f"http://127.0.0.1:{port}/healthz", proc, "gunicorn",
+                  self.run_dir / f"gunicorn-{port}.log")
 
     def stop_app(self) -> None:
         _stop(self._app, signal.SIGTERM, gunicorn.GRACEFUL_TIMEOUT + 5)
         self._app = None
+        for proc in self._more_apps:
+            _stop(proc, signal.SIGTERM, gunicorn.GRACEFUL_TIMEOUT + 5)
+        self._more_apps.clear()
 
     def start_nginx(self, cpu: str | None = None) -> None:
         command = [nginx.nginx_binary() or "nginx", "-p", str(self.run_dir),
@@ -305,19 +347,23 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int) -> None:
+def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int,
+                app_servers: int = 1) -> None:
     """What `make stack` runs: start, print the URLs, stop everything on Ctrl-C.
 
     nginx keeps running if gunicorn stops (as on a server, where they are separate services):
     readers then get cached pages or the "back in a moment" page, which is worth seeing once.
     """
-    stack = Stack(app_dir=app_dir, run_dir=run_dir, http_port=http_port, https_port=https_port)
+    stack = Stack(app_dir=app_dir, run_dir=run_dir, http_port=http_port, https_port=https_port,
+                  app_servers=app_servers)
     stack.start()
+    more = "".join(f"  http://127.0.0.1:{port}/   another gunicorn (APP_SERVERS)\n"
+                   for port in stack.app_ports[1:])
     print(
         f"\nInkwell production stack is up (Ctrl-C stops it):\n"
         f"  {stack.https_url}/   HTTPS (nginx, TLS from a local CA)\n"
         f"  {stack.http_url}/    HTTP, redirects to HTTPS\n"
-        f"  {stack.app_url}/   gunicorn directly (master pid {stack.app_pid})\n"
+        f"  {stack.app_url}/   gunicorn directly (master pid {stack.app_pid})\n{more}"
         f"Trust the CA to avoid browser warnings: {stack.ca_file}\n"
         f"  e.g. curl --cacert {stack.ca_file} {stack.https_url}/\n",
         flush=True,

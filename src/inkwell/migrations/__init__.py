@@ -22,10 +22,26 @@ def _scripts():
     return ScriptDirectory.from_config(_config())
 
 
+# A PostgreSQL advisory lock key ("Inkwell" in ASCII) held while migrating.
+MIGRATION_LOCK = 0x496E6B77656C6C
+
+
+def _one_at_a_time(connection) -> None:
+    """On PostgreSQL, wait until no other process migrates this database.
+
+    Several app servers starting a new release run `inkwell db upgrade` at the same moment;
+    without this, both create the same tables and one fails ("duplicate key value"). The lock
+    lasts until the migration's transaction ends, and the one who waited then finds the schema
+    up to date. (SQLite: the upgrade's write transaction already excludes the others.)"""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+
+
 def upgrade(engine, revision: str = "head") -> None:
     from alembic import command
 
     with engine.begin() as connection:
+        _one_at_a_time(connection)
         command.upgrade(_config(connection), revision)
 
 
@@ -33,6 +49,7 @@ def downgrade(engine, revision: str) -> None:
     from alembic import command
 
     with engine.begin() as connection:
+        _one_at_a_time(connection)
         command.downgrade(_config(connection), revision)
 
 
