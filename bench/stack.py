@@ -12,8 +12,9 @@ runs on the other core over HTTPS with keep-alive, like a browser would.
   (goal <= 150 MB), then one more worker (SIGTTIN) and 10k more requests: the added RSS, and the
   private memory (USS: what the system gets back when a worker exits) of a worker. Goal <= 30 MB.
 - the floor under that goal: bench/floor_app.py (Flask + the SQLAlchemy ORM loaded, one route
-  answering "ok") under gunicorn with the same memory settings (preloaded, gthread, 4 threads,
-  2 workers, then a 3rd), the same number of requests: what any app on these parts takes.
+  answering "ok") under gunicorn with the settings that decide RSS (preloaded, gthread, 4
+  threads, 2 workers, then a 3rd; no gc.freeze, which changes what is shared, not RSS), the
+  same number of requests: what any app on these parts takes.
 """
 
 from __future__ import annotations
@@ -193,8 +194,8 @@ def main(results_dir: Path) -> dict:
             round(median(memory["worker_uss"]) / mb, 1), "<= 30", "MB"),
         "floor: Flask + SQLAlchemy app, nginx + master + 2 workers, RSS": figure(
             round((memory["nginx_rss"] + floor["rss_2_workers"]) / mb, 1), unit="MB",
-            note="bench/floor_app.py (one route, 'ok') under the same gunicorn memory settings, "
-                 "with this run's nginx: the least any app on these parts takes"),
+            note="bench/floor_app.py (one route, 'ok'), preloaded, gthread, 2 workers, with "
+                 "this run's nginx: the least any app on these parts takes"),
         "floor: RSS added by a 3rd worker": figure(
             round((floor["rss_3_workers"] - floor["rss_2_workers"]) / mb, 1), unit="MB"),
         "cache HIT req/s": figure(round(hit["requests_per_sec"]), unit="req/s"),

@@ -114,6 +114,22 @@ def test_db_downgrade_goes_to_a_known_revision_and_refuses_others(env, tmp_path)
     assert "database: 0002" in inkwell("db", "status", env=env, cwd=tmp_path).stdout
 
 
+def test_db_upgrade_leaves_a_database_a_newer_release_migrated(env, tmp_path):
+    """With several app servers on one database, a server still on the older release (not
+    deployed yet, or restarting) finds a revision it does not know: it leaves it, says so, and
+    starts (exit 0) instead of failing in a loop; /readyz names the mismatch meanwhile."""
+    import sqlite3
+
+    inkwell("db", "upgrade", env=env, cwd=tmp_path)
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        db.execute("UPDATE alembic_version SET version_num = 'f00dfeed'")
+    done = inkwell("db", "upgrade", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "at revision f00dfeed, which this release does not know" in done.stdout
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("f00dfeed",)]
+
+
 def test_a_database_made_before_site_state_upgrades_with_its_row(tmp_path):
     """0001 -> 0002 on a blog with posts: site_state gets its one row."""
     from sqlalchemy import create_engine, text

@@ -139,6 +139,12 @@ def test_systemd_holds_gunicorns_socket_where_nginx_connects(rendered, tmp_path,
     assert "server unix:/run/inkwell/gunicorn.sock max_fails=0;" in files["nginx/inkwell.conf"]
     assert systemd.check(tmp_path / "unix" / "systemd" / "inkwell.socket") is None
 
+    assert "FreeBind" not in socket_unit.read_text()
+    files = render(tmp_path / "private", deploy_env(tmp_path, tls_files, APP_BIND="10.0.0.2:8000"))
+    private = files["systemd/inkwell.socket"]
+    assert "ListenStream=10.0.0.2:8000\n" in private and "\nFreeBind=true\n" in private
+    assert systemd.check(tmp_path / "private" / "systemd" / "inkwell.socket") is None
+
     broken = tmp_path / "broken" / "inkwell.socket"
     broken.parent.mkdir()
     (broken.parent / "inkwell.service").write_text(service)
@@ -285,10 +291,13 @@ def test_compose_nginx_files_pass_nginx(tmp_path, tls_files, monkeypatch):
     need_binary("nginx")
     monkeypatch.setenv("MEDIA_BACKEND", "s3")
     monkeypatch.setenv("S3_BUCKET", "inkwell-media")
-    settings = from_env(deploy_env(tmp_path, tls_files))
+    # A host's .env for other setups: the containers have neither these servers nor this store.
+    settings = from_env(deploy_env(tmp_path, tls_files, APP_SERVERS="127.0.0.1:9001,127.0.0.1:9002",
+                                   STATIC_STORE=str(tmp_path / "store")))
     compose.write_nginx_files(settings, tmp_path / "nginx")
     site = (tmp_path / "nginx" / nginx.SITE_FILE).read_text()
-    assert "server app:8000 max_fails=0;" in site
+    assert "server app:8000 max_fails=0;" in site and "9001" not in site
+    assert str(tmp_path / "store") not in site and "location ^~ /static/" in site
     assert "proxy_pass http://minio:9000/inkwell-media/;" in site
     # ACME challenges come from the volume compose.yaml mounts for them.
     webroot = re.search(r"location \^~ /.well-known/acme-challenge/ \{\s*root ([^;]+);", site)

@@ -35,9 +35,11 @@ def test_every_app_server_is_compared_and_probed(tmp_path):
     site = tmp_path / "inkwell.conf"
     site.write_text(SITE % "10.0.0.2:8000 max_fails=3;\n    server 10.0.0.3:8000")
     assert diagnose.upstreams_of(site) == ["10.0.0.2:8000", "10.0.0.3:8000"]
-    addresses, findings = diagnose.check_upstream(site, ("10.0.0.2:8000", "10.0.0.3:8000"))
+    expected = ("10.0.0.2:8000", "10.0.0.3:8000")
+    addresses, findings = diagnose.check_upstream(site, expected, "APP_SERVERS")
     assert findings[0].ok and len(addresses) == 2
-    addresses, findings = diagnose.check_upstream(site, ("10.0.0.2:8000", "10.0.0.4:8000"))
+    addresses, findings = diagnose.check_upstream(site, ("10.0.0.2:8000", "10.0.0.4:8000"),
+                                                  "APP_SERVERS")
     assert not findings[0].ok and "APP_SERVERS is 10.0.0.2:8000, 10.0.0.4:8000" in findings[0].what
     assert addresses == ["10.0.0.2:8000", "10.0.0.3:8000"]
 

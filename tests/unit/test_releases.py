@@ -161,8 +161,7 @@ def test_static_files_are_kept_by_content_and_pruned_with_their_releases(tmp_pat
     from inkwell.assets import file_hash
     from inkwell.deploy.releases import prune_static, publish_static
 
-    layout = _layout(tmp_path)
-    layout.static_store.mkdir()
+    layout = _layout(tmp_path)  # no shared/static yet: a root made before the store
     old = _release_with_static(layout, "20261101-000000-aaaaaaaaaa",
                                {"css/site.css": "old", "js/charts.js": "same"})
     new = _release_with_static(layout, "20261102-000000-bbbbbbbbbb",
@@ -207,3 +206,23 @@ def test_init_makes_the_store_and_names_it_in_the_settings(tmp_path):
         line.split("=", 1) for line in layout.env_file.read_text().splitlines()
         if line and not line.startswith("#")))
     assert settings.static_store == layout.static_store
+
+
+def test_going_back_leaves_a_schema_another_app_server_migrated(tmp_path, monkeypatch):
+    """A failed deploy goes back to the release before, migrating the database down with the
+    failed release's scripts, unless the database was at the failed release's schema before
+    the deploy began: another app server sharing it migrated it and runs it."""
+    from inkwell.deploy import releases
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    schemas = {old: ("0002", frozenset({"0001", "0002"})),
+               new: ("0003", frozenset({"0001", "0002", "0003"}))}
+    monkeypatch.setattr(releases, "_schema", schemas.__getitem__)
+    ran: list[list[str]] = []
+    monkeypatch.setattr(releases, "_step", lambda argv, *a, **k: ran.append(argv[1:]) or "")
+    said: list[str] = []
+    releases._schema_for(old, leaving=new, log=said.append, database_was="0002")
+    assert ran == [["db", "downgrade", "0002"]]  # this deploy migrated it: undo that
+    ran.clear()
+    releases._schema_for(old, leaving=new, log=said.append, database_was="0003")
+    assert ran == [] and "migrated by another app server" in said[-1]

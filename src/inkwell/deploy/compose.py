@@ -27,6 +27,8 @@ def compose_settings(settings: DeploySettings, target: Path) -> DeploySettings:
     return replace(
         settings,
         app_bind="app:8000",
+        app_servers=(),  # one app container; a host's APP_SERVERS/STATIC_STORE are not its
+        static_store=None,
         http_listen=("80",),
         https_listen=("443",),
         static_root=target / "static",

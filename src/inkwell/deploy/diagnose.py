@@ -53,10 +53,10 @@ def upstreams_of(site: Path) -> list[str]:
     return list(dict.fromkeys(servers))
 
 
-def check_upstream(site: Path | None, expected: tuple[str, ...]) -> tuple[list[str], list[Finding]]:
+def check_upstream(site: Path | None, expected: tuple[str, ...],
+                   setting: str = "APP_BIND") -> tuple[list[str], list[Finding]]:
     """(the addresses to probe, findings): the site's upstream servers when there is a site
-    file; `expected` is what the settings say (APP_SERVERS, else APP_BIND)."""
-    setting = "APP_SERVERS" if len(expected) > 1 else "APP_BIND"
+    file; `expected` is what `setting` (APP_SERVERS or APP_BIND) says."""
     named = ", ".join(expected)
     if site is None:
         return list(expected), [
@@ -367,7 +367,9 @@ def _guarded(label: str, step, *args) -> list[Finding]:
 def diagnose(settings: DeploySettings, site: Path | None, error_log: Path | None,
              minutes: int = LOG_MINUTES) -> list[Finding]:
     try:
-        addresses, findings = check_upstream(site, settings.upstream_servers)
+        addresses, findings = check_upstream(
+            site, settings.upstream_servers,
+            "APP_SERVERS" if settings.app_servers else "APP_BIND")
     except (OSError, ValueError) as e:
         addresses, findings = list(settings.upstream_servers), [
             Finding(False, f"could not read nginx's site file {site}: {e}",

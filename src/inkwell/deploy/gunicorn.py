@@ -10,6 +10,7 @@ is actually available can hold (MemAvailable / measured worker size, keeping hea
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import subprocess
@@ -135,7 +136,13 @@ class _Gather:
         self.parts: list[bytes] = []
 
     def sendall(self, data: bytes) -> None:
-        self.parts.append(bytes(data))
+        self.parts.append(data)
+
+
+def _flush(sock, gathered: _Gather) -> None:
+    if gathered.parts:
+        sock.sendall(gathered.parts[0] if len(gathered.parts) == 1
+                     else b"".join(gathered.parts))
 
 
 def _one_send_response_class(base: type) -> type:
@@ -146,21 +153,26 @@ def _one_send_response_class(base: type) -> type:
     last a GIL switch, milliseconds) leaves nginx holding a 200 head and a cut body: it has
     already passed the head on, so it cannot retry, and the reader gets a broken page (the
     `kill_worker` drill: 3 read errors in 17,505 requests). In one send, a kill comes either
-    before it (nginx gets no answer and retries the GET) or after it (the page was sent whole).
-    The bytes sent are gunicorn's own: its write() runs unchanged against a stand-in socket.
+    before it (nginx gets no answer and retries the GET) or after it (the page was sent whole:
+    Flask hands gunicorn a page as one chunk). The bytes sent are gunicorn's own: its write()
+    runs unchanged against a stand-in socket. Files sent with sendfile are not affected.
     """
 
     class OneSendResponse(base):
         def write(self, arg):
             if self.headers_sent:
                 return super().write(arg)
-            sock, self.sock = self.sock, _Gather()
+            sock, gathered = self.sock, _Gather()
+            self.sock = gathered
             try:
-                return super().write(arg)
-            finally:
-                gathered, self.sock = self.sock, sock
-                if gathered.parts:
-                    sock.sendall(b"".join(gathered.parts))
+                super().write(arg)
+            except BaseException:
+                self.sock = sock
+                with contextlib.suppress(OSError):  # the write's own error is the one to tell
+                    _flush(sock, gathered)
+                raise
+            self.sock = sock
+            _flush(sock, gathered)
 
     OneSendResponse.__qualname__ = OneSendResponse.__name__ = f"OneSend{base.__name__}"
     return OneSendResponse

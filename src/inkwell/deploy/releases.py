@@ -352,6 +352,7 @@ def publish_static(layout: Layout, release: Path) -> int:
     the file a page asks for by its ?v=; return how many were new. Files are public: readable
     by all, whatever the umask of the push."""
     added = 0
+    layout.static_store.mkdir(parents=True, exist_ok=True)  # a root made before the store
     for name, path in _static_files(release):
         dest = layout.static_store / name
         if dest.is_file():
@@ -471,8 +472,10 @@ def _step(argv: list[str], release: Path | None, timeout: int, failed: str) -> s
 
 def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log: Log) -> None:
     """Make `to` current and restart; if it does not come up, go back to `came_from`."""
+    database_was = None
     if came_from is not None:
         _schema_for(to, leaving=came_from, log=log)  # may refuse: nothing has changed yet
+        database_was = _database_revision(came_from)
     _point_current(layout, to)
     problem = _restart_and_check(target, to.name, log)
     if problem is None:
@@ -483,7 +486,7 @@ def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log
         layout.current.unlink()
         raise DeployError(f"release {to.name} failed and there is no earlier one to go back to")
     try:
-        _schema_for(came_from, leaving=to, log=log)
+        _schema_for(came_from, leaving=to, log=log, database_was=database_was)
     except DeployError as e:
         raise DeployError(
             f"release {to.name} failed ({problem}), and the database could not be brought back "
@@ -499,10 +502,14 @@ def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log
     raise DeployError(f"release {to.name} failed ({problem}); {came_from.name} runs again")
 
 
-def _schema_for(to: Path, leaving: Path, log: Log) -> None:
+def _schema_for(to: Path, leaving: Path, log: Log, database_was: str | None = None) -> None:
     """Before `leaving` hands over to `to`: when `to` needs an older schema, migrate the
     database down with `leaving`'s migrations (only the newer release knows the way down).
-    When `to` is the newer one it upgrades the database itself as it starts (ExecStartPre)."""
+    When `to` is the newer one it upgrades the database itself as it starts (ExecStartPre).
+
+    `database_was`, when going back after a failed deploy: the database's revision before that
+    deploy. Already `leaving`'s then, another app server sharing the database migrated it and
+    runs that schema: it is left as it is (the older code works on it until deployed again)."""
     to_head, to_known = _schema(to)
     from_head, from_known = _schema(leaving)
     if to_head == from_head or from_head in to_known:
@@ -512,9 +519,26 @@ def _schema_for(to: Path, leaving: Path, log: Log) -> None:
             f"the migrations of {to.name} (head {to_head}) and {leaving.name} (head {from_head}) "
             "do not descend from one another: merge the migration branches first"
         )
+    if database_was == from_head:
+        log(f"the database was at {from_head} before this deploy (migrated by another app "
+            "server): left as it is")
+        return
     log(f"migrating the database down to {to_head} with {leaving.name}'s migrations")
     _step([_bin(leaving, "inkwell"), "db", "downgrade", to_head], leaving, 900,
           f"could not migrate the database down to {to_head}")
+
+
+def _database_revision(release: Path) -> str | None:
+    """The database's revision, read with `release`'s settings (`inkwell db status`); None when
+    it cannot be read."""
+    try:
+        done = subprocess.run([_bin(release, "inkwell"), "db", "status"], cwd=release,
+                              env=_child_env(release), capture_output=True, text=True,
+                              timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.match(r"database: (\w+)\n", done.stdout)
+    return found.group(1) if found else None
 
 
 @functools.cache  # a release's files never change: ask each one once

@@ -117,9 +117,11 @@ def app_bind_setting(raw: str, name: str = "APP_BIND") -> str:
     try:
         address = ipaddress.ip_address(host[1:-1] if host.startswith("[") else host)
     except ValueError:
+        why = ("nginx would resolve it once, at start" if name == "APP_SERVERS"
+               else "systemd listens on it before any name resolves")
         raise ConfigError(
-            f"{name} must name an IP address, not a host name (systemd listens on it before "
-            f"any name resolves), e.g. {example}; got {raw!r}"
+            f"{name} must name an IP address, not a host name ({why}), e.g. {example}; "
+            f"got {raw!r}"
         ) from None
     if address.version == 6 and not host.startswith("["):
         raise ConfigError(f"{name}: an IPv6 address goes in brackets, e.g. [::1]:{port}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import gunicorn
 from .render import render_template
-from .settings import DeploySettings
+from .settings import DeploySettings, on_this_machine
 
 UNIT_FILE = "inkwell.service"
 SOCKET_FILE = "inkwell.socket"
@@ -49,6 +49,7 @@ def render_socket(settings: DeploySettings) -> str:
         s=settings,
         listen=listen_stream(settings.app_bind),
         unix=settings.app_bind.startswith("unix:"),
+        free_bind=not on_this_machine(settings.app_bind),
     )
 
 
