@@ -70,3 +70,11 @@ def test_two_app_servers_share_the_site_and_cover_for_each_other(
         answers = [fetch(running, f"/search?q={marker}-after{i}").status for i in range(20)]
         assert answers == [200] * 20
         assert fetch(running, "/posts/welcome/").status == 200
+        # inkwell doctor, from where nginx stands, names the server that is down, and only it.
+        from .test_stack import doctor
+
+        status, report = doctor(running)
+        assert status == 1, report
+        assert f"ok   gunicorn answers at 127.0.0.1:{first}" in report
+        assert f"FAIL nothing listens at 127.0.0.1:{second}" in report
+        assert "to the other app servers meanwhile" in report

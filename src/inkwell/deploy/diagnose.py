@@ -122,14 +122,18 @@ def get(address: str, path: str, host: str, timeout: float) -> tuple[int, bytes,
         conn.close()
 
 
-def probe_app(address: str, host: str, timeout: float = PROBE_TIMEOUT) -> list[Finding]:
+def probe_app(address: str, host: str, timeout: float = PROBE_TIMEOUT,
+              others: bool = False) -> list[Finding]:
+    """/healthz at `address`; `others`: nginx has other app servers to send requests to."""
     try:
         status, _, seconds = get(address, "/healthz", host, timeout)
     except (ConnectionRefusedError, FileNotFoundError):
+        meanwhile = ("nginx sends its requests to the other app servers meanwhile" if others
+                     else "so nginx answers 502 to every page it has no copy of")
         return [Finding(
             False,
             f"nothing listens at {address}: gunicorn is not running (or listens elsewhere), "
-            "so nginx answers 502 to every page it has no copy of",
+            f"{meanwhile}",
             "sudo systemctl status inkwell; sudo journalctl -u inkwell -n 50 (a settings "
             "error is one line there); make stack prints gunicorn's output in its terminal",
         )]
@@ -376,7 +380,8 @@ def diagnose(settings: DeploySettings, site: Path | None, error_log: Path | None
                     "pass the enabled site with --site")]
     for address in addresses:  # several with APP_SERVERS: each may be the one that fails
         findings += _guarded("the socket", check_socket, address, settings.web_group)
-        findings += _guarded(f"the app at {address}", probe_app, address, settings.domain)
+        findings += _guarded(f"the app at {address}", probe_app, address, settings.domain,
+                             PROBE_TIMEOUT, len(addresses) > 1)
     findings += _guarded("nginx's error log", explain_error_log, error_log, LOG_LINES, minutes)
     if not settings.app_servers:  # the releases of this machine's gunicorn
         findings += _guarded("the releases", check_releases, settings.app_dir, addresses[0],
