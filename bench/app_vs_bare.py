@@ -4,7 +4,9 @@ Both servers: gunicorn, 1 sync worker, no config file, pinned to the server core
 production mode on a fresh instance (`inkwell setup` + 50 generated posts) and serves the welcome
 post (code, math, a chart, a table); the bare app serves that very HTML from a precompiled Jinja
 template. Goal: Inkwell / bare >= 0.8. When PostgreSQL is reachable the same instance on
-PostgreSQL is a third side (informational).
+PostgreSQL is a third side (informational). A fourth, also informational: the same bytes from
+bench/floor_page_app.py (one SELECT through SQLAlchemy's pool, one template variable, nothing
+else), what a page read from the database costs at the least on these parts.
 """
 
 from __future__ import annotations
@@ -61,8 +63,17 @@ def main(results_dir: Path) -> dict:
                 f"the bare page is {len(bare_page)} bytes, Inkwell's {len(page)}: not comparable"
             )
 
-        urls = {"inkwell_sqlite": app.url + POST_PATH, "bare_flask": bare.url + "/"}
-        pids = {"inkwell_sqlite": app.pid, "bare_flask": bare.pid}
+        floor = servers.enter_context(gunicorn(
+            "bench.floor_page_app:app",
+            {"BENCH_BARE_PAGE": str(page_file),
+             "BENCH_FLOOR_DATABASE": str(tmp / "sqlite" / "bench.sqlite3")},
+            page_file.parent, ready_path=POST_PATH))
+        if _page(floor.url + POST_PATH) != page:
+            raise BenchError("the floor page's bytes differ from Inkwell's: not comparable")
+
+        urls = {"inkwell_sqlite": app.url + POST_PATH, "bare_flask": bare.url + "/",
+                "floor_page": floor.url + POST_PATH}
+        pids = {"inkwell_sqlite": app.pid, "bare_flask": bare.pid, "floor_page": floor.pid}
         if pg_url:
             pg_env = prepare_instance(tmp / "postgresql", posts, pg_url)
             pg = servers.enter_context(
@@ -89,6 +100,14 @@ def main(results_dir: Path) -> dict:
         "bare Flask p99": figure(round(results["bare_flask"]["p99_ms"], 1), unit="ms"),
         "post page size": figure(len(page), unit="B"),
         "non-2xx + socket errors": figure(errors, "== 0"),
+        "floor: one SELECT + one template variable / bare Flask": figure(
+            round(results["floor_page"]["requests_per_sec"] / bare_rps, 3),
+            note="bench/floor_page_app.py, same bytes: the least a page read from the "
+                 "database costs on these parts"),
+        "post page / floor page": figure(
+            round(results["inkwell_sqlite"]["requests_per_sec"]
+                  / results["floor_page"]["requests_per_sec"], 3),
+            note="what Inkwell's validators, headers, sessions and template cost on top"),
     }
     if "inkwell_postgresql" in results:
         pg_rps = results["inkwell_postgresql"]["requests_per_sec"]
