@@ -173,3 +173,67 @@ def test_setup_refuses_what_it_cannot_do_here_before_changing_anything(server):
     assert not root.exists()
     with pytest.raises(KeyError):
         pwd.getpwnam(user)
+
+
+def test_a_push_over_ssh_through_git_shell_deploys_as_the_user(server, tmp_path):
+    """What a person does after `deploy setup`: `git push` over ssh with their key. sshd (Debian's,
+    its defaults: PAM on) runs on a loopback port; the user's login shell is git-shell, so the
+    push is the one thing that key may do; the hook builds and switches the release as that user
+    and the stand-in for systemd restarts it."""
+    from inkwell.deploy.diagnose import get
+
+    from ..services import free_port, need_binary
+
+    need_binary("sshd")
+    root, user, key = server
+    done = _setup(root, user, "--ssh-key", str(key), "--until", "files")
+    assert done.returncode == 0, done.stdout + done.stderr
+    entry = pwd.getpwnam(user)
+    manager = root / "service_manager.py"
+    shutil.copy(Path(__file__).with_name("service_manager.py"), manager)
+    os.chown(manager, entry.pw_uid, entry.pw_gid)
+    python = str(root / "tools" / "bin" / "python")
+    app_port, ssh_port = free_port(), free_port()
+    env_file = root / "shared" / ".env"
+    env_file.write_text(env_file.read_text() + "\n".join([
+        f"APP_BIND=127.0.0.1:{app_port}", "WEB_CONCURRENCY=1", "HEALTH_TIMEOUT=60",
+        f"RESTART_COMMAND={python} {manager} restart {root}", ""]))
+
+    host_key = tmp_path / "host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
+                   check=True)
+    config = tmp_path / "sshd_config"
+    config.write_text("\n".join([
+        f"Port {ssh_port}", "ListenAddress 127.0.0.1", f"HostKey {host_key}",
+        f"PidFile {tmp_path / 'sshd.pid'}", "UsePAM yes", "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no", f"AllowUsers {user}", ""]))
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
+    sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+                            stderr=subprocess.PIPE, text=True)
+    service = subprocess.Popen(["/usr/sbin/runuser", "-u", user, "--", python, str(manager),
+                                "serve", str(root), str(app_port)], cwd=root)
+    try:
+        private_key = key.with_suffix("")
+        ssh = (f"ssh -i {private_key} -p {ssh_port} -o BatchMode=yes -o IdentitiesOnly=yes "
+               "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null")
+        env = {**os.environ, "GIT_SSH_COMMAND": ssh}
+        # The key opens no shell: git-shell refuses anything but git's own commands.
+        shell = subprocess.run([*ssh.split(), f"{user}@127.0.0.1", "id"], capture_output=True,
+                               text=True, timeout=60)
+        assert shell.returncode != 0 and "uid=" not in shell.stdout, shell.stdout + shell.stderr
+        work = tmp_path / "work"
+        subprocess.run(["git", "clone", "-q", str(REPO), str(work)], check=True)
+        pushed = subprocess.run(
+            ["git", "-C", str(work), "push", f"ssh://{user}@127.0.0.1{root}/repo.git",
+             "HEAD:main"], env=env, capture_output=True, text=True, timeout=900)
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        assert "is live" in pushed.stderr
+        release = os.readlink(root / "current").rsplit("/", 1)[-1]
+        status, body, _ = get(f"127.0.0.1:{app_port}", "/healthz", "blog.example.com", 10)
+        assert status == 200 and release.encode() in body
+        assert (root / "releases" / release).stat().st_uid == entry.pw_uid
+    finally:
+        service.terminate()
+        service.wait(60)
+        sshd.terminate()
+        sshd.wait(30)
