@@ -122,6 +122,22 @@ def test_the_key_goes_on_a_line_of_its_own(server):
                                              key.read_text().strip()]
 
 
+def _served_by_stand_in(root: Path, user: str, port: int) -> subprocess.Popen:
+    """After `deploy setup --until files`: the stand-in for systemd (service_manager.py) holding
+    port `port` as the site's user, and shared/.env pointing deploys at it; returns it running."""
+    entry = pwd.getpwnam(user)
+    manager = root / "service_manager.py"
+    shutil.copy(Path(__file__).with_name("service_manager.py"), manager)
+    os.chown(manager, entry.pw_uid, entry.pw_gid)
+    python = str(root / "tools" / "bin" / "python")
+    env_file = root / "shared" / ".env"
+    env_file.write_text(env_file.read_text() + "\n".join([
+        f"APP_BIND=127.0.0.1:{port}", "WEB_CONCURRENCY=1", "HEALTH_TIMEOUT=60",
+        f"RESTART_COMMAND={python} {manager} restart {root}", ""]))
+    return subprocess.Popen(["/usr/sbin/runuser", "-u", user, "--", python, str(manager),
+                             "serve", str(root), str(port)], cwd=root)
+
+
 def test_the_first_release_step_deploys_this_checkout_as_the_user(server):
     """Step 11 on its own (steps 8-10 need systemd): the checkout handed over as a bundle,
     pushed as the site's user, built by the hook with the tools install and started by a
@@ -135,17 +151,8 @@ def test_the_first_release_step_deploys_this_checkout_as_the_user(server):
     done = _setup(root, user, "--until", "files")
     assert done.returncode == 0, done.stdout + done.stderr
     entry = pwd.getpwnam(user)
-    manager = root / "service_manager.py"
-    shutil.copy(Path(__file__).with_name("service_manager.py"), manager)
-    os.chown(manager, entry.pw_uid, entry.pw_gid)
-    python = str(root / "tools" / "bin" / "python")
     port = free_port()
-    env_file = root / "shared" / ".env"
-    env_file.write_text(env_file.read_text() + "\n".join([
-        f"APP_BIND=127.0.0.1:{port}", "WEB_CONCURRENCY=1", "HEALTH_TIMEOUT=60",
-        f"RESTART_COMMAND={python} {manager} restart {root}", ""]))
-    service = subprocess.Popen(["/usr/sbin/runuser", "-u", user, "--", python, str(manager),
-                                "serve", str(root), str(port)], cwd=root)
+    service = _served_by_stand_in(root, user, port)
     try:
         lines: list[str] = []
         _first_release(Options(site_url="https://blog.example.com", source=REPO, root=root,
@@ -189,15 +196,7 @@ def test_a_push_over_ssh_through_git_shell_deploys_as_the_user(server, tmp_path)
     done = _setup(root, user, "--ssh-key", str(key), "--until", "files")
     assert done.returncode == 0, done.stdout + done.stderr
     entry = pwd.getpwnam(user)
-    manager = root / "service_manager.py"
-    shutil.copy(Path(__file__).with_name("service_manager.py"), manager)
-    os.chown(manager, entry.pw_uid, entry.pw_gid)
-    python = str(root / "tools" / "bin" / "python")
     app_port, ssh_port = free_port(), free_port()
-    env_file = root / "shared" / ".env"
-    env_file.write_text(env_file.read_text() + "\n".join([
-        f"APP_BIND=127.0.0.1:{app_port}", "WEB_CONCURRENCY=1", "HEALTH_TIMEOUT=60",
-        f"RESTART_COMMAND={python} {manager} restart {root}", ""]))
 
     host_key = tmp_path / "host_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
@@ -210,8 +209,7 @@ def test_a_push_over_ssh_through_git_shell_deploys_as_the_user(server, tmp_path)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
     sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
                             stderr=subprocess.PIPE, text=True)
-    service = subprocess.Popen(["/usr/sbin/runuser", "-u", user, "--", python, str(manager),
-                                "serve", str(root), str(app_port)], cwd=root)
+    service = _served_by_stand_in(root, user, app_port)
     try:
         private_key = key.with_suffix("")
         ssh = (f"ssh -i {private_key} -p {ssh_port} -o BatchMode=yes -o IdentitiesOnly=yes "
