@@ -224,6 +224,40 @@ def assets_compress() -> None:
     click.echo(f"Wrote {len(written)} compressed files.")
 
 
+@click.command("stats")
+@click.option("--log", "logs", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="nginx's access log (its rotated copies beside it are read too); repeat for "
+                   "several [default: make stack's when there is one, else "
+                   "/var/log/nginx/access.log].")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660),
+              help="How many days back, today included.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="How many pages and referring sites to list.")
+def stats_command(logs: tuple[Path, ...], days: int, top: int) -> None:
+    """Who read what: page views, visitors, feed fetches and referring sites, counted from
+    nginx's access log (readers served from its cache never reach the app). No cookie, no
+    script, nothing stored."""
+    import os
+    from urllib.parse import urlsplit
+
+    from .config import instance_folder
+    from .visits import DEFAULT_LOG, count, log_files, read_lines, render
+
+    if not logs:
+        stack_log = instance_folder(Path.cwd()) / "stack" / "nginx-access.log"
+        logs = (stack_log if stack_log.exists() else DEFAULT_LOG,)
+    files = [f for log in logs for f in log_files(log)]
+    if not files:
+        raise click.ClickException(f"no access log at {', '.join(map(str, logs))}: "
+                                   "pass nginx's with --log")
+    try:
+        report = count(read_lines(files), days, urlsplit(os.environ.get("SITE_URL", "")).hostname
+                       or "", top)
+    except (OSError, EOFError) as e:  # unreadable (permissions), a truncated .gz
+        raise click.ClickException(f"cannot read the log: {e}") from None
+    click.echo(render(report))
+
+
 @click.command("secret")
 def secret_command() -> None:
     """Print a new random SECRET_KEY."""
@@ -232,7 +266,7 @@ def secret_command() -> None:
 
 COMMANDS = [db_group, import_command, export_command, setup_command, secret_command, create_admin,
             media_group, deploy_group, assets_group, site_doctor_command, backup_command,
-            restore_command]
+            restore_command, stats_command]
 
 
 def register_commands(app) -> None:

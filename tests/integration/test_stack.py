@@ -274,6 +274,29 @@ def doctor(stack: Stack) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
+def test_inkwell_stats_counts_readers_from_nginxs_log(stack):
+    """Readers served from nginx's cache never reach the app, so `inkwell stats` counts from
+    nginx's own access log: browsers' page views (cache hits included), not robots, not static
+    files (this module's other requests send no User-Agent: robots too)."""
+    import subprocess
+    import sys
+
+    browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0",
+               "Referer": "https://news.example/item/1"}
+    for _ in range(3):
+        assert fetch(stack, "/archive/", headers=browser).status == 200
+    assert fetch(stack, "/archive/", headers={"User-Agent": "Googlebot/2.1"}).status == 200
+    assert fetch(stack, "/static/favicon.svg", headers=browser).status == 200
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "inkwell"), "stats", "--days", "1",
+         "--log", str(stack.run_dir / "nginx-access.log")],
+        cwd=stack.app_dir, env=stack.env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^\s+3\s+1\s+/archive/$", done.stdout, re.M), done.stdout
+    assert re.search(r"^\s+3\s+news\.example$", done.stdout, re.M), done.stdout
+    assert "favicon" not in done.stdout and "not in nginx's combined format" not in done.stdout
+
+
 def test_pages_stay_available_while_gunicorn_is_stopped(stack):
     """Last in the module: it stops gunicorn (and starts it again). `inkwell doctor` says why
     nginx answers 502 meanwhile."""
