@@ -41,6 +41,7 @@ DEFAULT_LOG = Path("/var/log/nginx/access.log")
 class Visit:
     when: datetime
     address: str
+    method: str
     path: str
     status: int
     referrer: str
@@ -70,7 +71,7 @@ def parse(line: str) -> Visit | None:
         when = datetime.strptime(found["time"], "%d/%b/%Y:%H:%M:%S %z")
     except ValueError:
         return None
-    return Visit(when, found["address"], urlsplit(found["target"]).path or "/",
+    return Visit(when, found["address"], found["method"], urlsplit(found["target"]).path or "/",
                  int(found["status"]), found["referrer"], found["agent"])
 
 
@@ -113,7 +114,7 @@ def count(lines: Iterable[str], days: int, site_host: str = "", top: int = 10,
             report.skipped_lines += line.strip() != ""
             continue
         day = visit.when.date()
-        if not first <= day <= last or visit.status not in (200, 304):
+        if not first <= day <= last or visit.status not in (200, 304) or visit.method != "GET":
             continue
         if _ROBOTS.search(visit.agent):
             report.robots += 1

@@ -38,6 +38,7 @@ def test_views_visitors_feeds_and_referrers_of_the_period():
         line("/static/css/site.css?v=abc"), line("/media/cat.webp"), line("/admin/posts"),
         line("/healthz"), line("/robots.txt"), line("/sitemap.xml"),
         line("/posts/missing/", status=404), line("/admin/login", method="POST", status=302),
+        line("/posts/hello/", method="HEAD"),  # a link checker
         line("/posts/hello/", agent="Mozilla/5.0 (compatible; Googlebot/2.1)"),
         line("/posts/hello/", agent="curl/8.5.0"), line("/posts/hello/", agent="-"),
         line("/feed.xml", agent=FIREFOX), line("/feed.xml", agent="Feedly/1.0"),
