@@ -250,9 +250,9 @@ def stats_command(logs: tuple[Path, ...], days: int, top: int) -> None:
     if not files:
         raise click.ClickException(f"no access log at {', '.join(map(str, logs))}: "
                                    "pass nginx's with --log")
+    site_host = urlsplit(os.environ.get("SITE_URL", "")).hostname or ""  # not "came from"
     try:
-        report = count(read_lines(files), days, urlsplit(os.environ.get("SITE_URL", "")).hostname
-                       or "", top)
+        report = count(read_lines(files), days, site_host, top)
     except (OSError, EOFError) as e:  # unreadable (permissions), a truncated .gz
         raise click.ClickException(f"cannot read the log: {e}") from None
     click.echo(render(report))

@@ -141,8 +141,7 @@ class _Gather:
 
 def _flush(sock, gathered: _Gather) -> None:
     if gathered.parts:
-        sock.sendall(gathered.parts[0] if len(gathered.parts) == 1
-                     else b"".join(gathered.parts))
+        sock.sendall(b"".join(gathered.parts))  # one part: join hands back that very object
 
 
 def _one_send_response_class(base: type) -> type:

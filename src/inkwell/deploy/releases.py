@@ -352,19 +352,19 @@ def publish_static(layout: Layout, release: Path) -> int:
     the file a page asks for by its ?v=; return how many were new. Files are public: readable
     by all, whatever the umask of the push."""
     added = 0
-    layout.static_store.mkdir(parents=True, exist_ok=True)  # a root made before the store
-    for name, path in _static_files(release):
-        dest = layout.static_store / name
-        if dest.is_file():
-            continue
-        for folder in reversed([*dest.relative_to(layout.static_store).parents][:-1]):
-            (layout.static_store / folder).mkdir(exist_ok=True)
-            (layout.static_store / folder).chmod(0o755)
-        partial = dest.with_name(f".{dest.name}.partial")
-        shutil.copyfile(path, partial)
-        partial.chmod(0o644)
-        os.replace(partial, dest)  # complete or absent: nginx never reads half a file
-        added += 1
+    umask = os.umask(0o022)  # folders 0755, files 0644 (the deploy is one thread)
+    try:
+        for name, path in _static_files(release):
+            dest = layout.static_store / name
+            if dest.is_file():
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)  # the store too, on an older root
+            partial = dest.with_name(f".{dest.name}.partial")
+            shutil.copyfile(path, partial)
+            os.replace(partial, dest)  # complete or absent: nginx never reads half a file
+            added += 1
+    finally:
+        os.umask(umask)
     return added
 
 
@@ -529,16 +529,15 @@ def _schema_for(to: Path, leaving: Path, log: Log, database_was: str | None = No
 
 
 def _database_revision(release: Path) -> str | None:
-    """The database's revision, read with `release`'s settings (`inkwell db status`); None when
-    it cannot be read."""
+    """The database's revision, read with `release`'s settings; None when it cannot be read."""
+    script = ("from inkwell import create_app; from inkwell.extensions import db; "
+              "from inkwell.migrations import current_revision\n"
+              "with create_app().app_context(): print(current_revision(db.engine) or '')")
     try:
-        done = subprocess.run([_bin(release, "inkwell"), "db", "status"], cwd=release,
-                              env=_child_env(release), capture_output=True, text=True,
-                              timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
+        out = _step([_bin(release, "python"), "-c", script], release, 120, "")
+    except DeployError:
         return None
-    found = re.match(r"database: (\w+)\n", done.stdout)
-    return found.group(1) if found else None
+    return out.strip() or None
 
 
 @functools.cache  # a release's files never change: ask each one once

@@ -359,21 +359,17 @@ def _as_user(o: Options, argv: list[str], cwd: Path | None = None, check: bool =
 
 _SET_ENV = """
 import json, sys
-path, values = sys.argv[1], json.loads(sys.argv[2])
-lines = open(path).read().splitlines()
-for key, value in values.items():
-    found = [i for i, text in enumerate(lines) if text.startswith(key + "=")]
-    if found:
-        lines[found[0]] = key + "=" + value
-    else:
-        lines.append(key + "=" + value)
-open(path, "w").write("\\n".join(lines) + "\\n")
+from dotenv import set_key
+for key, value in json.loads(sys.argv[2]).items():
+    set_key(sys.argv[1], key, value, quote_mode="never")
 """
 
 
 def _set_env(o: Options, values: dict[str, str]) -> None:
-    """Set KEY=value lines in shared/.env in place, as the user (its file: mode kept)."""
-    _as_user(o, ["python3", "-c", _SET_ENV, str(o.layout.env_file), json.dumps(values)])
+    """Set KEY=value lines in shared/.env, as the user (its file), with python-dotenv's
+    set_key in the tools install (step 5): replaced in one rename, mode kept."""
+    _as_user(o, [str(o.tools / "bin" / "python"), "-c", _SET_ENV, str(o.layout.env_file),
+                 json.dumps(values)])
 
 
 # In the order they run; `--until` names one.

@@ -216,37 +216,26 @@ class Stack:
             "--config", str(self.run_dir / gunicorn.CONF_FILE),
             "inkwell.wsgi:app",
         ]
-        env, keep = self.env, ()
+        first, env, keep = command, self.env, ()
         if self.hold_app_socket:
             self._held = self._held or held_socket(self.app_port)
-            command, extra = handed_over(self._held, command)
+            first, extra = handed_over(self._held, command)
             env, keep = {**env, **extra}, (self._held.fileno(),)
-        out = self._output("gunicorn.log")
-        self._app = subprocess.Popen(
+        self._app = self._spawn(first, env, "gunicorn.log", cpu, keep)
+        _wait_for(f"{self.app_url}/healthz", self._app, "gunicorn", self.run_dir / "gunicorn.log")
+        for port in self._more_ports:  # more app servers: the same gunicorn, on their ports
+            log = f"gunicorn-{port}.log"
+            proc = self._spawn(command, {**self.env, "APP_BIND": f"127.0.0.1:{port}"}, log, cpu)
+            self._more_apps.append(proc)
+            _wait_for(f"http://127.0.0.1:{port}/healthz", proc, "gunicorn", self.run_dir / log)
+
+    def _spawn(self, command: list[str], env: dict[str, str], log: str, cpu: str | None,
+               keep: tuple[int, ...] = ()) -> subprocess.Popen:
+        out = self._output(log)
+        return subprocess.Popen(
             _pinned(command, cpu), cwd=self.app_dir, env=env, pass_fds=keep,
             stdout=out, stderr=subprocess.STDOUT if out else None,
         )
-        _wait_for(f"{self.app_url}/healthz", self._app, "gunicorn", self.run_dir / "gunicorn.log")
-        for port in self._more_ports:
-            self.start_more_app(port, cpu)
-
-    def start_more_app(self, port: int, cpu: str | None = None) -> None:
-        """Another app server: the same gunicorn settings, bound to `port`, logging to
-        gunicorn-PORT.log."""
-        command = [
-            str(self.settings.venv_bin / "gunicorn"),
-            "--config", str(self.run_dir / gunicorn.CONF_FILE),
-            "inkwell.wsgi:app",
-        ]
-        out = self._output(f"gunicorn-{port}.log")
-        proc = subprocess.Popen(
-            _pinned(command, cpu), cwd=self.app_dir,
-            env={**self.env, "APP_BIND": f"127.0.0.1:{port}"},
-            stdout=out, stderr=subprocess.STDOUT if out else None,
-        )
-        self._more_apps.append(proc)
-        _wait_for(f"http://127.0.0.1:{port}/healthz", proc, "gunicorn",
-                  self.run_dir / f"gunicorn-{port}.log")
 
     def stop_app(self) -> None:
         _stop(self._app, signal.SIGTERM, gunicorn.GRACEFUL_TIMEOUT + 5)
