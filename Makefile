@@ -8,7 +8,7 @@ PORT   ?= 8000
 PYTEST_ARGS ?= -n 2 --dist loadfile
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run dev test lint bench drills setup clean lock stack audit
+.PHONY: run dev test lint bench drills setup clean lock stack audit container-test vm-test vm-stop
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Inkwell needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -69,3 +69,16 @@ stack: $(STAMP) .env
 # Mozilla HTTP Observatory grade and testssl.sh findings for the stack on 127.0.0.1:80/443.
 audit: $(STAMP) .env
 	$(BIN)/inkwell deploy audit
+
+# The container path on a real Docker engine: its own dockerd, local stand-in base images, the
+# image built from the Dockerfile, run alone and with compose.yaml (docs/compose.md).
+container-test: $(STAMP)
+	$(BIN)/python -m tests.containers
+
+# A fresh 1 GiB Debian server booted under QEMU: deploy setup to HTTPS (Pebble), git push,
+# faults, reboot (docs/vps.md). VM_KEEP=1 leaves it running; `make vm-stop` stops it.
+vm-test: $(STAMP)
+	$(BIN)/python -m tests.vm
+
+vm-stop: $(STAMP)
+	$(BIN)/python -m tests.vm stop
