@@ -3,10 +3,11 @@
 Both servers: gunicorn, 1 sync worker, no config file, pinned to the server core. Inkwell runs in
 production mode on a fresh instance (`inkwell setup` + 50 generated posts) and serves the welcome
 post (code, math, a chart, a table); the bare app serves that very HTML from a precompiled Jinja
-template. Goal: Inkwell / bare >= 0.8. When PostgreSQL is reachable the same instance on
-PostgreSQL is a third side (informational). A fourth, also informational: the same bytes from
-bench/floor_page_app.py (one SELECT through SQLAlchemy's pool, one template variable, nothing
-else), what a page read from the database costs at the least on these parts.
+template. A third side is the floor page: the same bytes from bench/floor_page_app.py (one
+SELECT through SQLAlchemy's pool, one template variable, nothing else), what a page read from
+the database costs at the least on these parts. Goal: Inkwell / floor page >= 0.8
+(../shared/BENCHMARKS.md); Inkwell / bare Flask is information (what the features cost). When
+PostgreSQL is reachable the same instance on PostgreSQL is a fourth side (informational).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def main(results_dir: Path) -> dict:
     errors = sum(r["non_2xx"] + r["socket_errors"] for r in results.values())
     ratios = {
         "post page / bare Flask (SQLite)": figure(
-            round(results["inkwell_sqlite"]["requests_per_sec"] / bare_rps, 3), GOAL
+            round(results["inkwell_sqlite"]["requests_per_sec"] / bare_rps, 3),
+            note="what the features cost, information"
         ),
         "post page req/s (SQLite)": figure(
             round(results["inkwell_sqlite"]["requests_per_sec"]), unit="req/s"
@@ -106,7 +108,7 @@ def main(results_dir: Path) -> dict:
                  "database costs on these parts"),
         "post page / floor page": figure(
             round(results["inkwell_sqlite"]["requests_per_sec"]
-                  / results["floor_page"]["requests_per_sec"], 3),
+                  / results["floor_page"]["requests_per_sec"], 3), GOAL,
             note="what Inkwell's validators, headers, sessions and template cost on top"),
     }
     if "inkwell_postgresql" in results:
