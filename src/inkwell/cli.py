@@ -275,15 +275,10 @@ def register_commands(app) -> None:
 
 
 def _create_app():
-    from flask.cli import NoAppException
-
     from . import create_app
-    from .config import ConfigError
 
-    try:
-        return create_app()
-    except ConfigError as e:  # shown as one line (Flask prints other errors with a traceback)
-        raise NoAppException(str(e)) from None
+    # A ConfigError is a NoAppException, shown as one line (Flask prints others with a traceback).
+    return create_app()
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
@@ -298,6 +293,8 @@ for _command in COMMANDS:
 
 
 def main() -> None:
+    from sqlalchemy.exc import OperationalError
+
     from .config import ConfigError
 
     try:
@@ -305,3 +302,7 @@ def main() -> None:
     except ConfigError as e:
         click.secho(f"error: {e}", fg="red", err=True)
         sys.exit(2)
+    except OperationalError as e:  # e.g. DATABASE_URL names a server that does not answer
+        reason = str(e.orig or e).strip().splitlines()[0]
+        click.secho(f"error: the database in DATABASE_URL failed: {reason}", fg="red", err=True)
+        sys.exit(1)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import click
 from flask.cli import NoAppException
 
 ENVIRONMENTS = ("development", "testing", "production")
@@ -29,6 +31,11 @@ class ConfigError(NoAppException, RuntimeError):
     A NoAppException too, so that `flask --app inkwell ...` shows it as one line (Flask prints
     any other error raised while loading the app with its traceback)."""
 
+    def show(self, file=None) -> None:
+        """One line: not click's usage text for a usage error (nothing was mistyped), so that
+        a PaaS release log, for one, shows only what to fix."""
+        click.echo(f"Error: {self.format_message()}", file=file, err=True)
+
 
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
@@ -43,8 +50,14 @@ PRODUCTION_SESSION_COOKIE = "__Host-session"
 
 def instance_folder(base: str | os.PathLike, environ: Mapping[str, str] = os.environ) -> Path:
     """Where the database, media and generated files live: INKWELL_INSTANCE_PATH, else
-    `instance/` under `base` (the current folder for the app, the checkout for deploy files)."""
-    return Path(environ.get("INKWELL_INSTANCE_PATH") or Path(base) / "instance")
+    `instance/` under `base` (the current folder for the app, the checkout for deploy files),
+    or on a PaaS (INKWELL_PAAS, set by the Procfile) a folder in /tmp, the one writable place
+    every host promises."""
+    if environ.get("INKWELL_INSTANCE_PATH"):
+        return Path(environ["INKWELL_INSTANCE_PATH"])
+    if _bool(environ.get("INKWELL_PAAS")):
+        return Path(tempfile.gettempdir()) / "inkwell"
+    return Path(base) / "instance"
 
 
 def int_setting(
@@ -162,6 +175,9 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         # How many reverse proxies in front of the app set X-Forwarded-* (0: exposed directly).
         "TRUSTED_PROXIES": int_setting("TRUSTED_PROXIES", 0, minimum=0),
+        # Run by a PaaS (the Procfile sets INKWELL_PAAS=1): its router serves HTTPS, its disks
+        # are thrown away.
+        "PAAS": _bool(os.environ.get("INKWELL_PAAS")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",
@@ -226,7 +242,7 @@ def check_settings(settings: dict) -> None:
     if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in _KNOWN_WEAK_KEYS or len(set(key)) < 10:
         raise ConfigError(
             f"SECRET_KEY is too weak (needs {MIN_SECRET_KEY_LENGTH}+ random characters): "
-            'run "inkwell secret" and replace it in .env'
+            'run "inkwell secret" and replace it in .env or the service environment'
         )
     if settings.get("DEBUG"):
         raise ConfigError(
@@ -238,6 +254,23 @@ def check_settings(settings: dict) -> None:
         raise ConfigError(
             "SITE_URL is not set: put the blog's public address in .env or the service "
             "environment, e.g. SITE_URL=https://blog.example.com"
+        )
+    if settings.get("PAAS"):
+        check_paas_settings(settings)
+
+
+def check_paas_settings(settings: dict) -> None:
+    """What a PaaS needs beyond production: its release step fails on these, so the host keeps
+    the previous release running."""
+    if urlsplit(settings["SITE_URL"]).scheme != "https":
+        raise ConfigError(
+            "SITE_URL must be an https:// address on a PaaS (the host's router serves HTTPS "
+            f"and the sign-in cookie is Secure), got {settings['SITE_URL']!r}"
+        )
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        raise ConfigError(
+            "DATABASE_URL must be a database server on a PaaS, such as the postgres:// URL of "
+            "the host's PostgreSQL (a SQLite file is lost with the disk on every deploy)"
         )
 
 
