@@ -15,8 +15,6 @@ from .database import write_intent
 from .deploy.cli import deploy_group, site_doctor_command
 from .media_cli import media_group
 
-DEMO_CONTENT = Path(__file__).parent / "demo"
-
 
 def _progress(label: str):
     """A progress bar on a terminal; silent otherwise."""
@@ -195,19 +193,42 @@ def restore_command(file: Path, force: bool) -> None:
 @click.command("setup")
 @with_appcontext
 def setup_command() -> None:
-    """Migrate the database and add the welcome post when there are no posts yet."""
-    from sqlalchemy import func, select
-
+    """Migrate the database, then import the content folder (CONTENT_DIR, default `content`)
+    when there is one: all or nothing, each error as `file:line: what is wrong`."""
+    from .content.files import content_folder
     from .extensions import db
     from .migrations import upgrade
-    from .models import Post
 
     with write_intent():
         upgrade(db.engine)
-        if db.session.scalar(select(func.count(Post.id))) == 0:
-            _import(DEMO_CONTENT)
-            click.echo("Added the welcome post.")
+        folder, named = content_folder()
+        if folder.is_dir():
+            if _import_content(folder):
+                sys.exit(1)
+        elif named:
+            raise click.ClickException(f"CONTENT_DIR is {folder}, which is not a folder")
+        else:
+            click.echo(f"No content folder ({folder}): no posts imported from files.")
     click.echo("Database is ready.")
+
+
+def _import_content(folder: Path) -> int:
+    """Import the content folder all or nothing; 1 (and every error) when refused."""
+    from .content.files import import_content
+
+    bar = _progress(f"Importing {folder}")
+    report = import_content(folder, current_app.config["IMPORT_MAX_FILE_SIZE"],
+                            progress=lambda files: _iterate(bar(files)))
+    for error in report.errors:
+        click.secho(f"error: {error}", fg="red", err=True)
+    if report.errors:
+        click.secho(f"{folder} was not imported: nothing changed. Fix the files above and run "
+                    "again.", fg="red", err=True)
+        return 1
+    click.echo(f"Imported {folder}: {len(report.created)} created, {len(report.updated)} "
+               f"updated, {len(report.unchanged)} unchanged, {len(report.unpublished)} "
+               "unpublished (their file is gone).")
+    return 0
 
 
 @click.group("assets")

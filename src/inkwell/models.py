@@ -93,6 +93,11 @@ class Post(db.Model):
     extra: Mapped[dict] = mapped_column(JSON, default=dict)
     # Hash of the Markdown source, so re-importing an unchanged file writes nothing.
     source_hash: Mapped[str] = mapped_column(String(64), default="")
+    # The post's file, relative to the content folder: the files own it and every deploy
+    # imports it (None: written in the browser, which no deploy touches).
+    source_path: Mapped[str | None] = mapped_column(String(500), nullable=True, default=None)
+    # Its file was removed from the content folder, so a deploy unpublished it (kept, a draft).
+    source_removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     tags: Mapped[list[Tag]] = relationship(
         secondary=post_tags, lazy="selectin", order_by=func.lower(Tag.name)
@@ -172,6 +177,8 @@ class Media(db.Model):
     alt: Mapped[str] = mapped_column(String(300), default="")
     # {"original": "ab12.jpg", "480": "ab12-480.jpg", "480.webp": "ab12-480.webp", ...}
     variants: Mapped[dict] = mapped_column(JSON, default=dict)
+    # SHA-256 of a figure's file in the content folder: the same bytes are stored once.
+    source_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -63,13 +64,15 @@ class RenderedBody:
     rendered: Rendered
 
 
-def render_body(body: str, store: MediaStore | None = None) -> RenderedBody:
-    """Render `body` once; image URLs come from `store` (default: the MEDIA_BACKEND store)."""
+def render_body(body: str, store: MediaStore | None = None,
+                image_urls: Mapping[str, str] | None = None) -> RenderedBody:
+    """Render `body` once; image URLs come from `store` (default: the MEDIA_BACKEND store).
+    `image_urls`: figures linked by relative path -> their stored copies (content/figures.py)."""
     from .content.render import render_markdown
     from .media import responsive_images
 
     body = xml_safe(body)
-    rendered = render_markdown(body)
+    rendered = render_markdown(body, image_urls)
     html = responsive_images(rendered.html, store)
     return RenderedBody(markdown=body, rendered=replace(rendered, html=html))
 

@@ -23,6 +23,7 @@ def env(tmp_path):
         "SECRET_KEY": "test-" + "k" * 10 + "abcdefghijklmnopqrstuvwxyz",
         "INKWELL_INSTANCE_PATH": str(tmp_path / "instance"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "CONTENT_DIR": str(Path(__file__).resolve().parents[2] / "content"),  # the welcome post
     }
 
 
@@ -34,9 +35,9 @@ def inkwell(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
 def test_setup_migrates_and_adds_the_welcome_post_once(env, tmp_path):
     first = inkwell("setup", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "Added the welcome post" in first.stdout
+    assert "2 created" in first.stdout  # the welcome post and the about page
     second = inkwell("setup", env=env, cwd=tmp_path)
-    assert "Added the welcome post" not in second.stdout
+    assert "0 created, 0 updated, 2 unchanged" in second.stdout
 
 
 def test_import_reports_bad_files_without_a_traceback_and_exits_nonzero(env, tmp_path):

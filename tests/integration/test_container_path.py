@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -77,6 +78,7 @@ def test_dockerfile_cmd_serves_the_blog(clean_venv, tmp_path):
     workdir.mkdir()
     assert "COPY gunicorn.conf.py /app/" in stage
     (workdir / "gunicorn.conf.py").write_text((REPO / "gunicorn.conf.py").read_text())
+    shutil.copytree(REPO / "content", workdir / "content")  # the image carries /app/content
 
     port = free_port()
     env = {k: v for k, v in dockerfile_env(stage).items() if k != "PATH"}

@@ -205,10 +205,10 @@ def test_a_file_that_fails_to_render_is_reported_and_the_rest_of_its_batch_impor
     monkeypatch.setattr(files, "_BATCH_SIZE", 2)
     real_render = files.render_body
 
-    def render(body: str):
+    def render(body: str, **options):
         if "explode" in body:
             raise RuntimeError("renderer bug")
-        return real_render(body)
+        return real_render(body, **options)
 
     monkeypatch.setattr(files, "render_body", render)
     report = import_posts(_numbered(5, **{"p2.md": "---\ntitle: Bad\n---\nexplode\n"}))

@@ -2,7 +2,9 @@
 
 Re-importing matches posts by slug (front matter `slug`, else the file name without a leading
 date), so it updates in place and never duplicates. A bad file is reported with its name and line
-and writes nothing; the other files still import.
+and writes nothing; the other files still import. The content folder of a deploy is imported all
+or nothing instead, and its files own their posts (import_content). Figures a post links by a
+relative path are stored as media (figures.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,11 +33,13 @@ from ..publishing import (
     touch,
 )
 from ..search import index_posts
+from ..storage import get_store
+from .figures import FigureLink, FigureStore, body_first_line, figure_links
 from .frontmatter import SourceError, dump_source, parse_source, title_from_body
 from .slugs import slugify, tag_slug
 
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
-_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]")
+_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}(-\d{2})?[-_]")  # 2026-11-02-x, 2026-11-x
 # Posts written per flush: large enough to amortise the unit of work, small enough to keep
 # each multi-row INSERT and the pending objects modest.
 _BATCH_SIZE = 200
@@ -46,6 +51,17 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    unpublished: list[str] = field(default_factory=list)  # file-owned posts whose file is gone
+
+
+DEFAULT_CONTENT_DIR = "content"
+
+
+def content_folder() -> tuple[Path, bool]:
+    """(the content folder, whether CONTENT_DIR named it): CONTENT_DIR, default `content`,
+    relative to the working directory (the release, /app in the image, the PaaS's app)."""
+    named = current_app.config.get("CONTENT_DIR") or os.environ.get("CONTENT_DIR") or ""
+    return Path(named or DEFAULT_CONTENT_DIR), bool(named)
 
 
 def find_markdown_files(path: Path) -> list[Path]:
@@ -90,7 +106,9 @@ def _complete_meta(meta: dict, body: str, path: Path) -> tuple[dict, str]:
         title, body = title_from_body(body)
         meta["title"] = title
     if not meta.get("slug"):
-        meta["slug"] = slugify(_DATE_PREFIX.sub("", path.stem)) or slugify(meta["title"])
+        # A post in a folder of its own (index.md beside its figures) is named by the folder.
+        name = path.parent.name if path.stem.lower() in ("index", "readme") else path.stem
+        meta["slug"] = slugify(_DATE_PREFIX.sub("", name)) or slugify(meta["title"])
     if not meta["slug"]:
         raise SourceError(
             str(path), None, "no usable slug; add `slug: some-name` to the front matter"
@@ -103,83 +121,212 @@ def _file_date(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None, microsecond=0)
 
 
+@dataclass
+class _Source:
+    """One post file, read and checked, not yet written."""
+
+    file: Path
+    relative: str  # path inside the folder imported (posix)
+    meta: dict
+    body: str
+    raw: bytes
+    key: tuple[str, str]
+    figures: list[FigureLink]
+
+
 def import_path(
     path: Path,
     max_file_size: int,
     progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda files: files,
 ) -> ImportReport:
-    """Import one file or every Markdown file under a folder; commit what succeeded.
+    """`inkwell import`: import one file or every Markdown file under a folder; commit what
+    succeeded (a bad file is reported and skipped, the others import)."""
+    return _Import(path, max_file_size, owned=False).run(progress)
 
-    Each file is read, checked and rendered before it touches the session, so a bad file needs
-    no savepoint; the posts are then written in batches (one flush and one search-index update
-    per batch) and committed once at the end. A database error stops the import with nothing
-    committed.
-    """
-    files = find_markdown_files(path)
-    # Links inside a folder are followed only as far as the folder; one file named on its own
-    # is imported wherever it points.
-    root = path.resolve() if path.is_dir() else None
-    reserved = reserved_page_slugs()
-    report = ImportReport()
-    existing = {(p.kind, p.slug): p for p in db.session.scalars(select(Post))}
-    tags = TagCache()
-    seen: dict[tuple[str, str], Path] = {}
-    batch: list[Post] = []
-    for file in progress(files):
+
+def import_content(
+    folder: Path,
+    max_file_size: int,
+    progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda files: files,
+) -> ImportReport:
+    """The content folder of a deploy (`inkwell setup`, a push): all or nothing, and the files
+    own their posts. Any error (report.errors) leaves the database and the media store as they
+    were. A file-owned post whose file is gone is unpublished (a draft, source_removed);
+    posts written in the browser are never touched, and a file may not take their slug."""
+    return _Import(folder, max_file_size, owned=True).run(progress)
+
+
+class _Import:
+    """Files are read and checked first (cheap: no image is decoded), then figures stored and
+    posts rendered and written in batches (one flush and one search-index update per batch),
+    committed once at the end. A database error stops the import with nothing committed and
+    the figures it stored removed again."""
+
+    def __init__(self, path: Path, max_file_size: int, owned: bool) -> None:
+        self.path, self.max_file_size, self.owned = path, max_file_size, owned
+        # Links inside a folder are followed only as far as the folder; one file named on its
+        # own is imported wherever it points (its figures: from its own folder).
+        self.root = path.resolve() if path.is_dir() else path.resolve().parent
+        self.report = ImportReport()
+        self.figures = FigureStore(get_store(), current_app.config["MAX_CONTENT_LENGTH"])
+
+    def run(self, progress: Callable[[Iterable[Path]], Iterable[Path]]) -> ImportReport:
         try:
-            if root is not None:
-                _check_inside(file, root)
-            text, raw = _read_text(file, max_file_size)
-            meta, body = parse_source(text, str(file))
-            meta, body = _complete_meta(meta, body, file)
-        except SourceError as e:
-            report.errors.append(str(e))
-            continue
+            self._run(progress)
+        except BaseException:
+            db.session.rollback()
+            self.figures.discard_added()
+            raise
+        return self.report
+
+    def _run(self, progress: Callable[[Iterable[Path]], Iterable[Path]]) -> None:
+        posts = db.session.scalars(select(Post)).all()
+        existing = {(p.kind, p.slug): p for p in posts}
+        by_path = {p.source_path: p for p in posts if p.source_path}
+        sources = self._read_all(progress(find_markdown_files(self.path)), existing)
+        if self.owned and self.report.errors:
+            db.session.rollback()
+            return
+        self.figures.load({link.file for source in sources for link in source.figures})
+        tags = TagCache()
+        matched: set[int] = set()
+        batch: list[Post] = []
+        for source in sources:
+            post = by_path.get(source.relative) if self.owned else None
+            if post is None or (post.kind, post.slug) != source.key and source.key in existing:
+                post = existing.get(source.key)
+            if post is not None:
+                matched.add(id(post))
+            added = len(self.figures.added)
+            try:
+                written = self._write_post(source, post, tags)
+            except SourceError as e:
+                if self.owned:  # all or nothing: undo everything, say why
+                    self.report.errors.append(str(e))
+                    db.session.rollback()
+                    self.figures.discard_added()
+                    return
+                self.report.errors.append(str(e))
+                self.figures.discard_since(added)
+                continue
+            if written is not None:
+                existing[source.key] = written
+                matched.add(id(written))
+                batch.append(written)
+                if len(batch) >= _BATCH_SIZE:
+                    _write(batch)
+        _write(batch)
+        if self.owned:
+            self._unpublish_removed(posts, matched)
+        db.session.commit()
+
+    def _read_all(self, files: Iterable[Path], existing: dict) -> list[_Source]:
+        reserved = reserved_page_slugs()
+        seen: dict[tuple[str, str], Path] = {}
+        sources: list[_Source] = []
+        for file in files:
+            try:
+                source = self._read(file)
+            except SourceError as e:
+                self.report.errors.append(str(e))
+                continue
+            key, slug = source.key, source.key[1]
+            where = f"{file}:{_key_line(source.raw, 'slug')}"
+            if key[0] == "page" and slug in reserved:
+                self.report.errors.append(
+                    f"{where}: a page cannot have the slug {slug!r}: the site itself answers "
+                    f"at /{slug}/; give it another `slug:` in its front matter")
+            elif key in seen:
+                self.report.errors.append(
+                    f"{where}: slug {slug!r} is already used by {seen[key]}; "
+                    "give one of them a different `slug:` in its front matter")
+            elif self.owned and _written_in_browser(existing.get(key)):
+                self.report.errors.append(
+                    f"{where}: slug {slug!r} belongs to a {key[0]} written in the browser, "
+                    "which a push never replaces; give the file another `slug:`, or delete "
+                    "that one in the admin first")
+            else:
+                seen[key] = file
+                sources.append(source)
+        return sources
+
+    def _read(self, file: Path) -> _Source:
+        if self.path.is_dir():
+            _check_inside(file, self.root)
+        text, raw = _read_text(file, self.max_file_size)
+        meta, body = parse_source(text, str(file))
+        figures = figure_links(body, file, self.root, body_first_line(text, body))
+        relative = file.relative_to(self.path).as_posix() if self.path.is_dir() else file.name
+        if "page" not in meta and relative.startswith("pages/"):
+            meta["page"] = True  # content/pages/about.md is a page without saying so
+        meta, body = _complete_meta(meta, body, file)
         key = ("page" if meta.get("page") else "post", meta["slug"])
-        if key[0] == "page" and key[1] in reserved:
-            report.errors.append(
-                f"{file}: a page cannot have the slug {key[1]!r}: the site itself answers at "
-                f"/{key[1]}/; give it another `slug:` in its front matter"
-            )
-            continue
-        if key in seen:
-            report.errors.append(
-                f"{file}: slug {meta['slug']!r} is already used by {seen[key]}; "
-                "give one of them a different `slug:` in its front matter"
-            )
-            continue
-        seen[key] = file
-        digest = hashlib.sha256(raw).hexdigest()
-        post = existing.get(key)
+        return _Source(file, relative, meta, body, raw, key, figures)
+
+    def _write_post(self, source: _Source, post: Post | None, tags: TagCache) -> Post | None:
+        """Create or update the source's post (None: nothing to write); SourceError for a
+        figure that is refused."""
+        meta, body, report = source.meta, source.body, self.report
+        digest = _digest(source.raw, [self.figures.hash_of(link.file) for link in source.figures])
         if not meta.get("date"):  # editing a file must not move its post up the home page
-            meta["date"] = post.published_at if post is not None else _file_date(file)
-        if post is not None and (post.source_hash == digest or _same_content(post, meta, body)):
+            meta["date"] = post.published_at if post is not None else _file_date(source.file)
+        same_place = post is not None and (post.kind, post.slug) == source.key and (
+            not self.owned or (post.source_path == source.relative and not post.source_removed))
+        if post is not None and same_place and (
+                post.source_hash == digest or _same_content(post, meta, body)):
             post.source_hash = digest
-            report.unchanged.append(str(file))
-            continue
+            report.unchanged.append(str(source.file))
+            return None
+        urls = self.figures.urls(source.figures)
         try:
-            rendered = render_body(body)
+            rendered = render_body(body, image_urls=urls)
         except SQLAlchemyError:
             raise  # the database itself is the problem: stop, don't report it per file
         except Exception as e:  # one unreadable file must not stop the others
-            report.errors.append(f"{file}: could not be rendered ({type(e).__name__}: {e})")
-            continue
+            raise SourceError(str(source.file), None,
+                              f"could not be rendered ({type(e).__name__}: {e})") from None
         is_new = post is None
-        if is_new:
+        if post is None:
             post = Post()
             db.session.add(post)
         apply_meta(post, meta, tags, default_date=meta["date"])
         apply_rendered(post, rendered)
         touch(post, meta.get("updated") or (meta["date"] if is_new else None))
         post.source_hash = digest
-        existing[key] = post
-        (report.created if is_new else report.updated).append(str(file))
-        batch.append(post)
-        if len(batch) >= _BATCH_SIZE:
-            _write(batch)
-    _write(batch)
-    db.session.commit()
-    return report
+        if self.owned:
+            post.source_path, post.source_removed = source.relative, False
+        (report.created if is_new else report.updated).append(str(source.file))
+        return post
+
+    def _unpublish_removed(self, posts: list[Post], matched: set[int]) -> None:
+        """File-owned posts whose file is gone: drafts now (never deleted), marked removed."""
+        for post in posts:
+            if post.source_path and id(post) not in matched and not post.source_removed:
+                post.status, post.source_removed = "draft", True
+                touch(post)
+                self.report.unpublished.append(post.source_path)
+
+
+def _key_line(raw: bytes, key: str) -> int:
+    """The line of `key:` in a file's front matter (1 when the file does not say it)."""
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if line.startswith(f"{key}:".encode()):
+            return number
+    return 1
+
+
+def _written_in_browser(post: Post | None) -> bool:
+    """A post no file ever imported (`inkwell import` of old adopted ones are files' too)."""
+    return post is not None and not post.source_path and not post.source_hash
+
+
+def _digest(raw: bytes, figure_hashes: list[str]) -> str:
+    """What a post was imported from: its file, and its figures' contents (a figure replaced
+    under the same name re-renders the post). A post without figures: the file's hash alone."""
+    digest = hashlib.sha256(raw)
+    for figure in figure_hashes:
+        digest.update(figure.encode())
+    return digest.hexdigest()
 
 
 # Front-matter keys that export leaves out when they hold their default.

@@ -7,7 +7,7 @@ import functools
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,10 +46,13 @@ class Rendered:
     reading_minutes: int
 
 
-def render_markdown(text: str) -> Rendered:
-    """Render a post body; never raises on bad code, math or chart blocks (they show inline)."""
+def render_markdown(text: str, image_urls: Mapping[str, str] | None = None) -> Rendered:
+    """Render a post body; never raises on bad code, math or chart blocks (they show inline).
+
+    `image_urls`: image sources as the page would have them (Markdown images, reference-style
+    images, raw <img src>) -> the URL to show instead (a content folder's figures, stored)."""
     md = _markdown()
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = {"image_urls": image_urls or {}}
     tokens = md.parse(text, env)
     body = md.renderer.render(tokens, md.options, env)
     plain_text, has_math = _plain_text(tokens)
@@ -63,6 +66,11 @@ def render_markdown(text: str) -> Rendered:
         has_chart=bool(env.get("has_chart")),
         reading_minutes=max(1, round(words / WORDS_PER_MINUTE)),
     )
+
+
+def parse(text: str) -> list[Token]:
+    """The tokens of a post body, as render_markdown sees them (nothing rendered)."""
+    return _markdown().parse(text, {"image_urls": {}})
 
 
 @functools.cache
@@ -83,6 +91,7 @@ def _markdown() -> MarkdownIt:
     md.core.ruler.before("anchor", "slug_counts", _new_slug_counts)
     md.core.ruler.after("anchor", "heading_index", _index_headings)
     md.core.ruler.push("table_align", _table_align)
+    md.core.ruler.push("image_urls", _replace_image_urls)
     md.add_render_rule("fence", _render_fence)
     return md
 
@@ -139,6 +148,54 @@ def _index_headings(state: StateCore) -> None:
                 child.attrSet("aria-label", f"Link to this section: {title}".rstrip(": "))
         headings.append((int(token.tag[1]), str(token.attrGet("id")), title))
     state.env["headings"] = headings
+
+
+# <img ... src="x"> in raw HTML: the value (quoted or not) of its src attribute.
+_RAW_IMG_SRC = re.compile(
+    r"""(<img\b[^>]*?\ssrc\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE
+)
+
+
+def image_sources(tokens: Sequence[Token]) -> Iterator[tuple[str, Token]]:
+    """(src, the block token it is in) for every image of a parsed document: Markdown and
+    reference-style images (src as markdown-it normalised it), and raw HTML <img src>."""
+    for token in tokens:
+        if token.type == "html_block":
+            for match in _RAW_IMG_SRC.finditer(token.content):
+                yield html.unescape(_raw_value(match)), token
+        elif token.type == "inline":
+            for child in token.children or []:
+                if child.type == "image":
+                    yield str(child.attrGet("src") or ""), token
+                elif child.type == "html_inline":
+                    for match in _RAW_IMG_SRC.finditer(child.content):
+                        yield html.unescape(_raw_value(match)), token
+
+
+def _raw_value(match: re.Match) -> str:
+    return next(v for v in match.groups()[1:] if v is not None)
+
+
+def _replace_image_urls(state: StateCore) -> None:
+    urls: Mapping[str, str] = state.env.get("image_urls") or {}
+    if not urls:
+        return
+
+    def raw(content: str) -> str:
+        def swap(match: re.Match) -> str:
+            url = urls.get(html.unescape(_raw_value(match)))
+            return match.group(0) if url is None else f'{match.group(1)}"{html.escape(url)}"'
+
+        return _RAW_IMG_SRC.sub(swap, content)
+
+    for token in state.tokens:
+        if token.type == "html_block":
+            token.content = raw(token.content)
+        for child in token.children or []:
+            if child.type == "image" and child.attrGet("src") in urls:
+                child.attrSet("src", urls[str(child.attrGet("src"))])
+            elif child.type == "html_inline":
+                child.content = raw(child.content)
 
 
 def _table_align(state: StateCore) -> None:
