@@ -127,7 +127,7 @@ def test_front_matter_that_is_a_list_is_rejected():
         # The editor's limits (a longer value could be imported but never saved again there).
         ("title: " + "t" * 301, "'title' is 301 characters long; the limit is 300"),
         ("description: " + "d" * 1001, "'description' is 1001 characters long; the limit is 1000"),
-        ("tags: [" + ", ".join(f"t{i}" for i in range(21)) + "]", "lists 21 tags; the limit is 20"),
+        ("tags: [" + ", ".join(f"t{i}" for i in range(21)) + "]", "lists more than 20 tags; the limit is 20"),
         ("tags: [ok, " + "x" * 101 + "]", "has a tag of 101 characters; the limit is 100"),
     ],
 )
@@ -239,3 +239,46 @@ def test_values_at_the_limits_are_accepted():
         + "\ntags: [" + ", ".join(["y" * 100] + [f"t{i}" for i in range(19)]) + "]\n---\n"
     )
     assert len(meta["title"]) == 300 and len(meta["tags"]) == 20
+
+
+# --- bounds (issue 15) --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", ["updated: 9999-12-31", "date: 0001-01-01",
+                                  "date: 1899-12-31T23:59:59", "date: 2101-01-01"])
+def test_dates_outside_the_sane_range_are_refused_with_the_range(line):
+    error = error_for(f"---\ntitle: T\n{line}\n---\nBody\n")
+    assert error.line == 3
+    assert "between 1900-01-01 and 2100-12-31" in error.message
+
+
+def test_dates_at_the_edges_of_the_range_are_kept():
+    meta, _ = parse("---\ndate: 1900-01-01\nupdated: 2100-12-31T23:59:59\n---\n")
+    assert meta["date"] == datetime(1900, 1, 1)
+    assert meta["updated"] == datetime(2100, 12, 31, 23, 59, 59)
+
+
+def test_tags_past_the_limit_are_refused_before_the_rest_is_read():
+    from inkwell.content.frontmatter import _tags
+
+    class CountingList(list):
+        read = 0
+
+        def __iter__(self):
+            for item in super().__iter__():
+                CountingList.read += 1
+                yield item
+
+    many = CountingList(f"tag{n}" for n in range(200_000))
+
+    def fail(message):
+        return SourceError("p.md", 2, message)
+
+    with pytest.raises(SourceError, match="more than 20 tags"):
+        _tags(many, fail)
+    assert CountingList.read <= 21
+
+
+def test_repeated_tags_still_count_once():
+    meta, _ = parse("---\ntags: [" + ", ".join(["a", "b"] * 50_000) + "]\n---\n")
+    assert meta["tags"] == ["a", "b"]

@@ -39,8 +39,6 @@ def _site(state) -> None:
 # Dates in templates go through filters, not `.strftime()` calls: Jinja runs a method call through
 # Context.call (~10k instructions each, twice per post in a list), a filter directly.
 _DATE_FORMATS = {
-    "iso_datetime": "%Y-%m-%dT%H:%M:%SZ",  # stored times are UTC
-    "iso_date": "%Y-%m-%d",
     "long_date": "%-d %B %Y",
     "day_month": "%-d %b",
 }
@@ -50,6 +48,9 @@ _DATE_FORMATS = {
 def _date_filters(state) -> None:
     for name, fmt in _DATE_FORMATS.items():
         state.app.jinja_env.filters[name] = partial(datetime.strftime, format=fmt)
+    # RFC 3339 (feeds, sitemap, <time>): strftime's %Y does not pad a year below 1000.
+    state.app.jinja_env.filters["iso_datetime"] = feeds.rfc3339_datetime
+    state.app.jinja_env.filters["iso_date"] = feeds.rfc3339_date
 
 
 def _site_links() -> SimpleNamespace:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import current_app, render_template, url_for
 from sqlalchemy import case, or_, select
 
@@ -12,6 +14,16 @@ from .caching import cacheable, last_modified
 from .queries import site_changed_at
 
 FEED_SIZE = 20
+
+
+def rfc3339_datetime(moment: datetime) -> str:
+    """A stored (naive UTC) time as RFC 3339, the year always four digits."""
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z")
+
+
+def rfc3339_date(moment: datetime) -> str:
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
 
 # caching.last_change's date of a post, in SQL, for the sitemap.
 _last_change = case(

@@ -28,6 +28,10 @@ _QUOTE_HINT = "Put the value in quotes."
 _MAX_TEXT = {"title": MAX_TITLE_LENGTH, "description": MAX_DESCRIPTION_LENGTH}
 _MAX_DEPTH = 20
 _MAX_VALUES = 10_000
+# Dates a post may carry: outside them HTTP dates, feeds and sitemaps go wrong (year 9999 sent as
+# Last-Modified, year 1 written "1-01-01"), and no blog post is from then.
+EARLIEST_DATE = datetime(1900, 1, 1)
+LATEST_DATE = datetime(2100, 12, 31, 23, 59, 59, 999_999)
 
 _Fail = Callable[[str], "SourceError"]
 
@@ -233,6 +237,14 @@ def _text(key: str, value: Any, fail: _Fail) -> str:
 
 
 def _datetime(value: Any, fail: _Fail) -> datetime:
+    moment = _as_datetime(value, fail)
+    if not EARLIEST_DATE <= moment <= LATEST_DATE:
+        raise fail(f"is {moment.isoformat()}; a date must be between "
+                   f"{EARLIEST_DATE:%Y-%m-%d} and {LATEST_DATE:%Y-%m-%d}.")
+    return moment
+
+
+def _as_datetime(value: Any, fail: _Fail) -> datetime:
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip())
@@ -259,7 +271,7 @@ def _tags(value: Any, fail: _Fail) -> list[str]:
         value = value.split(",")
     if not isinstance(value, list):
         raise fail(f"must be a list of tags, e.g. tags: [python, flask], not {_describe(value)}.")
-    tags: list[str] = []
+    tags: dict[str, None] = {}  # ordered and de-duplicated in one pass
     for item in value:
         if item is None:
             continue
@@ -270,11 +282,11 @@ def _tags(value: Any, fail: _Fail) -> list[str]:
         item = item.strip()
         if len(item) > MAX_TAG_LENGTH:
             raise fail(f"has a tag of {len(item)} characters; the limit is {MAX_TAG_LENGTH}.")
-        if item and item not in tags:
-            tags.append(item)
-    if len(tags) > MAX_TAGS:
-        raise fail(f"lists {len(tags)} tags; the limit is {MAX_TAGS}.")
-    return tags
+        if item:
+            tags[item] = None
+        if len(tags) > MAX_TAGS:  # before reading on: a list can hold 200,000 of them
+            raise fail(f"lists more than {MAX_TAGS} tags; the limit is {MAX_TAGS}.")
+    return list(tags)
 
 
 def _bool(value: Any, fail: _Fail) -> bool:
