@@ -127,7 +127,8 @@ def test_front_matter_that_is_a_list_is_rejected():
         # The editor's limits (a longer value could be imported but never saved again there).
         ("title: " + "t" * 301, "'title' is 301 characters long; the limit is 300"),
         ("description: " + "d" * 1001, "'description' is 1001 characters long; the limit is 1000"),
-        ("tags: [" + ", ".join(f"t{i}" for i in range(21)) + "]", "lists more than 20 tags; the limit is 20"),
+        ("tags: [" + ", ".join(f"t{i}" for i in range(21)) + "]",
+         "lists more than 20 tags; the limit is 20"),
         ("tags: [ok, " + "x" * 101 + "]", "has a tag of 101 characters; the limit is 100"),
     ],
 )
