@@ -28,8 +28,8 @@ def client_ip() -> str:
 
 def safe_next(target: str | None) -> str | None:
     """Only a path inside the admin; anything else could send the author to another site."""
-    if not target or "\\" in target:
-        return None
+    if not target or "\\" in target or any(c < " " or c == "\x7f" for c in target):
+        return None  # control characters: a header split (CR LF) or a 500 on redirect
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/admin"):
         return None
@@ -43,7 +43,7 @@ def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")) or url_for("admin.posts"))
     form = LoginForm()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (a link checker): the form, not a submission
         return render_template("admin/login.html", form=form)
     if not form.validate():
         return render_template("admin/login.html", form=form), 400
