@@ -64,7 +64,7 @@ def test_setup_prepares_the_server_and_can_run_again(server):
     root, user, key = server
     done = _setup(root, user, "--ssh-key", str(key), "--until", "files")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "[7/11] files" in done.stdout and "nginx -t accepts the site" in done.stdout
+    assert "[7/12] files" in done.stdout and "nginx -t accepts the site" in done.stdout
 
     entry = pwd.getpwnam(user)
     assert entry.pw_dir == str(root) and entry.pw_shell == "/usr/bin/git-shell"

@@ -19,8 +19,10 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import stat
+import subprocess
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -356,6 +358,101 @@ def check_releases(app_dir: Path, address: str, host: str) -> list[Finding]:
         "inkwell deploy rollback")]
 
 
+# --- 6. the machine: its services and its firewall -----------------------------------------
+
+WEB_PORTS = (80, 443)
+UNIT_FIXES = {
+    "nginx.service": ("nginx is not running: every request is refused before it reaches Inkwell",
+                      "sudo nginx -t && sudo systemctl start nginx"),
+    "inkwell.socket": ("inkwell.socket is stopped: nothing accepts nginx's connections for "
+                       "gunicorn, so pages nginx has no copy of answer 502",
+                       "sudo systemctl start inkwell.socket inkwell.service"),
+    "inkwell.service": ("inkwell.service (gunicorn) is stopped",
+                        "sudo systemctl start inkwell.socket inkwell.service"),
+}
+
+
+def check_units(units: Iterable[str] = tuple(UNIT_FIXES)) -> list[Finding]:
+    """With systemd: each installed unit of the site that is not running, named with its fix
+    (a service stopped by hand, or failed). Silent where systemd is not PID 1 (make stack)."""
+    if not Path("/run/systemd/system").is_dir() or shutil.which("systemctl") is None:
+        return []
+    findings = []
+    for unit in units:
+        state = _ask(["systemctl", "is-active", unit])
+        if state in ("active", "activating", "reloading"):
+            continue
+        loaded = _ask(["systemctl", "show", "-p", "LoadState", "--value", unit])
+        if loaded != "loaded":
+            continue  # not installed here: another setup (make stack, uWSGI)
+        what, fix = UNIT_FIXES[unit]
+        if state == "failed":
+            fix = f"sudo journalctl -u {unit} -n 50 says why; then {fix}"
+        findings.append(Finding(False, f"{what} (systemd: {unit} {state})", fix))
+    return findings
+
+
+def check_firewall(ports: tuple[int, ...] = WEB_PORTS) -> list[Finding]:
+    """ufw, when it is active here: does it let readers reach nginx? (A cloud provider's
+    security list is outside this machine: nothing here can see it.)"""
+    ufw = shutil.which("ufw") or "/usr/sbin/ufw"
+    if not Path(ufw).exists() or os.geteuid() != 0:
+        return []
+    status = _ask([ufw, "status", "verbose"])
+    if "Status: active" not in status or re.search(r"Default: allow \(incoming\)", status):
+        return []
+    allowed = ufw_allowed_ports(status, lambda name: _ufw_app_ports(ufw, name))
+    blocked = [port for port in ports if port not in allowed]
+    if not blocked:
+        return [Finding(True, f"ufw allows {', '.join(map(str, ports))}")]
+    return [Finding(
+        False,
+        f"the firewall (ufw) blocks port {', '.join(map(str, blocked))}: readers time out "
+        "before they reach nginx",
+        " && ".join(f"sudo ufw allow {port}/tcp" for port in blocked))]
+
+
+def ufw_allowed_ports(status: str, app_ports) -> set[int]:
+    """The TCP ports `ufw status` allows in from anywhere; `app_ports(name)` gives an
+    application profile's ports (e.g. "Nginx Full")."""
+    allowed: set[int] = set()
+    for line in status.splitlines():
+        rule = re.match(r"(?P<to>.+?)\s{2,}ALLOW(?: IN)?\s{2,}(?P<source>.+)$", line.strip())
+        if not rule or not rule["source"].startswith("Anywhere"):
+            continue
+        to = rule["to"].removesuffix(" (v6)").strip()
+        specs = [to] if re.fullmatch(r"[\d,:]+(/tcp)?", to) else app_ports(to)
+        for spec in specs:
+            allowed |= _ports(spec)
+    return allowed
+
+
+def _ports(spec: str) -> set[int]:
+    """80,443/tcp or 8000:8100 as ports (a /udp rule opens none for TCP)."""
+    if spec.endswith("/udp"):
+        return set()
+    ports: set[int] = set()
+    for part in spec.removesuffix("/tcp").split(","):
+        low, _, high = part.partition(":")
+        if low.isdigit() and (not high or high.isdigit()):
+            ports |= set(range(int(low), int(high or low) + 1))
+    return ports
+
+
+def _ufw_app_ports(ufw: str, name: str) -> list[str]:
+    info = _ask([ufw, "app", "info", name])
+    ports = info.split("Ports:", 1)[1] if "Ports:" in info else ""
+    return [line.strip() for line in ports.splitlines() if line.strip()]
+
+
+def _ask(argv: list[str]) -> str:
+    """A command's output ("" when it cannot run or hangs: the check then finds nothing)."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def first_existing(candidates: Iterable[Path]) -> Path | None:
     return next((path for path in candidates if path.is_file()), None)
 
@@ -383,6 +480,8 @@ def diagnose(settings: DeploySettings, site: Path | None, error_log: Path | None
         findings += _guarded(f"the app at {address}", probe_app, address, settings.domain,
                              PROBE_TIMEOUT, len(addresses) > 1)
     findings += _guarded("nginx's error log", explain_error_log, error_log, LOG_LINES, minutes)
+    findings += _guarded("the services", check_units)
+    findings += _guarded("the firewall", check_firewall)
     if not settings.app_servers:  # the releases of this machine's gunicorn
         findings += _guarded("the releases", check_releases, settings.app_dir, addresses[0],
                              settings.domain)

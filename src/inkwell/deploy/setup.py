@@ -14,12 +14,16 @@ with the last lines of the command that failed:
  6. deploy root    `inkwell deploy init` as that user: repo.git and its hook, shared/.env
  7. files          every deploy file rendered by this (root's) Inkwell into /etc/inkwell, where
                    the site's user cannot change what root's nginx and systemd load (a
-                   self-signed certificate stands in until step 9), checked by nginx -t
+                   self-signed certificate stands in until step 12), checked by nginx -t
  8. nginx          the site enabled, its cache and media folders made, nginx -t, reload
- 9. certificate    certbot --webroot, then the site rendered for the real certificate
+ 9. firewall       when ufw is active: ports 80 and 443 opened (ssh is left as it is)
 10. service        inkwell.service and inkwell.socket installed and enabled
 11. first release  this checkout's HEAD pushed to repo.git as that user: built, started and
                    checked like every later push
+12. certificate    certbot --webroot (Let's Encrypt, or --acme-server), then the site rendered
+                   for the real certificate. Last, so that when the name does not point here
+                   yet or the ACME server refuses, the site is up on the self-signed one and
+                   running setup again after the fix gets the certificate.
 
 `--until STEP` stops after a step (e.g. `files`, to read what would be installed first).
 
@@ -49,6 +53,9 @@ SNAKEOIL = ("/etc/ssl/certs/ssl-cert-snakeoil.pem", "/etc/ssl/private/ssl-cert-s
 SUDOERS = Path("/etc/sudoers.d/inkwell-deploy")
 RENDERED = Path("/etc/inkwell")
 NGINX_SITE = Path("/etc/nginx/sites-enabled/inkwell.conf")
+ACME_CA = RENDERED / "acme-ca.pem"  # --acme-ca-bundle, kept for renewals
+CERTBOT_DROP_IN = Path("/etc/systemd/system/certbot.service.d/inkwell-acme-ca.conf")
+WEB_PORTS = ("80/tcp", "443/tcp")
 SYSTEMD_DIR = Path("/etc/systemd/system")
 
 
@@ -65,6 +72,8 @@ class Options:
     branch: str = "main"
     email: str | None = None  # None: no certificate (keep the self-signed one)
     ssh_key: str | None = None  # the public key's text
+    acme_server: str | None = None  # an ACME directory URL; None: Let's Encrypt
+    acme_ca_bundle: Path | None = None  # the CA that ACME server's HTTPS certificate is from
 
     @property
     def layout(self) -> Layout:
@@ -271,21 +280,58 @@ def _nginx(o: Options, log: Log) -> str | None:
     return f"{NGINX_SITE} -> {site}"
 
 
+def _firewall(o: Options, log: Log) -> str | None:
+    ufw = shutil.which("ufw") or "/usr/sbin/ufw"
+    cloud = "a cloud provider's security list is not on this machine: open 80 and 443 there"
+    if not Path(ufw).exists():
+        return f"no ufw on this machine; {cloud} (docs/vps.md)"
+    if "Status: active" not in _cmd([ufw, "status"]).stdout:
+        return f"ufw is not active: nothing to open here; {cloud} (docs/vps.md)"
+    for port in WEB_PORTS:
+        _cmd([ufw, "allow", port])
+    return f"ufw: allowed {' and '.join(WEB_PORTS)} (HTTP, HTTPS); {cloud} (docs/vps.md)"
+
+
 def _certificate(o: Options, log: Log) -> str | None:
     if not o.email:
         return "skipped (--no-certificate): the site keeps the self-signed certificate"
     values = envfile.values(o.layout.env_file)
     domain = values.get("DOMAIN") or ""
     live = Path("/etc/letsencrypt/live") / domain
+    env = {**os.environ, **_acme_ca(o)}
     if not (live / "fullchain.pem").exists():
-        _cmd(["certbot", "certonly", "--webroot", "-w", "/var/www/html", "-d", domain,
-              "--email", o.email, "--agree-tos", "--non-interactive",
-              "--deploy-hook", "systemctl reload nginx"])
+        server = ["--server", o.acme_server] if o.acme_server else []
+        done = _cmd(["certbot", "certonly", "--webroot", "-w", "/var/www/html", "-d", domain,
+                     *server, "--email", o.email, "--agree-tos", "--non-interactive",
+                     "--deploy-hook", "systemctl reload nginx"], env=env, check=False)
+        if done.returncode != 0:
+            by = o.acme_server or "Let's Encrypt"
+            raise SetupError(
+                f"certbot got no certificate for {domain} from {by}:\n{output_tail(done)}\n"
+                f"The site is up with the self-signed certificate. Check that {domain} points "
+                "at this server and that ports 80 and 443 are open to the internet (ufw, the "
+                "cloud provider's security list), then run this command again.")
     _set_env(o, {"TLS_CERT": str(live / "fullchain.pem"), "TLS_KEY": str(live / "privkey.pem")})
     _files(o, log)
     _cmd(["nginx", "-t", "-q"])
     _cmd(["systemctl", "reload", "nginx"])
     return f"{live}; renewed by certbot's timer"
+
+
+def _acme_ca(o: Options) -> dict[str, str]:
+    """REQUESTS_CA_BUNDLE for certbot when the ACME server's HTTPS is from another CA (a test
+    server such as Pebble), copied to /etc/inkwell and set for certbot's renewal timer too."""
+    if o.acme_ca_bundle is None:
+        return {}
+    try:
+        RENDERED.mkdir(mode=0o755, exist_ok=True)
+        shutil.copyfile(o.acme_ca_bundle, ACME_CA)
+        CERTBOT_DROP_IN.parent.mkdir(parents=True, exist_ok=True)
+        CERTBOT_DROP_IN.write_text(f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={ACME_CA}\n")
+    except OSError as e:
+        raise SetupError(f"could not keep the ACME CA bundle in {ACME_CA}: {e}") from None
+    _cmd(["systemctl", "daemon-reload"])
+    return {"REQUESTS_CA_BUNDLE": str(ACME_CA)}
 
 
 def _service(o: Options, log: Log) -> str | None:
@@ -375,8 +421,8 @@ def _set_env(o: Options, values: dict[str, str]) -> None:
 # In the order they run; `--until` names one.
 _STEPS: dict[str, Callable[[Options, Log], str | None]] = {
     "packages": _packages, "user": _user, "ssh-key": _ssh_key, "sudo": _sudo, "tools": _tools,
-    "deploy-root": _deploy_root, "files": _files, "nginx": _nginx, "certificate": _certificate,
-    "service": _service, "first-release": _first_release,
+    "deploy-root": _deploy_root, "files": _files, "nginx": _nginx, "firewall": _firewall,
+    "service": _service, "first-release": _first_release, "certificate": _certificate,
 }
 STEPS = tuple(_STEPS)
 
