@@ -287,6 +287,13 @@ def releases_command(root: Path) -> None:
 @click.option("--email", help="For Let's Encrypt (certbot): expiry notices go there.")
 @click.option("--no-certificate", is_flag=True,
               help="Keep a self-signed certificate (e.g. behind a proxy that has the real one).")
+@click.option("--acme-server", metavar="URL",
+              help="Another ACME directory for certbot (e.g. Let's Encrypt's staging server, "
+                   "https://acme-staging-v02.api.letsencrypt.org/directory) [default: Let's "
+                   "Encrypt].")
+@click.option("--acme-ca-bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The CA of that ACME server's own HTTPS certificate, when it is not a public "
+                   "one (a test server such as Pebble); kept for renewals.")
 @click.option("--ssh-key", "ssh_key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Your public key (e.g. ~/.ssh/id_ed25519.pub): you push with it.")
 @_ROOT_OPTION
@@ -294,16 +301,22 @@ def releases_command(root: Path) -> None:
 @click.option("--branch", default="main", show_default=True, help="The branch a push deploys.")
 @click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The Inkwell checkout to install and deploy first [default: this one].")
-@click.option("--until", default="first-release", show_default=True,
+@click.option("--until", default="certificate", show_default=True,
               help="Stop after this step (e.g. files: everything before nginx and systemd).")
-def setup_command(site_url: str, email: str | None, no_certificate: bool, ssh_key: Path | None,
+def setup_command(site_url: str, email: str | None, no_certificate: bool,
+                  acme_server: str | None, acme_ca_bundle: Path | None, ssh_key: Path | None,
                   root: Path, user: str, branch: str, source: Path | None, until: str) -> None:
     """Set up this server (as root): packages, a user, nginx, a certificate, systemd, and the
     first release; then `git push` deploys. Safe to run again. Steps: docs/vps.md."""
-    from .setup import Options, SetupError, default_source, run
+    from .setup import STEPS, Options, SetupError, default_source, run
 
     if bool(email) == no_certificate:
         raise click.UsageError("give --email (for the certificate) or --no-certificate")
+    if (acme_server or acme_ca_bundle) and no_certificate:
+        raise click.UsageError("--acme-server and --acme-ca-bundle are for the certificate: "
+                               "not with --no-certificate")
+    if acme_server and not acme_server.startswith("https://"):
+        raise click.UsageError(f"--acme-server {acme_server}: an https:// ACME directory URL")
     source = source or default_source()
     if source is None:
         raise click.UsageError("run it from a checkout of Inkwell, or give --source")
