@@ -325,12 +325,14 @@ def setup_command(site_url: str, email: str | None, no_certificate: bool,
     if key is not None and not one_key:
         raise click.UsageError(f"{ssh_key} is not one public key (ssh-ed25519 AAAA... you@host)")
     options = Options(site_url=site_url, source=source.resolve(), root=root.absolute(),
-                      user=user, branch=branch, email=email, ssh_key=key)
+                      user=user, branch=branch, email=email, ssh_key=key,
+                      acme_server=acme_server,
+                      acme_ca_bundle=acme_ca_bundle.resolve() if acme_ca_bundle else None)
     try:
         run(options, until, click.echo)
     except SetupError as e:
         raise click.ClickException(str(e)) from None
-    if until == "first-release":
+    if until == STEPS[-1]:
         click.echo(f"Done. From your checkout: git remote add production "
                    f"{user}@<this server>:{options.layout.repo} && git push production {branch}")
 @deploy_group.command("compose-setup")
