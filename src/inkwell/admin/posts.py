@@ -10,6 +10,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from ..content.files import content_folder
 from ..content.slugs import slugify
 from ..extensions import db
 from ..models import Post, SlugRedirect, utcnow
@@ -116,9 +117,16 @@ def edit(section: str, post_id: int):
         form = PostForm()
         rendered = _rendered_body(form)  # before the database: see _rendered_body
         post = _get_post(section, post_id, for_update=True)
+        if post.source_path:
+            return _owned_by_file(section, post, form, "Nothing was saved", "edit that file")
         return _save(section, post, form, rendered, is_new=False)
     post = _get_post(section, post_id)
-    form = PostForm(
+    return render_template("admin/edit.html", section=section, post=post, form=_form_of(post),
+                           content_dir=content_folder()[0].as_posix())
+
+
+def _form_of(post: Post) -> PostForm:
+    return PostForm(
         data={
             "title": post.title,
             "slug": post.slug,
@@ -129,7 +137,17 @@ def edit(section: str, post_id: int):
             "publish_at": post.published_at if post.status == "published" else None,
         }
     )
-    return render_template("admin/edit.html", section=section, post=post, form=form)
+
+
+def _owned_by_file(section: str, post: Post, form: PostForm, refused: str, instead: str):
+    """A file-owned post is changed by its file and a push, never here: the next push would
+    silently overwrite a browser edit (or bring a deleted post back), so the change is refused
+    (409) and the page says what to do instead."""
+    db.session.rollback()
+    flash(f"{refused}: this comes from {content_folder()[0].as_posix()}/{post.source_path}; "
+          f"{instead} and push.", "error")
+    return render_template("admin/edit.html", section=section, post=post, form=form,
+                           content_dir=content_folder()[0].as_posix()), 409
 
 
 def _check_slug(form: PostForm, post: Post) -> str | None:
@@ -267,6 +285,9 @@ def delete_post(section: str, post_id: int):
         return render_template(
             "admin/confirm_delete.html", section=section, post=post, form=ConfirmForm()
         )
+    if post.source_path:
+        return _owned_by_file(section, post, _form_of(post), "Not deleted",
+                              "remove that file (its post is unpublished, never deleted)")
     title = post.title
     unindex_post(post.id)
     db.session.delete(post)

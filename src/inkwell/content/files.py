@@ -273,7 +273,8 @@ class _Import:
         same_place = post is not None and (post.kind, post.slug) == source.key and (
             not self.owned or (post.source_path == source.relative and not post.source_removed))
         if post is not None and same_place and (
-                post.source_hash == digest or _same_content(post, meta, body)):
+                post.source_hash == digest
+                or (not source.figures and _same_content(post, meta, body))):
             post.source_hash = digest
             report.unchanged.append(str(source.file))
             return None
