@@ -165,6 +165,13 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "MEDIA_URL": os.environ.get("MEDIA_URL", "/media/"),
         "MAX_CONTENT_LENGTH": size_setting("MAX_UPLOAD_SIZE", 10 * 1024 * 1024),
         "MEDIA_MAX_PIXELS": int_setting("MEDIA_MAX_PIXELS", 50_000_000, minimum=1),
+        # One upload's budget, enforced on the child process that decodes it (image_worker).
+        "MEDIA_MAX_FRAMES": int_setting("MEDIA_MAX_FRAMES", 1000, minimum=1),
+        "MEDIA_PROCESS_MEMORY": size_setting("MEDIA_PROCESS_MEMORY", 1024**3),
+        "MEDIA_PROCESS_SECONDS": int_setting("MEDIA_PROCESS_SECONDS", 30, minimum=1),
+        # What `inkwell restore` reads at most: one file of the backup, and all of them.
+        "BACKUP_MAX_FILE_SIZE": size_setting("BACKUP_MAX_FILE_SIZE", 256 * 1024**2),
+        "BACKUP_MAX_SIZE": size_setting("BACKUP_MAX_SIZE", 16 * 1024**3),
         "IMPORT_MAX_FILE_SIZE": size_setting("IMPORT_MAX_FILE_SIZE", 5 * 1024 * 1024),
         "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
         "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
