@@ -9,11 +9,12 @@ drops EXIF, GPS, XMP, comments and ICC profiles (colours are converted to sRGB f
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from io import BytesIO
 
 from PIL import Image, ImageCms, ImageOps, ImageSequence
 
-from .media import ImageRejected
+from .image_rules import WIDTHS, ImageRejected
 
 Frames = list[tuple[Image.Image, int]]  # (frame, duration in ms); one entry for a still image
 
@@ -32,9 +33,58 @@ HIDDEN_DATA = (
     "save it again as a plain image and upload that."
 )
 _PADDING = b"\x00\r\n\t "
+# More frames than this is not a figure or a reaction GIF; each costs a decode and several encodes.
+DEFAULT_MAX_FRAMES = 1000
+# Pillow format -> (extension, Content-Type, format written back).
+FORMATS = {
+    "PNG": ("png", "image/png", "PNG"),
+    "JPEG": ("jpg", "image/jpeg", "JPEG"),
+    "MPO": ("jpg", "image/jpeg", "JPEG"),
+    "WEBP": ("webp", "image/webp", "WEBP"),
+    "GIF": ("gif", "image/gif", "GIF"),
+}
+NOT_PROCESSED = "The image could not be processed; save it again as a plain image and retry."
 
 
-def decode_image(data: bytes, filename: str, max_pixels: int) -> tuple[str, Frames, int]:
+@dataclass
+class Processed:
+    """An upload made into the files to store: `files` maps a variant name ("original", "480",
+    "480.webp", "original.webp") to (key suffix such as "-480.webp", Content-Type, bytes)."""
+
+    content_type: str
+    width: int
+    height: int
+    files: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
+
+
+def make_variants(data: bytes, filename: str, max_pixels: int,
+                  max_frames: int = DEFAULT_MAX_FRAMES) -> Processed:
+    """Verify, clean and resize an upload into every variant; ImageRejected when it cannot be
+    (any error from Pillow while decoding, resizing or encoding means a bad file, not a 500)."""
+    fmt, frames, loop = decode_image(data, filename, max_pixels, max_frames)
+    ext, content_type, out_format = FORMATS[fmt]
+    width, height = frames[0][0].size
+    done = Processed(content_type, width, height)
+    try:
+        done.files["original"] = (f".{ext}", content_type, encode(frames, out_format, loop))
+        current = frames
+        for w in sorted((w for w in WIDTHS if w < width), reverse=True):
+            current = resize(current, w)  # each width from the next larger one: fast, sharp
+            done.files[str(w)] = (f"-{w}.{ext}", content_type, encode(current, out_format, loop))
+            webp = encode(current, "WEBP", loop) if out_format != "WEBP" else None
+            done.files[f"{w}.webp"] = (f"-{w}.webp", "image/webp", webp)
+        if width <= WIDTHS[-1]:
+            webp = encode(frames, "WEBP", loop) if out_format != "WEBP" else None
+            done.files["original.webp"] = (".webp", "image/webp", webp)
+    except MemoryError:
+        raise ImageRejected("The image is too large to process.") from None
+    except Exception:  # e.g. summed frame durations too long for GIF (OverflowError)
+        raise ImageRejected(NOT_PROCESSED) from None
+    return done
+
+
+def decode_image(data: bytes, filename: str, max_pixels: int,
+                 max_frames: int = DEFAULT_MAX_FRAMES) -> tuple[str, Frames, int]:
     """Verify and decode `data`: (Pillow format, clean frames, GIF loop count)."""
     if not data:
         raise ImageRejected("The file is empty.")
@@ -49,9 +99,11 @@ def decode_image(data: bytes, filename: str, max_pixels: int) -> tuple[str, Fram
         # Pillow only warns between its limit and twice it; any bomb is an error here.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            return _decode(data, max_pixels, too_large)
+            return _decode(data, max_pixels, max_frames, too_large)
         except ImageRejected:
             raise
+        except MemoryError:
+            raise ImageRejected(too_large) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageRejected(too_large) from None
         except Image.UnidentifiedImageError:
@@ -60,7 +112,8 @@ def decode_image(data: bytes, filename: str, max_pixels: int) -> tuple[str, Fram
             raise ImageRejected(DAMAGED) from None
 
 
-def _decode(data: bytes, max_pixels: int, too_large: str) -> tuple[str, Frames, int]:
+def _decode(data: bytes, max_pixels: int, max_frames: int, too_large: str
+            ) -> tuple[str, Frames, int]:
     probe = Image.open(BytesIO(data), formats=OPENERS)
     fmt = probe.format or ""
     if fmt not in ACCEPTED:
@@ -70,7 +123,13 @@ def _decode(data: bytes, max_pixels: int, too_large: str) -> tuple[str, Frames, 
     probe.verify()
     check_container(data, fmt)
     image = Image.open(BytesIO(data), formats=OPENERS)
-    frame_count = getattr(image, "n_frames", 1) if fmt in ("GIF", "WEBP") else 1
+    # A GIF's frames are counted from its blocks: Pillow's n_frames parses every frame first.
+    frame_count = (_gif_walk(data)[1] if fmt == "GIF"
+                   else getattr(image, "n_frames", 1) if fmt == "WEBP" else 1)
+    if frame_count > max_frames:
+        raise ImageRejected(
+            f"The animation has {frame_count} frames; the limit is {max_frames}."
+        )
     if frame_count * image.width * image.height > max_pixels:
         raise ImageRejected(
             f"The animation is too large to process ({frame_count} frames of "
@@ -181,19 +240,26 @@ def _webp_end(data: bytes) -> int:
 
 
 def _gif_end(data: bytes) -> int:
+    return _gif_walk(data)[0]
+
+
+def _gif_walk(data: bytes) -> tuple[int, int]:
+    """(where the GIF ends, how many images it holds), from its blocks."""
     n = len(data)
     if n < 13:
         raise ImageRejected(DAMAGED)
     pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    frames = 0
     while pos < n:
         block = data[pos]
         if block == 0x3B:  # trailer
-            return pos + 1
+            return pos + 1, frames
         if block == 0x21:  # extension: introducer, label, sub-blocks
             pos += 2
         elif block == 0x2C:  # image: descriptor, local colour table, LZW code size, sub-blocks
             if pos + 10 > n:
                 break
+            frames += 1
             flags = data[pos + 9]
             pos += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1
         else:

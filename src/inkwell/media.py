@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from .extensions import db
+from .image_rules import WIDTHS, ImageRejected
 from .models import Media
 from .storage import MediaStore, get_store
 
@@ -26,29 +27,8 @@ __all__ = [
     "store_upload",
 ]
 
-WIDTHS = (480, 960, 1600)
 SIZES = "(max-width: 42rem) 100vw, 42rem"
 MAX_ALT_LENGTH = 300
-
-# Pillow format -> (extension, Content-Type, format written back).
-FORMATS = {
-    "PNG": ("png", "image/png", "PNG"),
-    "JPEG": ("jpg", "image/jpeg", "JPEG"),
-    "MPO": ("jpg", "image/jpeg", "JPEG"),
-    "WEBP": ("webp", "image/webp", "WEBP"),
-    "GIF": ("gif", "image/gif", "GIF"),
-}
-
-
-class ImageRejected(ValueError):
-    """An upload that is not an acceptable image; `.message` is a sentence for the author.
-
-    Defined here rather than in images.py so that catching it does not load Pillow."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
 
 def store_upload(data: bytes, filename: str, store: MediaStore, alt: str = "") -> Media:
     """Verify, clean and resize an uploaded image, save every variant, add (not commit) its row.
@@ -57,30 +37,18 @@ def store_upload(data: bytes, filename: str, store: MediaStore, alt: str = "") -
     image; then nothing is stored. A storage failure is re-raised after removing what was saved.
     `filename` is only used to explain a refusal; it never names anything.
     """
-    from .images import decode_image, encode, resize  # Pillow loads only when an upload arrives
+    from .image_worker import Budget, process_upload
 
-    max_pixels = current_app.config["MEDIA_MAX_PIXELS"]
-    fmt, frames, loop = decode_image(data, filename, max_pixels)
-    ext, content_type, out_format = FORMATS[fmt]
+    config = current_app.config
+    done = process_upload(data, filename, Budget(
+        config["MEDIA_MAX_PIXELS"], config["MEDIA_MAX_FRAMES"],
+        config["MEDIA_PROCESS_MEMORY"], config["MEDIA_PROCESS_SECONDS"]))
     stem = secrets.token_hex(16)
-    width, height = frames[0][0].size
-
-    variants: dict[str, str] = {"original": f"{stem}.{ext}"}
-    outputs: dict[str, tuple[bytes, str]] = {
-        variants["original"]: (encode(frames, out_format, loop), content_type)
-    }
-    current = frames
-    for w in sorted((w for w in WIDTHS if w < width), reverse=True):
-        current = resize(current, w)  # each width from the next larger one: fast, still sharp
-        variants[str(w)] = f"{stem}-{w}.{ext}"
-        variants[f"{w}.webp"] = f"{stem}-{w}.webp"
-        outputs[variants[str(w)]] = (encode(current, out_format, loop), content_type)
-        if out_format != "WEBP":
-            outputs[variants[f"{w}.webp"]] = (encode(current, "WEBP", loop), "image/webp")
-    if width <= WIDTHS[-1]:
-        variants["original.webp"] = f"{stem}.webp"
-        if out_format != "WEBP":
-            outputs[variants["original.webp"]] = (encode(frames, "WEBP", loop), "image/webp")
+    variants = {name: stem + suffix for name, (suffix, _, _) in done.files.items()}
+    # A WebP upload's .webp variants are its own files (listed, not stored twice).
+    outputs = {stem + suffix: (blob, ctype) for suffix, ctype, blob in done.files.values()
+               if blob is not None}
+    width, height, content_type = done.width, done.height, done.content_type
 
     attempted: list[str] = []
     try:
