@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..media import ImageRejected, store_upload
@@ -139,6 +140,11 @@ class FigureStore:
             message = e.message if isinstance(e, ImageRejected) else str(e)
             raise SourceError(link.post, link.line, f"the figure {link.file.name}: {message}"
                               ) from None
+        except SQLAlchemyError:
+            raise
+        except Exception as e:  # the media storage (disk full, a bucket that is not there)
+            raise SourceError(link.post, link.line, f"the figure {link.file.name} could not be "
+                              f"stored ({type(e).__name__}: {e})") from None
         media.source_hash = digest
         self.by_hash[digest] = media
         self.added.append(media)
