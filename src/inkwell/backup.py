@@ -12,13 +12,15 @@ Rows are JSON rather than an SQL dump, so a backup of SQLite restores into Postg
 Sign-in sessions are left out (they are credentials of browsers, not content).
 
 Restore first reads the whole file, streaming (a file larger than memory is fine), and checks
-it: the manifest, every size and checksum, and every row against the schema (types, lengths,
-required columns, unique keys, references between rows). A damaged or foreign file is refused
-before anything is touched. Then the rows go in, in one transaction, into a database without
-content (`--force`: the content there is deleted in that same transaction), and the media files
-are written first; if the rows then fail, the files that restore added are removed again. An
-older backup's rows are first brought to this release's schema by the migrations themselves, in a
-scratch SQLite database.
+it: the manifest, every size and checksum (no member over BACKUP_MAX_FILE_SIZE, all together
+not over BACKUP_MAX_SIZE), every row against the schema (types, lengths, ranges, required
+columns, unique keys, references between rows: backup_checks.py), and every media file against
+its row (the server's own names, the content the row says). A damaged or foreign file is refused
+before anything is touched; a file no media row names is left out. Then the rows go in, in one
+transaction, into a database without content (`--force`: the content there is deleted in that
+same transaction), and the media files are written first; if anything then fails, the files
+that restore added are removed again. An older backup's rows are first brought to this
+release's schema by the migrations themselves, in a scratch SQLite database.
 """
 
 from __future__ import annotations
@@ -31,20 +33,16 @@ import signal
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+from flask import current_app
 from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
     Integer,
-    String,
     Table,
-    Text,
     UniqueConstraint,
     delete,
     func,
@@ -55,10 +53,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from .backup_checks import (
+    MEDIA_NAME,
+    MEDIA_NAME_HELP,
+    column_value,
+    content_matches,
+    kind_name,
+    media_types,
+)
 from .database import write_intent
 from .extensions import db
 from .models import utcnow
-from .storage import content_type_for, get_store, is_valid_key
+from .storage import get_store
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -189,7 +195,8 @@ class Checked:
     path: Path
     manifest: dict
     rows: dict[str, list[dict]] = field(default_factory=dict)
-    media: list[str] = field(default_factory=list)
+    media: list[str] = field(default_factory=list)  # the files to restore: rows name them
+    content_types: dict[str, str] = field(default_factory=dict)
 
 
 # What a damaged or cut-short gzip/tar file raises (zlib.error is an OSError).
@@ -198,12 +205,23 @@ _UNREADABLE = (tarfile.TarError, EOFError, OSError, ValueError)
 
 def _each_member(path: Path, wanted: Callable[[str], bool] = lambda name: True
                  ) -> Iterator[tuple[str, Iterator[bytes]]]:
-    """(name, chunks) of every member, streamed; BackupError for anything but plain files."""
+    """(name, chunks) of every member, streamed; BackupError for anything but plain files, and
+    for a member or a whole file over the size limits (told by the headers, before reading)."""
+    most, total = (current_app.config["BACKUP_MAX_FILE_SIZE"],
+                   current_app.config["BACKUP_MAX_SIZE"])
+    read = 0
     try:
         with tarfile.open(path, mode="r:gz") as archive:
             for member in archive:
                 if not member.isfile():
                     raise BackupError(f"{path}: {member.name!r} is not a plain file")
+                read += member.size
+                if member.size > most:
+                    raise BackupError(f"{path}: {member.name} is {member.size} bytes; the limit "
+                                      f"is {most} (BACKUP_MAX_FILE_SIZE); nothing was restored")
+                if read > total:
+                    raise BackupError(f"{path} holds more than {total} bytes; the limit is "
+                                      f"{total} (BACKUP_MAX_SIZE); nothing was restored")
                 if wanted(member.name):
                     yield member.name, _chunks(path, archive.extractfile(member))
     except BackupError:
@@ -232,13 +250,15 @@ def _manifest(path: Path, data: bytes) -> dict:
 
     try:
         manifest = json.loads(data, object_pairs_hook=_no_duplicate_keys)
+        if not isinstance(manifest, dict):
+            raise TypeError("not an object")
         files = manifest["files"]
         ok = (isinstance(files, dict) and ROWS in files
               and all(isinstance(v, dict) and isinstance(v.get("size"), int)
                       and isinstance(v.get("sha256"), str) for v in files.values())
               and isinstance(manifest["created_at"], str)
               and isinstance(manifest["revision"], str))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         ok = False
     if not ok:
         raise BackupError(f"{path}: {MANIFEST} is not an Inkwell backup manifest")
@@ -260,9 +280,10 @@ def check(path: Path) -> Checked:
     for name, chunks in _each_member(path):
         if name in seen or (name == MANIFEST and manifest_data is not None):
             raise BackupError(f"{path}: {name!r} is in the file twice")
-        if name not in (MANIFEST, ROWS) and not (
-            name.startswith(MEDIA) and is_valid_key(name[len(MEDIA):])
-        ):
+        if name.startswith(MEDIA) and not MEDIA_NAME.match(name[len(MEDIA):]):
+            raise BackupError(f"{path}: {name} is not a media file name ({MEDIA_NAME_HELP}); "
+                              "nothing was restored")
+        if name not in (MANIFEST, ROWS) and not name.startswith(MEDIA):
             raise BackupError(f"{path}: unexpected member {name!r}")
         digest, size, kept = hashlib.sha256(), 0, []
         for chunk in chunks:
@@ -288,10 +309,26 @@ def check(path: Path) -> Checked:
         if (size, sha256) != (files[name]["size"], files[name]["sha256"]):
             raise BackupError(f"{path}: {name} is damaged (its size or checksum differs from "
                               "the manifest's); nothing was restored")
-    checked = Checked(path, manifest, media=sorted(n[len(MEDIA):] for n in seen if n != ROWS))
+    checked = Checked(path, manifest)
     checked.rows = _read_rows(path, rows_data or b"")
     _check_keys(path, checked.rows)
+    try:
+        named = media_types(checked.rows)
+    except ValueError as e:
+        raise BackupError(f"{path}: {e}; nothing was restored") from None
+    checked.content_types = {k: t for k, t in named.items() if MEDIA + k in seen}
+    checked.media = sorted(checked.content_types)
+    _check_media(checked)
     return checked
+
+
+def _check_media(checked: Checked) -> None:
+    """Each file a media row names is the image (or sanitized SVG) that row says it is."""
+    for key, data in open_media(checked):
+        kind = checked.content_types[key]
+        if not content_matches(data, kind):
+            raise BackupError(f"{checked.path}: {MEDIA}{key} is not the {kind_name(kind)} image "
+                              "its media row says; nothing was restored")
 
 
 def _read_rows(path: Path, data: bytes) -> dict[str, list[dict]]:
@@ -306,6 +343,8 @@ def _read_rows(path: Path, data: bytes) -> dict[str, list[dict]]:
             entry = json.loads(line)
             table = tables[entry["table"]]
             row = _row(table, entry["row"])
+        except RecursionError:
+            raise BackupError(f"{path}: {ROWS} line {number} is nested too deeply") from None
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise BackupError(f"{path}: {ROWS} line {number} does not fit this schema "
                               f"({type(e).__name__}: {e})") from None
@@ -321,39 +360,11 @@ def _row(table: Table, values: dict) -> dict:
             if column.default is None and not column.nullable:
                 raise KeyError(f"{table.name}.{column.name} is missing")
             continue
-        row[column.name] = _value(column, values[column.name])
+        row[column.name] = column_value(column, values[column.name])
     unknown = set(values) - set(table.c.keys())
     if unknown:
         raise KeyError(f"{table.name} has no column {sorted(unknown)[0]}")
     return row
-
-
-def _value(column, value):
-    name = f"{column.table.name}.{column.name}"
-    if value is None:
-        if not column.nullable:
-            raise ValueError(f"{name} may not be empty")
-        return None
-    kind = column.type
-    if isinstance(kind, DateTime):
-        moment = datetime.fromisoformat(value)  # TypeError for a number: also a refusal
-        if moment.tzinfo is not None:  # stored as naive UTC, as Inkwell writes them
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        return moment
-    if isinstance(kind, Boolean):
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false, got {value!r}")
-    elif isinstance(kind, Integer):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-    elif isinstance(kind, String | Text):
-        if not isinstance(value, str):
-            raise ValueError(f"{name} must be text, got {value!r}")
-        if getattr(kind, "length", None) and len(value) > kind.length:
-            raise ValueError(f"{name} is longer than {kind.length} characters")
-    elif not isinstance(kind, JSON):
-        raise ValueError(f"{name}: type {kind!r} is not known to backups")
-    return value
 
 
 def _check_keys(path: Path, rows: dict[str, list[dict]]) -> None:
@@ -381,8 +392,10 @@ def _check_keys(path: Path, rows: dict[str, list[dict]]) -> None:
 
 
 def open_media(checked: Checked) -> Iterator[tuple[str, bytes]]:
-    """(key, bytes) of each media file, one at a time, from the (checked) file."""
-    for name, chunks in _each_member(checked.path, lambda n: n.startswith(MEDIA)):
+    """(key, bytes) of each media file a row names, one at a time (each at most
+    BACKUP_MAX_FILE_SIZE), from the (checked) file."""
+    wanted = {MEDIA + key for key in checked.content_types}
+    for name, chunks in _each_member(checked.path, wanted.__contains__):
         yield name[len(MEDIA):], b"".join(chunks)
 
 
@@ -422,21 +435,22 @@ def restore(path: Path, force: bool = False) -> Checked:
 
     store = get_store()
     before = set(store.keys())
-    content_types = {row["key"]: row.get("content_type") for row in checked.rows.get("media", [])}
     written = []
-    try:  # the files first: if the rows then fail, the new files are taken away again
+    try:  # the files first: if anything then fails, the new files are taken away again
         for key, data in open_media(checked):
-            store.save(key, data, content_types.get(key) or content_type_for(key))
+            store.save(key, data, checked.content_types[key])
             written.append(key)
         _insert_rows(checked, [t for t in _tables() if t.name in present], present)
-    except (SQLAlchemyError, OSError, BackupError) as e:
+    except BaseException as e:  # every failure, Ctrl-C too: a failed restore leaves no files
         db.session.rollback()
-        for key in set(written) - before:  # a restore that failed leaves no files of its own
-            store.delete(key)
-        if isinstance(e, BackupError):
+        for key in set(written) - before:
+            with suppress(Exception):
+                store.delete(key)
+        if isinstance(e, BackupError) or not isinstance(e, Exception):
             raise
+        lines = str(e).splitlines() or [""]
         raise BackupError(f"the restore failed and was undone: {type(e).__name__}: "
-                          f"{str(e).splitlines()[0][:300]}") from None
+                          f"{lines[0][:300]}") from None
     if force:  # what the backup does not have is not part of the restored blog
         for key in before - set(checked.media):
             store.delete(key)

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import inspect, select, text
 
 from inkwell.extensions import db
@@ -37,7 +38,16 @@ POSTS = {
         """,
     "draft.md": "---\ntitle: Not yet\ndraft: true\n---\nA draft about zebras.\n",
 }
-MEDIA = {"a1b2c3d4e5f6.webp": bytes(range(256)) * 40, "a1b2c3d4e5f6-480.webp": b"\x00\xff" * 999}
+STEM = "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4"  # media are named as the server names uploads
+
+
+def _webp(size: tuple[int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 40)).save(buffer, "WEBP", quality=80)
+    return buffer.getvalue()
+
+
+MEDIA = {f"{STEM}.webp": _webp((640, 480)), f"{STEM}-480.webp": _webp((480, 360))}
 SKIP = {"user_sessions", "site_state"}
 
 
@@ -58,9 +68,10 @@ def fill(app, folder: Path) -> None:
         store = get_store()
         for key, data in MEDIA.items():
             store.save(key, data, "image/webp")
-        db.session.add(Media(key="a1b2c3d4e5f6.webp", content_type="image/webp", width=640,
-                             height=480, size=len(MEDIA["a1b2c3d4e5f6.webp"]), alt="A ünïcode alt",
-                             variants={"480": "a1b2c3d4e5f6-480.webp"}))
+        db.session.add(Media(key=STEM, content_type="image/webp", width=640, height=480,
+                             size=len(MEDIA[f"{STEM}.webp"]), alt="A ünïcode alt",
+                             variants={"original": f"{STEM}.webp", "480": f"{STEM}-480.webp",
+                                       "480.webp": f"{STEM}-480.webp"}))
         db.session.add(User(email="author@example.com", password_hash=hash_password("x" * 16)))
         post = db.session.scalar(select(Post).where(Post.slug == "backups-then-restores"))
         db.session.add(SlugRedirect(kind="post", old_slug="old-name", post_id=post.id))
@@ -126,7 +137,7 @@ def test_a_restore_gives_back_every_row_and_file(app, runner, tmp_path,
             db.session.commit()
         again = tmp_path / "again.tar.gz"
         assert restored.test_cli_runner().invoke(args=["backup", str(again)]).exit_code == 0
-    assert _member(again, "media/a1b2c3d4e5f6.webp") == MEDIA["a1b2c3d4e5f6.webp"]
+    assert _member(again, f"media/{STEM}.webp") == MEDIA[f"{STEM}.webp"]
 
 
 def _member(path: Path, name: str) -> bytes:
@@ -365,7 +376,7 @@ def test_a_backup_is_one_snapshot_while_authors_write(app, runner, tmp_path, mon
 
 
 def test_times_with_an_offset_are_kept_as_utc():
-    from inkwell.backup import _value
+    from inkwell.backup_checks import column_value as _value
     from inkwell.models import Post
 
     column = Post.__table__.c.published_at
@@ -379,3 +390,160 @@ def test_a_backup_killed_earlier_leaves_nothing_behind(app, runner, tmp_path):
     assert runner.invoke(args=["backup", str(tmp_path / "blog.tar.gz")]).exit_code == 0
     assert not stale.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+
+
+# --- hostile backups that pass the checksums (issue 15) -----------------------------------------
+
+
+def _members_changed(rows: bytes | None = None, add: dict[str, bytes] | None = None,
+                     replace: dict[str, bytes] | None = None):
+    """A change that puts `rows` in database.jsonl, replaces and adds members, and writes a
+    manifest that matches: a consistent file that only its contents can betray."""
+    add, replace = add or {}, replace or {}
+    new: dict[str, bytes] = {}
+
+    def change(name, data):
+        if name == "database.jsonl" and rows is not None:
+            data = rows
+        data = replace.get(name, data)
+        if name == "manifest.json":
+            manifest = json.loads(data)
+            for member, content in {**new, **add}.items():
+                manifest["files"][member] = {"size": len(content),
+                                             "sha256": hashlib.sha256(content).hexdigest()}
+            return json.dumps(manifest).encode()
+        new[name] = data
+        return data
+    return change
+
+
+def _rewrite_adding(path: Path, out: Path, change, add: dict[str, bytes]) -> None:
+    """_rewrite, with `add`'s members put before the manifest (written last, as backups are)."""
+    with tarfile.open(path) as source, tarfile.open(out, "w:gz") as copy:
+        for member in source:
+            if member.name == "manifest.json":
+                for name, content in add.items():
+                    info = tarfile.TarInfo(name)
+                    info.size = len(content)
+                    copy.addfile(info, io.BytesIO(content))
+            data = change(member.name, source.extractfile(member).read())
+            member.size = len(data)
+            copy.addfile(member, io.BytesIO(data))
+
+
+def _deep_rows(backup: Path) -> bytes:
+    """posts.extra nested 100,000 levels deep (RecursionError while read or written)."""
+    changed = _rows_changed(backup, "posts", extra="DEEP").decode()
+    return changed.replace('"DEEP"', "[" * 100_000 + "]" * 100_000).encode()
+
+
+HTML = b"<!doctype html><script>alert(document.domain)</script>"
+BAD_ROWS = {
+    "a lone surrogate": (lambda good: _rows_changed(good, "posts", title="\ud800"),
+                         "posts.title holds a lone surrogate"),
+    "a NUL": (lambda good: _rows_changed(good, "posts", title="a\x00b"), "posts.title holds NUL"),
+    "year 1 with an offset": (
+        lambda good: _rows_changed(good, "posts", published_at="0001-01-01T00:00:00+01:00"),
+        "posts.published_at is out of range"),
+    "year 9999": (lambda good: _rows_changed(good, "posts", updated_at="9999-12-31T00:00:00"),
+                  "posts.updated_at is out of range"),
+    "JSON 100,000 levels deep": (_deep_rows, "nested too deeply"),
+    "a number too large": (lambda good: _rows_changed(good, "posts", reading_minutes=2**40),
+                           "posts.reading_minutes is out of range"),
+}
+BAD_MEDIA = {
+    "an HTML page": ({"media/evil.html": HTML}, {}, "media/evil.html is not a media file name"),
+    "an SVG": ({"media/evil.svg": b"<svg onload='alert(1)'/>"}, {},
+               "media/evil.svg is not a media file name"),
+    "HTML bytes named .webp": ({}, {f"media/{STEM}.webp": HTML},
+                               f"media/{STEM}.webp is not the WebP image its media row says"),
+    "a PNG named .webp": ({}, {f"media/{STEM}-480.webp": b"\x89PNG\r\n\x1a\n" + bytes(40)},
+                          f"media/{STEM}-480.webp is not the WebP image its media row says"),
+}
+
+
+def _refused_and_nothing_written(tmp_path: Path, archive: Path, message: str, **settings):
+    url = f"sqlite:///{tmp_path / 'target.sqlite3'}"
+    with make_app(tmp_path / "target", SQLALCHEMY_DATABASE_URI=url, SITE_URL="http://b.example",
+                  MEDIA_ROOT=str(tmp_path / "target-media"), **settings) as restored:
+        result = restored.test_cli_runner().invoke(args=["restore", str(archive)])
+        assert result.exit_code == 1, result.output
+        assert message in result.output, result.output
+        assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
+        with restored.app_context():
+            assert not list(get_store().keys())
+            tables = inspect(db.engine).get_table_names()
+            if "posts" in tables:
+                assert not db.session.execute(text("SELECT count(*) FROM posts")).scalar()
+
+
+@pytest.mark.parametrize("case", BAD_ROWS)
+def test_a_value_the_database_cannot_take_is_refused_before_anything_is_written(
+        app, runner, tmp_path, case):
+    fill(app, tmp_path / "posts")
+    good = tmp_path / "good.tar.gz"
+    assert runner.invoke(args=["backup", str(good)]).exit_code == 0
+    make_rows, message = BAD_ROWS[case]
+    bad = tmp_path / "bad.tar.gz"
+    _rewrite(good, bad, _with_rows(make_rows(good)))
+    _refused_and_nothing_written(tmp_path, bad, message)
+
+
+@pytest.mark.parametrize("case", BAD_MEDIA)
+def test_media_are_only_images_named_and_shaped_as_their_rows_say(app, runner, tmp_path, case):
+    fill(app, tmp_path / "posts")
+    good = tmp_path / "good.tar.gz"
+    assert runner.invoke(args=["backup", str(good)]).exit_code == 0
+    add, replace, message = BAD_MEDIA[case]
+    bad = tmp_path / "bad.tar.gz"
+    _rewrite_adding(good, bad, _members_changed(add=add, replace=replace), add)
+    _refused_and_nothing_written(tmp_path, bad, message)
+
+
+def test_a_file_the_rows_do_not_name_is_not_restored(app, runner, tmp_path):
+    fill(app, tmp_path / "posts")
+    good = tmp_path / "good.tar.gz"
+    assert runner.invoke(args=["backup", str(good)]).exit_code == 0
+    stray = {f"media/{'f' * 32}.svg": b"<svg xmlns='http://www.w3.org/2000/svg' onload='x()'/>"}
+    bad = tmp_path / "stray.tar.gz"
+    _rewrite_adding(good, bad, _members_changed(add=stray), stray)
+    with target(tmp_path, f"sqlite:///{tmp_path / 't.sqlite3'}") as restored:
+        result = restored.test_cli_runner().invoke(args=["restore", str(bad)])
+        assert result.exit_code == 0, result.output
+        with restored.app_context():
+            assert set(get_store().keys()) == set(MEDIA)
+
+
+def test_a_file_larger_than_the_limit_is_refused_unread(app, runner, tmp_path):
+    """A 3 MB member of zeros (a few KB compressed) against a 1 MB limit: refused from the
+    member's header, before its bytes are read, and nothing is written."""
+    fill(app, tmp_path / "posts")
+    good = tmp_path / "good.tar.gz"
+    assert runner.invoke(args=["backup", str(good)]).exit_code == 0
+    zeros = {f"media/{STEM}-960.webp": bytes(3 * 1024 * 1024)}
+    bad = tmp_path / "zeros.tar.gz"
+    _rewrite_adding(good, bad, _members_changed(add=zeros), zeros)
+    assert bad.stat().st_size < 100_000
+    _refused_and_nothing_written(tmp_path, bad, f"media/{STEM}-960.webp is 3145728 bytes; "
+                                 "the limit is 1048576 (BACKUP_MAX_FILE_SIZE)",
+                                 BACKUP_MAX_FILE_SIZE=1024 * 1024)
+    _refused_and_nothing_written(tmp_path, bad, "the limit is 2097152 (BACKUP_MAX_SIZE)",
+                                 BACKUP_MAX_SIZE=2 * 1024 * 1024)
+
+
+def test_a_restore_that_fails_while_writing_rows_takes_its_files_away(app, runner, tmp_path,
+                                                                       monkeypatch):
+    """Whatever fails once the files are written (here the database, mid-insert), the files
+    the restore added are removed and the answer is one line."""
+    import inkwell.backup as backup
+
+    fill(app, tmp_path / "posts")
+    good = tmp_path / "good.tar.gz"
+    assert runner.invoke(args=["backup", str(good)]).exit_code == 0
+
+    def fails(*args):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(backup, "_after_insert", fails)
+    _refused_and_nothing_written(tmp_path, good, "the restore failed and was undone: "
+                                 "RecursionError")
