@@ -313,28 +313,6 @@ def test_compose_nginx_files_pass_nginx(tmp_path, tls_files, monkeypatch):
     assert nginx.check_site(local) is None
 
 
-def test_procfile_release_and_web_commands_run(tmp_path):
-    """The PaaS path: `release` migrates, `web` serves on $PORT, static files via WhiteNoise."""
-    lines = dict(line.split(": ", 1) for line in (REPO / "Procfile").read_text().splitlines())
-    port = free_port()
-    env = {**_production_env(tmp_path), "PORT": str(port), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    subprocess.run(lines["release"], shell=True, cwd=REPO, env=env, check=True,
-                   capture_output=True)
-    proc = subprocess.Popen(lines["web"], shell=True, cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
-            home = response.read().decode()
-        css = re.search(r'href="(/static/css/site\.css\?v=\w+)"', home).group(1)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{css}") as response:
-            assert "immutable" in response.headers["Cache-Control"]
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(30)
-
-
 def test_one_source_of_truth_domain_and_upload_limit(tmp_path, tls_files):
     """Change the domain and the upload limit once; every file follows, nothing keeps the old."""
     before = render(tmp_path / "a", deploy_env(tmp_path, tls_files))
