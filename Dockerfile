@@ -1,5 +1,5 @@
-# syntax=docker/dockerfile:1
 # Inkwell: `docker build -t inkwell .` (the app) or `docker compose up -d` (docs/compose.md).
+# No `# syntax=` line: the classic builder and an offline BuildKit build it as well.
 
 # Build stage: a venv with the locked dependencies and Inkwell; only the venv is kept.
 FROM python:3.11-slim-bookworm AS build
@@ -8,19 +8,27 @@ WORKDIR /src
 RUN python -m venv /venv
 COPY requirements.lock requirements-build.lock ./
 RUN /venv/bin/pip install --require-hashes -r requirements.lock -r requirements-build.lock
-COPY pyproject.toml README.md ./
-COPY src ./src
+# The build context is what .dockerignore lets in: pyproject.toml, README.md, src/, content/.
+COPY . ./
+# plotly.min.js and its .gz are kept without the 65 MB plotly package; pip and setuptools
+# are build tools. The posts in content/ (if any) go to /app/content for `inkwell setup`.
 RUN /venv/bin/pip install --no-deps --no-build-isolation . \
+    && /venv/bin/python -c "from inkwell.assets import bundle_plotly; bundle_plotly()" \
+    && /venv/bin/pip uninstall --yes --quiet plotly narwhals setuptools pip \
     && /venv/bin/inkwell assets compress \
-    && /venv/bin/python -m compileall -q /venv
+    && /venv/bin/python -m compileall -q /venv \
+    && mkdir -p /src/content
 
 # App stage: slim base, no compilers, a non-root user, gunicorn as the command.
 FROM python:3.11-slim-bookworm AS app
+# /srv/nginx and /srv/certs belong to the app user, so the named volumes compose.yaml mounts
+# there start out writable by the setup container.
 RUN groupadd --system --gid 10001 inkwell \
     && useradd --system --uid 10001 --gid inkwell --home-dir /app --shell /usr/sbin/nologin inkwell \
-    && mkdir -p /app /data \
-    && chown inkwell:inkwell /data
+    && mkdir -p /app /data /srv/nginx /srv/certs \
+    && chown inkwell:inkwell /data /srv/nginx /srv/certs
 COPY --from=build /venv /venv
+COPY --from=build /src/content /app/content
 COPY gunicorn.conf.py /app/
 WORKDIR /app
 ENV PATH="/venv/bin:$PATH" \
@@ -31,6 +39,8 @@ ENV PATH="/venv/bin:$PATH" \
 USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+# Docker waits one interval before the first probe: 5 s, so a fresh container is healthy
+# within seconds of gunicorn answering.
+HEALTHCHECK --interval=5s --timeout=4s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
 CMD ["gunicorn", "inkwell.wsgi:app"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import sys
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -17,9 +19,16 @@ from flask import Flask
 STATIC_MAX_AGE = 365 * 24 * 3600
 
 
+# The Docker image keeps plotly.min.js (and its .gz) and plotly's version here, made by
+# bundle_plotly() at build time, instead of the 65 MB plotly package it comes from.
+BUNDLED_PLOTLY = Path(sys.prefix) / "share" / "inkwell-plotly"
+
+
 @cache
 def plotly_dir() -> Path:
-    """The folder inside the installed `plotly` package that holds plotly.min.js."""
+    """The folder holding plotly.min.js: the image's copy, else the installed plotly package's."""
+    if (BUNDLED_PLOTLY / "plotly.min.js").is_file():
+        return BUNDLED_PLOTLY
     import importlib.util
 
     spec = importlib.util.find_spec("plotly")
@@ -28,9 +37,24 @@ def plotly_dir() -> Path:
 
 
 @cache
+def plotly_version() -> str:
+    bundled = BUNDLED_PLOTLY / "version"
+    return bundled.read_text().strip() if bundled.is_file() else metadata.version("plotly")
+
+
+@cache
 def plotly_url_prefix() -> str:
     """Versioned, so a new plotly release is a new URL."""
-    return f"/static/vendor/plotly-{metadata.version('plotly')}/"
+    return f"/static/vendor/plotly-{plotly_version()}/"
+
+
+def bundle_plotly() -> Path:
+    """Copy plotly.min.js and plotly's version out of the plotly package into BUNDLED_PLOTLY,
+    so an image can leave the package out (Dockerfile; `assets compress` runs after it)."""
+    BUNDLED_PLOTLY.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(plotly_dir() / "plotly.min.js", BUNDLED_PLOTLY / "plotly.min.js")
+    (BUNDLED_PLOTLY / "version").write_text(metadata.version("plotly") + "\n")
+    return BUNDLED_PLOTLY
 
 
 def file_hash(path: str | Path) -> str:

@@ -279,7 +279,8 @@ def test_docker_compose_accepts_compose_yaml(tmp_path):
         missing("docker-compose is not installed (apt install docker-compose)")
     shutil.copy(REPO / "compose.yaml", tmp_path / "compose.yaml")
     (tmp_path / ".env").write_text(
-        "SITE_URL=https://blog.example.com\nPOSTGRES_PASSWORD=pw\nMINIO_PASSWORD=minio-password\n")
+        "SITE_URL=https://blog.example.com\nPOSTGRES_PASSWORD=pw\nMINIO_PASSWORD=minio-password\n"
+        "SECRET_KEY=a-key-compose-only-interpolates\n")
     assert compose.check(tmp_path / "compose.yaml") is None
     (tmp_path / ".env").write_text("SITE_URL=https://blog.example.com\n")
     assert "POSTGRES_PASSWORD" in (compose.check(tmp_path / "compose.yaml") or "")

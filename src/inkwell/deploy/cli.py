@@ -337,18 +337,26 @@ def setup_command(site_url: str, email: str | None, no_certificate: bool,
                    f"{user}@<this server>:{options.layout.repo} && git push production {branch}")
 @deploy_group.command("compose-setup")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--certs", type=click.Path(file_okay=False, path_type=Path),
+              help="The certs volume: a self-signed certificate goes there if it has none.")
 @with_appcontext
-def compose_setup_command(target: Path) -> None:
-    """(Run by compose.yaml's setup container.) Migrate, create the bucket, write nginx files."""
+def compose_setup_command(target: Path, certs: Path | None) -> None:
+    """(Run by compose.yaml's setup container.) Migrate (`inkwell setup`), create the bucket,
+    write nginx's files and a first certificate."""
     from ..cli import setup_command
     from . import compose
 
-    click.get_current_context().invoke(setup_command)
     config = current_app.config
+    # The bucket first: `inkwell setup` stores the figures of the posts in content/ there.
     if config["MEDIA_BACKEND"] == "s3" and config["S3_ENDPOINT_URL"]:
         click.echo(f"Bucket {compose.create_public_bucket(config)} is ready.")
-    compose.write_nginx_files(_settings(), target)
+    click.get_current_context().invoke(setup_command)
+    settings = _settings()
+    compose.write_nginx_files(settings, target)
     click.echo(f"nginx files written to {target}.")
+    if certs is not None and compose.ensure_certificate(certs, settings.domain):
+        click.echo(f"A self-signed certificate for {settings.domain} is in {certs} until "
+                   "certbot gets one.")
 
 
 @deploy_group.command("audit")

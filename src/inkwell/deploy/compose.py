@@ -1,5 +1,6 @@
 """Docker compose: the one-shot `setup` container's work (migrations, the media bucket, nginx's
-config and static files in a shared volume) and the `docker-compose config` check.
+config, static files and scripts in a shared volume, a self-signed certificate until certbot
+has a real one) and the `docker-compose config` check.
 
 compose.yaml at the repository root reads the same `.env` as every other way to run Inkwell;
 nginx's site config is rendered inside the stack by `inkwell deploy compose-setup`, so it always
@@ -15,10 +16,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import nginx
+from .render import render_template
 from .settings import DeploySettings
 
 COMPOSE_FILE = "compose.yaml"
 NGINX_CACHE = Path("/var/cache/nginx")
+# Where compose.yaml mounts the `certs` volume in nginx, and the marker of a stand-in certificate.
+NGINX_CERTS = Path("/etc/nginx/certs")
+SELF_SIGNED_MARKER = "self-signed"
+ACME_WEBROOT = Path("/var/www/letsencrypt")
+# How often nginx looks for a certificate certbot renewed (a stat; the reload drops nothing).
+CERT_CHECK_SECONDS = 10
 
 
 def compose_settings(settings: DeploySettings, target: Path) -> DeploySettings:
@@ -35,11 +43,11 @@ def compose_settings(settings: DeploySettings, target: Path) -> DeploySettings:
         plotly_root=target / "plotly",
         media_upstream=f"http://minio:9000/{bucket}" if bucket else "",
         cache_dir=NGINX_CACHE / "inkwell",
-        tls_cert="/etc/nginx/certs/fullchain.pem",
-        tls_key="/etc/nginx/certs/privkey.pem",
+        tls_cert=str(NGINX_CERTS / "fullchain.pem"),
+        tls_key=str(NGINX_CERTS / "privkey.pem"),
         # compose.yaml mounts the `acme` volume here: certbot --webroot writes its challenges
         # into that volume, nginx answers them.
-        acme_webroot=Path("/var/www/letsencrypt"),
+        acme_webroot=ACME_WEBROOT,
     )
 
 
@@ -50,7 +58,8 @@ def _bucket() -> str:
 
 
 def write_nginx_files(settings: DeploySettings, target: Path) -> None:
-    """nginx.conf, the site, the 503 page and a copy of the static files into `target`."""
+    """nginx.conf, the site, the 503 page, a copy of the static files and the scripts the nginx
+    and certbot services run, into `target`."""
     site_settings = compose_settings(settings, target)
     target.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(target / "static", ignore_errors=True)
@@ -68,6 +77,38 @@ def write_nginx_files(settings: DeploySettings, target: Path) -> None:
             error_log="stderr warn", user="nginx", foreground_in_file=False,
         )
     )
+    scripts = {
+        "nginx.sh": render_template(
+            "compose-nginx.sh", cache_root=NGINX_CACHE, cert=site_settings.tls_cert,
+            conf=target / "nginx.conf", check_seconds=CERT_CHECK_SECONDS,
+        ),
+        "certbot.sh": render_template(
+            "compose-certbot.sh", domain=settings.domain, webroot=ACME_WEBROOT
+        ),
+        "certbot-deploy.sh": render_template("compose-certbot-deploy.sh"),
+    }
+    for name, text in scripts.items():
+        (target / name).write_text(text)
+
+
+def ensure_certificate(certs: Path, domain: str) -> bool:
+    """A self-signed certificate for `domain` in `certs` unless one is there (certbot's, or
+    your own); True when it made one. nginx starts with it; certbot replaces it."""
+    if (certs / "fullchain.pem").exists():
+        return False
+    certs.mkdir(parents=True, exist_ok=True)
+    key = certs / "privkey.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "90", "-subj", f"/CN={domain}",
+         "-addext", f"subjectAltName=DNS:{domain}",
+         "-keyout", str(key), "-out", str(certs / "fullchain.pem.new")],
+        check=True, capture_output=True,
+    )
+    key.chmod(0o600)
+    (certs / SELF_SIGNED_MARKER).write_text("made by inkwell deploy compose-setup\n")
+    (certs / "fullchain.pem.new").rename(certs / "fullchain.pem")
+    return True
 
 
 def create_public_bucket(config: dict) -> str:

@@ -1,0 +1,130 @@
+"""`make container-test`: our own dockerd, the stand-in base images, then the image alone and the
+compose stack as docs/compose.md runs them. Everything started is stopped, also on failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from inkwell.config import new_secret_key
+
+from ..services import free_port
+from . import compose_stack, image_alone
+from .checks import Checks, Stop
+from .engine import DockerEngine, HostState, engine_missing
+from .guide import GUIDE, Guide
+from .standins import REPO, ensure_standins
+
+REQUIRE = os.environ.get("INKWELL_REQUIRE_SERVICES") == "1"
+# The settings the guide has a user put in .env.
+ENV_KEYS = ("SITE_URL", "SECRET_KEY", "POSTGRES_PASSWORD", "MINIO_PASSWORD")
+
+
+def main() -> int:
+    checks = Checks()
+    reason = engine_missing()
+    if reason:
+        if REQUIRE:
+            checks.fail("a working Docker engine (INKWELL_REQUIRE_SERVICES=1)", reason)
+        else:
+            print(f"skip: {reason}")
+        print(checks.summary())
+        return 1 if checks.failed else 0
+    # CI's timeout or Ctrl-C: unwind through every `finally` below, so nothing is left running.
+    signal.signal(signal.SIGTERM, _interrupt)
+    before = HostState()
+    measures: dict[str, object] = {}
+    try:
+        run_all(checks, measures)
+    except (Stop, KeyboardInterrupt) as e:
+        if isinstance(e, KeyboardInterrupt):
+            checks.fail("container-test", "interrupted")
+    except Exception as e:  # a failure outside any check: still one line, still cleaned up
+        checks.fail("container-test", f"{type(e).__name__}: {e}")
+    checks.run("the host is as before (iptables, FORWARD policy, ip_forward, bridges)",
+               lambda: _host_as_before(before))
+    measures["wall time s"] = round(time.monotonic() - checks.started, 1)
+    for name, value in measures.items():
+        print(f"     measured: {name} = {value}")
+    print(checks.summary())
+    return 1 if checks.failed else 0
+
+
+def run_all(checks: Checks, measures: dict) -> None:
+    project = copy_repository()
+    try:
+        with DockerEngine() as engine:
+            checks.note(f"dockerd {engine.root} (bridge {engine.bridge})")
+            checks.run("stand-in base images (tests/containers/standins/)",
+                       lambda: ensure_standins(engine, checks.note), needed=True)
+            env = {
+                "SITE_URL": f"https://{compose_stack.DOMAIN}",
+                "SECRET_KEY": new_secret_key(),
+                "POSTGRES_PASSWORD": os.urandom(24).hex(),
+                "MINIO_PASSWORD": os.urandom(24).hex(),
+            }
+            http_port, https_port, app_port = free_port(), free_port(), free_port()
+            compose_stack.write_project_files(project, env, http_port, https_port)
+            guide = Guide(engine, project, {"COMPOSE_PROJECT_NAME": project.name.lower(),
+                                            "PORT": str(app_port),
+                                            "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"})
+            checks.run("the guide's .env names every setting the test gives",
+                       lambda: _guide_names(ENV_KEYS))
+            image_alone.build_image(checks, guide, measures)
+            try:
+                image_alone.image_alone(checks, guide, app_port, measures)
+            except Stop:
+                pass
+            finally:
+                image_alone.cleanup(guide)
+            stack = compose_stack.Stack(guide, http_port, https_port)
+            try:
+                compose_stack.compose_stack(checks, guide, stack, env, measures)
+            finally:
+                compose_stack.cleanup(guide)
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+
+
+def copy_repository() -> Path:
+    """The working tree's files (tracked and new, not ignored) in a temporary folder: the
+    build context and compose project, with its own .env, never the checkout's."""
+    project = Path(tempfile.mkdtemp(prefix="inkwellct"))
+    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, names):
+        source = REPO / name
+        if source.is_file() and name != ".env":
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, project / name)
+    return project
+
+
+def _guide_names(keys: tuple[str, ...]) -> str:
+    text = GUIDE.read_text()
+    missing = [key for key in keys if f"\n{key}=" not in text]
+    assert not missing, f"docs/compose.md's .env does not name {missing}"
+    return ", ".join(keys)
+
+
+def _host_as_before(before: HostState) -> str:
+    after = HostState()
+    changed = [path for path in before.sysctls if after.sysctls[path] != before.sysctls[path]
+               and before.sysctls[path] is not None]
+    for table in before.rules:
+        policies = {r for r in before.rules[table] if r.startswith("-P ")}
+        changed += sorted(policies ^ {r for r in after.rules[table] if r.startswith("-P ")})
+        changed += [r for r in after.rules[table] if "DOCKER" in r or "inkct" in r]
+    changed += sorted(link for link in after.links - before.links
+                      if link.startswith(("inkct", "br-", "veth", "docker0")))
+    assert not changed, f"left on the host: {changed}"
+    return "nothing of dockerd's left"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
