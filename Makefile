@@ -65,9 +65,10 @@ clean:
 STACK_HTTP_PORT  ?= 8080
 STACK_HTTPS_PORT ?= 8443
 STACK_APP_SERVERS ?= 1
+STACK_SERVER ?= gunicorn
 stack: $(STAMP) .env
 	$(BIN)/inkwell deploy stack --http-port $(STACK_HTTP_PORT) --https-port $(STACK_HTTPS_PORT) \
-		--app-servers $(STACK_APP_SERVERS)
+		--app-servers $(STACK_APP_SERVERS) --server $(STACK_SERVER)
 
 # Mozilla HTTP Observatory grade and testssl.sh findings for the stack on 127.0.0.1:80/443.
 audit: $(STAMP) .env

@@ -143,16 +143,21 @@ def doctor_command() -> None:
 @click.option("--app-servers", default=1, show_default=True, type=click.IntRange(1, 16),
               help="How many gunicorns nginx spreads requests over (APP_SERVERS), as several "
                    "app servers would be.")
+@click.option("--server", default="gunicorn", show_default=True,
+              type=click.Choice(["gunicorn", "uwsgi"]),
+              help="The app server: gunicorn, or Debian's uWSGI on a unix socket "
+                   "(docs/uwsgi.md).")
 def stack_command(http_port: int, https_port: int, run_dir: Path | None,
-                  app_servers: int) -> None:
-    """Run nginx (TLS, cache) -> gunicorn -> the database on loopback; Ctrl-C stops it."""
+                  app_servers: int, server: str) -> None:
+    """Run nginx (TLS, cache) -> gunicorn or uWSGI -> the database on loopback; Ctrl-C stops
+    it."""
     from .stack import run_forever
 
     app_dir = Path.cwd()
     instance = instance_folder(app_dir)
     with _config_errors_as_messages():
         run_forever(app_dir, (run_dir or instance / "stack").resolve(), http_port, https_port,
-                    app_servers)
+                    app_servers, server)
 
 
 def _releases_layout(root: Path):
@@ -414,6 +419,8 @@ def site_doctor_command(site: Path | None, error_log: Path | None, minutes: int)
         upstreams = diagnose.upstreams_of(site)
         settings = replace(settings, app_bind=upstreams[0] if upstreams else settings.app_bind,
                            app_servers=tuple(upstreams) if len(upstreams) > 1 else ())
+        if upstreams and upstreams[0].startswith("unix:"):  # STACK_SERVER=uwsgi's socket
+            settings = replace(settings, uwsgi_socket=Path(upstreams[0][len("unix:"):]))
     else:
         settings = _settings()
     findings = diagnose.diagnose(settings, site, error_log, minutes)

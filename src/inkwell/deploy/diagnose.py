@@ -71,7 +71,8 @@ def check_upstream(site: Path | None, expected: tuple[str, ...],
         return upstreams, [Finding(
             False,
             f"nginx connects to {', '.join(upstreams)} ({site}) but {setting} is {named}: "
-            "gunicorn listens where nginx does not look",
+            f"{'uWSGI' if setting == 'UWSGI_SOCKET' else 'gunicorn'} listens where nginx does "
+            "not look",
             f"render the site again (inkwell deploy render --out deploy) and reload nginx, "
             f"or set {setting} back",
         )]
@@ -296,7 +297,8 @@ def _recent(lines: list[str], since: datetime) -> list[str]:
 
 
 def explain_error_log(path: Path | None, lines: int = LOG_LINES,
-                      minutes: int = LOG_MINUTES, now: datetime | None = None) -> list[Finding]:
+                      minutes: int = LOG_MINUTES, now: datetime | None = None,
+                      kinds: list[tuple[str, str, str]] | None = None) -> list[Finding]:
     """Upstream errors among the last `lines` lines of nginx's error log, from the last
     `minutes` minutes only (an error fixed yesterday is not today's 502)."""
     if path is None:
@@ -309,7 +311,7 @@ def explain_error_log(path: Path | None, lines: int = LOG_LINES,
         return [Finding(False, f"cannot read {path}: {e}")]
     recent = _recent(tail, (now or datetime.now()) - timedelta(minutes=minutes))
     findings = []
-    for pattern, meaning, fix in _LOG_KINDS:
+    for pattern, meaning, fix in kinds or _LOG_KINDS:
         hits = [line for line in recent if re.search(pattern, line)]
         if hits:
             when = _TIME.match(hits[-1])
@@ -321,6 +323,184 @@ def explain_error_log(path: Path | None, lines: int = LOG_LINES,
     if not findings:
         findings.append(Finding(True, f"{path}: no upstream errors in the last {minutes} "
                                       "minutes"))
+    return findings
+
+
+# --- uWSGI: a site that passes to it with uwsgi_pass, over its unix socket ---------------------
+
+UWSGI_INI_PATHS = (Path("/etc/inkwell/uwsgi/inkwell.ini"),)
+_UWSGI_FIXES = ("sudo systemctl restart inkwell-uwsgi; sudo journalctl -u inkwell-uwsgi -n 50 "
+                "says why it stopped (make stack STACK_SERVER=uwsgi: instance/stack/uwsgi.log)")
+# nginx's messages are the same as for gunicorn; their usual fixes are uWSGI's.
+_UWSGI_LOG_KINDS = [
+    (r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)",
+     "the uWSGI socket did not exist (uWSGI stopped, or binds another path than the site's)",
+     "see the socket findings above: start uWSGI, or render the ini and the site from one .env"),
+    (r"connect\(\) to unix:\S+ failed \(111: Connection refused\)",
+     "nothing accepted on the uWSGI socket (a uWSGI that was killed left it behind)",
+     _UWSGI_FIXES),
+    (r"connect\(\) to unix:\S+ failed \(13: Permission denied\)",
+     "nginx's user could not use the uWSGI socket",
+     "the ini's chown-socket must name nginx's group and chmod-socket be 660; the folders "
+     "above it must let that group pass; render again and restart uWSGI"),
+    *((pattern, meaning.replace("gunicorn", "uWSGI"), fix.replace("gunicorn", "uWSGI"))
+      for pattern, meaning, fix in _LOG_KINDS[3:]),
+]
+
+
+def speaks_uwsgi(site: Path | None) -> bool:
+    """Does nginx's site pass requests on with uwsgi_pass (comments aside)?"""
+    if site is None:
+        return False
+    text = re.sub(r"#[^\n]*", "", site.read_text(encoding="utf-8", errors="replace"))
+    return re.search(r"^\s*uwsgi_pass\s", text, re.M) is not None
+
+
+def uwsgi_ini_for(site: Path) -> Path | None:
+    """The ini rendered with the site: beside it (make stack), in ../uwsgi/ (deploy render),
+    or /etc/inkwell/uwsgi/."""
+    real = site.resolve()
+    return first_existing([real.parent / "inkwell.ini", real.parent.parent / "uwsgi" /
+                           "inkwell.ini", *UWSGI_INI_PATHS])
+
+
+def nginx_worker_user(site: Path) -> tuple[str, int, set[int]] | None:
+    """(name, uid, group ids) of the user nginx's workers run as, from the `user` line of the
+    main config beside the site (make stack) or /etc/nginx/nginx.conf; None if unsaid."""
+    import grp
+    import pwd
+
+    for conf in (site.resolve().parent / "nginx.conf", Path("/etc/nginx/nginx.conf")):
+        if not conf.is_file():
+            continue
+        text = re.sub(r"#[^\n]*", "", conf.read_text(encoding="utf-8", errors="replace"))
+        match = re.search(r"^\s*user\s+([^\s;]+)(?:\s+([^\s;]+))?\s*;", text, re.M)
+        if not match:
+            continue
+        try:
+            user = pwd.getpwnam(match.group(1))
+            groups = {user.pw_gid, *(g.gr_gid for g in grp.getgrall()
+                                     if user.pw_name in g.gr_mem)}
+            if match.group(2):
+                groups.add(grp.getgrnam(match.group(2)).gr_gid)
+        except KeyError:
+            return None
+        return user.pw_name, user.pw_uid, groups
+    return None
+
+
+def _may(info: os.stat_result, uid: int, gids: set[int], bit: int) -> bool:
+    """May `uid` (with groups `gids`) read/write/pass (bit 4/2/1) by these permissions?"""
+    if uid == 0:
+        return True
+    if info.st_uid == uid:
+        return bool(info.st_mode & (bit << 6))
+    if info.st_gid in gids:
+        return bool(info.st_mode & (bit << 3))
+    return bool(info.st_mode & bit)
+
+
+def _owner(info: os.stat_result) -> str:
+    import grp
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(info.st_uid).pw_name}:{grp.getgrgid(info.st_gid).gr_name}"
+    except KeyError:
+        return f"{info.st_uid}:{info.st_gid}"
+
+
+def nginx_may_connect(path: Path, site: Path) -> Finding | None:
+    """Why nginx's workers may not connect to the socket (a failed finding), or None."""
+    who = nginx_worker_user(site)
+    if who is None:
+        return None
+    name, uid, gids = who
+    for folder in reversed(path.parents):
+        if not _may(folder.stat(), uid, gids, 1):
+            return Finding(False, f"nginx's user {name} may not pass through {folder}, so it "
+                                  f"cannot reach {path}: every uncached page is a 502 "
+                                  "(Permission denied)",
+                           f"put the socket where {name} may go (UWSGI_SOCKET, default "
+                           "/run/inkwell/uwsgi.sock), render again and restart uWSGI")
+    info = path.stat()
+    if not _may(info, uid, gids, 2):
+        mode = stat.S_IMODE(info.st_mode)
+        return Finding(False, f"{path} is {_owner(info)}, mode {mode:o}: "
+                              f"nginx's user {name} may not connect, so every uncached page is "
+                              "a 502 (Permission denied)",
+                       "the ini says chown-socket = <user>:<nginx's group> and chmod-socket = "
+                       "660: render it again (inkwell deploy render) and restart uWSGI, which "
+                       "sets both when it makes the socket")
+    return None
+
+
+def check_uwsgi(site: Path, address: str, host: str) -> list[Finding]:
+    """The 502s of a uWSGI site: the socket missing, the site and the ini naming different
+    sockets, a socket nginx may not open, uWSGI not running; then /healthz and /readyz."""
+    from . import uwsgi
+
+    path = Path(address[len("unix:"):])
+    ini = uwsgi_ini_for(site)
+    findings: list[Finding] = []
+    if ini is None:
+        findings.append(Finding(False, f"nginx passes to uWSGI at {path} but no uWSGI ini was "
+                                       f"found (beside {site} or in /etc/inkwell/uwsgi/)",
+                                "inkwell deploy render --out deploy, then install "
+                                "deploy/uwsgi/inkwell.ini (docs/uwsgi.md)"))
+    else:
+        bound = uwsgi.read_ini(ini).get("socket", "")
+        if bound != str(path):
+            return [Finding(False, f"nginx connects to {path} ({site}) but uWSGI binds {bound} "
+                                   f"({ini}): nginx finds no socket where it looks, so every "
+                                   "uncached page is a 502",
+                            "render the site and the ini from one .env (inkwell deploy render "
+                            "--out deploy), install both, reload nginx and restart uWSGI")]
+        findings.append(Finding(True, f"nginx's site and uWSGI's ini ({ini}) name one socket: "
+                                      f"{path}"))
+    pids = uwsgi.running(ini) if ini else []
+    if not path.exists():
+        if pids:
+            return [*findings, Finding(
+                False, f"uWSGI runs (pid {min(pids)}) but its socket {path} is gone: deleted "
+                       "under it (a cleaner of /tmp or /run, or another uWSGI's vacuum), so "
+                       "every uncached page is a 502",
+                "restart uWSGI, which makes its socket at start: sudo systemctl restart "
+                "inkwell-uwsgi")]
+        return [*findings, Finding(
+            False, f"uWSGI is not running: its socket {path} does not exist (uWSGI removes it "
+                   "when it stops), so every uncached page is a 502", _UWSGI_FIXES)]
+    if not stat.S_ISSOCK(path.stat().st_mode):
+        return [*findings, Finding(False, f"{path} is not a socket",
+                                   f"remove it and restart uWSGI ({_UWSGI_FIXES})")]
+    denied = nginx_may_connect(path, site)
+    if denied:
+        return [*findings, denied]
+    try:
+        status, _, seconds = uwsgi.get(str(path), "/healthz", host, PROBE_TIMEOUT)
+    except ConnectionRefusedError:
+        return [*findings, Finding(
+            False, f"uWSGI is not running: nothing accepts on {path}, left behind by a uWSGI "
+                   "that was killed", _UWSGI_FIXES)]
+    except PermissionError:
+        return [*findings, Finding(False, f"this user may not connect to {path}",
+                                   "run `sudo inkwell doctor`")]
+    except TimeoutError:
+        return [*findings, Finding(
+            False, f"uWSGI accepted on {path} but /healthz did not answer in "
+                   f"{PROBE_TIMEOUT:.0f} s: every worker is busy or stuck; nginx answers 504",
+            "look for 'HARAKIRI' and slow requests in uWSGI's log; add workers "
+            "(WEB_CONCURRENCY, then render again) if memory allows")]
+    if status != 200:
+        return [*findings, Finding(False, f"/healthz over {path} answered {status}, not 200",
+                                   "is Inkwell the app uWSGI loads? check the ini's module")]
+    findings.append(Finding(True, f"uWSGI answers on {path} (/healthz in "
+                                  f"{seconds * 1000:.0f} ms; socket usable by nginx)"))
+    status, body, _ = uwsgi.get(str(path), "/readyz", host, PROBE_TIMEOUT)
+    if status != 200:
+        why = body[:300].decode(errors="replace")
+        findings.append(Finding(False, f"/readyz answered {status}: {why}",
+                                _READY_FIXES["database"]))
     return findings
 
 
@@ -468,18 +648,28 @@ def _guarded(label: str, step, *args) -> list[Finding]:
 def diagnose(settings: DeploySettings, site: Path | None, error_log: Path | None,
              minutes: int = LOG_MINUTES) -> list[Finding]:
     try:
-        addresses, findings = check_upstream(
-            site, settings.upstream_servers,
-            "APP_SERVERS" if settings.app_servers else "APP_BIND")
+        uwsgi_site = speaks_uwsgi(site)
+    except OSError:
+        uwsgi_site = False  # check_upstream below says the site cannot be read
+    expected, setting = settings.upstream_servers, (
+        "APP_SERVERS" if settings.app_servers else "APP_BIND")
+    if uwsgi_site:
+        expected, setting = (f"unix:{settings.uwsgi_socket}",), "UWSGI_SOCKET"
+    try:
+        addresses, findings = check_upstream(site, expected, setting)
     except (OSError, ValueError) as e:
         addresses, findings = list(settings.upstream_servers), [
             Finding(False, f"could not read nginx's site file {site}: {e}",
                     "pass the enabled site with --site")]
     for address in addresses:  # several with APP_SERVERS: each may be the one that fails
+        if uwsgi_site and address.startswith("unix:"):
+            findings += _guarded("uWSGI", check_uwsgi, site, address, settings.domain)
+            continue
         findings += _guarded("the socket", check_socket, address, settings.web_group)
         findings += _guarded(f"the app at {address}", probe_app, address, settings.domain,
                              PROBE_TIMEOUT, len(addresses) > 1)
-    findings += _guarded("nginx's error log", explain_error_log, error_log, LOG_LINES, minutes)
+    findings += _guarded("nginx's error log", explain_error_log, error_log, LOG_LINES, minutes,
+                         None, _UWSGI_LOG_KINDS if uwsgi_site else None)
     findings += _guarded("the services", check_units)
     findings += _guarded("the firewall", check_firewall)
     if not settings.app_servers:  # the releases of this machine's gunicorn

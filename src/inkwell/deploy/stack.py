@@ -1,7 +1,8 @@
 """`make stack`: the production topology on this machine, without root.
 
 nginx (HTTP on 127.0.0.1:8080, HTTPS on 127.0.0.1:8443 with a certificate from a local CA made by
-localca.py) -> gunicorn (gunicorn.conf.py) -> SQLite, or PostgreSQL when DATABASE_URL says so.
+localca.py) -> gunicorn (gunicorn.conf.py) -> SQLite, or PostgreSQL when DATABASE_URL says so;
+`server="uwsgi"`: Debian's uWSGI from the rendered ini on a unix socket instead (docs/uwsgi.md).
 Everything it writes lives in one run folder (default instance/stack/). Tests and the benchmark
 start the same `Stack` on free ports.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from ..config import ConfigError, new_secret_key
-from . import envfile, gunicorn, nginx
+from . import envfile, gunicorn, nginx, uwsgi
 from .localca import CA_FILE, write_local_tls
 from .settings import DeploySettings, from_env
 
@@ -95,6 +96,11 @@ class Stack:
     # More than 1: that many gunicorns, each on its own port, behind nginx (APP_SERVERS), as
     # several app servers would be; they share this machine's database and media.
     app_servers: int = 1
+    # "gunicorn", or "uwsgi": uWSGI from the rendered ini, nginx passing to its unix socket.
+    server: str = "gunicorn"
+    # nginx's workers run as this "user group" (as root; default: this process's user), e.g.
+    # "www-data www-data" as on a server, where the socket's group decides who may connect.
+    nginx_user: str | None = None
     env: dict[str, str] = field(init=False, default_factory=dict)
     settings: DeploySettings = field(init=False)
     _nginx: subprocess.Popen | None = field(init=False, default=None)
@@ -127,7 +133,11 @@ class Stack:
 
     @property
     def app_log(self) -> Path:
-        return self.run_dir / "gunicorn.log"
+        return self.run_dir / f"{self.server}.log"
+
+    @property
+    def uwsgi_ini(self) -> Path:
+        return self.run_dir / uwsgi.INI_FILE
 
     def prepare(self) -> None:
         """Certificates, environment and rendered nginx/gunicorn configs; checked by nginx -t."""
@@ -141,6 +151,11 @@ class Stack:
         self.app_port = self.app_port or _free_port()
         if self.app_servers > 1 and self.hold_app_socket:
             raise ConfigError("a held app socket is for one gunicorn: use app_servers=1")
+        if self.server not in ("gunicorn", "uwsgi"):
+            raise ConfigError(f"STACK_SERVER must be gunicorn or uwsgi, got {self.server!r}")
+        if self.server == "uwsgi" and (self.app_servers > 1 or self.hold_app_socket):
+            raise ConfigError("uWSGI runs as one app server on its own socket: use "
+                              "STACK_APP_SERVERS=1 (several app servers are gunicorn's)")
         while len(self._more_ports) < self.app_servers - 1:
             port = _free_port()
             if port != self.app_port and port not in self._more_ports:
@@ -179,18 +194,33 @@ class Stack:
             acme_webroot=self.run_dir / "acme",
             app_dir=self.app_dir,
         )
+        if self.server == "uwsgi":
+            self._prepare_uwsgi()
         unavailable = self.run_dir / nginx.UNAVAILABLE_FILE
         unavailable.write_text(nginx.render_unavailable_page(self.settings))
         site = self.run_dir / nginx.SITE_FILE
-        site.write_text(nginx.render_site(self.settings, unavailable))
+        site.write_text(nginx.render_site(self.settings, unavailable,
+                                          uwsgi=self.server == "uwsgi"))
         main = self.run_dir / "nginx.conf"
-        main.write_text(nginx.render_main(self.run_dir, site))
+        main.write_text(nginx.render_main(self.run_dir, site, user=self.nginx_user))
         (self.run_dir / gunicorn.CONF_FILE).write_text(gunicorn.render_conf())
         nginx.prepare_run_dir(self.run_dir)
         Path(self.settings.media_root).mkdir(parents=True, exist_ok=True)
         problem = nginx.check(main, self.run_dir)
         if problem:
             raise ConfigError(f"nginx does not accept the rendered config:\n{problem}")
+
+    def _prepare_uwsgi(self) -> None:
+        """The ini, its socket in the run folder, owned by this user and nginx's group."""
+        user, group = uwsgi.current_user_and_group()
+        if self.nginx_user:
+            group = self.nginx_user.split()[-1]
+        self.settings = replace(self.settings, uwsgi_socket=self.run_dir / "uwsgi.sock",
+                                user=user, web_group=group)
+        checkout = Path(__file__).resolve().parents[3]  # its lock files make uWSGI's venv
+        venv = uwsgi.venv_for_uwsgi(self.settings.venv_bin.parent, checkout)
+        self.uwsgi_ini.write_text(uwsgi.render_ini(self.settings, self.uwsgi_ini, venv,
+                                                   self.env))
 
     def _output(self, name: str) -> IO | None:
         if not self.log_to_files:
@@ -211,6 +241,13 @@ class Stack:
         )
 
     def start_app(self, cpu: str | None = None) -> None:
+        if self.server == "uwsgi":
+            binary = uwsgi.uwsgi_binary() or "uwsgi"
+            self._app = self._spawn([binary, "--ini", str(self.uwsgi_ini)], self.env,
+                                    self.app_log.name, cpu)
+            uwsgi.wait_ready(self.settings.uwsgi_socket, self.settings.domain, self._app,
+                             self.app_log)
+            return
         command = [
             str(self.settings.venv_bin / "gunicorn"),
             "--config", str(self.run_dir / gunicorn.CONF_FILE),
@@ -332,19 +369,26 @@ def _stop(proc: subprocess.Popen | None, sig: int, timeout: float) -> None:
         proc.wait()
 
 
+def _app_line(stack: Stack) -> str:
+    if stack.server == "uwsgi":
+        return (f"unix:{stack.settings.uwsgi_socket}   uWSGI (uwsgi protocol, for nginx; "
+                f"master pid {stack.app_pid}, ini {stack.uwsgi_ini})")
+    return f"{stack.app_url}/   gunicorn directly (master pid {stack.app_pid})"
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
 def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int,
-                app_servers: int = 1) -> None:
+                app_servers: int = 1, server: str = "gunicorn") -> None:
     """What `make stack` runs: start, print the URLs, stop everything on Ctrl-C.
 
     nginx keeps running if gunicorn stops (as on a server, where they are separate services):
     readers then get cached pages or the "back in a moment" page, which is worth seeing once.
     """
     stack = Stack(app_dir=app_dir, run_dir=run_dir, http_port=http_port, https_port=https_port,
-                  app_servers=app_servers)
+                  app_servers=app_servers, server=server)
     stack.start()
     more = "".join(f"  http://127.0.0.1:{port}/   another gunicorn (APP_SERVERS)\n"
                    for port in stack.app_ports[1:])
@@ -352,7 +396,7 @@ def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int,
         f"\nInkwell production stack is up (Ctrl-C stops it):\n"
         f"  {stack.https_url}/   HTTPS (nginx, TLS from a local CA)\n"
         f"  {stack.http_url}/    HTTP, redirects to HTTPS\n"
-        f"  {stack.app_url}/   gunicorn directly (master pid {stack.app_pid})\n{more}"
+        f"  {_app_line(stack)}\n{more}"
         f"Trust the CA to avoid browser warnings: {stack.ca_file}\n"
         f"  e.g. curl --cacert {stack.ca_file} {stack.https_url}/\n",
         flush=True,
@@ -366,7 +410,7 @@ def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int,
             status = stack.app_exit_status()
             if not app_reported and status is not None:
                 print(
-                    f"gunicorn stopped (exit status {status}); nginx keeps "
+                    f"{stack.server} stopped (exit status {status}); nginx keeps "
                     "answering: cached pages, or the 'back in a moment' page. Ctrl-C stops it.",
                     file=sys.stderr, flush=True,
                 )
@@ -374,7 +418,7 @@ def run_forever(app_dir: Path, run_dir: Path, http_port: int, https_port: int,
             time.sleep(0.5)
         print("nginx stopped on its own; stopping the stack.", file=sys.stderr)
     except KeyboardInterrupt:
-        print("\nStopping nginx and gunicorn...", flush=True)
+        print(f"\nStopping nginx and {stack.server}...", flush=True)
     finally:
         stack.stop()
     print("Stopped.")
