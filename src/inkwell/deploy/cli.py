@@ -51,8 +51,6 @@ def render_all(settings: DeploySettings, out: Path) -> list[Path]:
     from . import envfile, gunicorn, nginx, systemd, uwsgi
 
     out = out.resolve()
-    for sub in ("nginx", "systemd", "uwsgi"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
     unavailable = out / "nginx" / nginx.UNAVAILABLE_FILE
     conf = out / gunicorn.CONF_FILE
     ini = out / "uwsgi" / uwsgi.INI_FILE
@@ -64,7 +62,10 @@ def render_all(settings: DeploySettings, out: Path) -> list[Path]:
         out / "systemd" / systemd.UNIT_FILE: systemd.render_unit(settings, conf),
         out / "systemd" / systemd.SOCKET_FILE: systemd.render_socket(settings),
         ini: uwsgi.render_ini(settings, ini),
+        out / "systemd" / uwsgi.UNIT_FILE: uwsgi.render_unit(settings, ini),
     }
+    for sub in ("nginx", "systemd", "uwsgi"):  # only once every file rendered
+        (out / sub).mkdir(parents=True, exist_ok=True)
     for path, text in files.items():
         path.write_text(text)
     env_path = out / envfile.ENV_FILE
@@ -79,7 +80,9 @@ def render_all(settings: DeploySettings, out: Path) -> list[Path]:
 def render_command(out: Path) -> None:
     """Write the nginx site, gunicorn.conf.py, systemd unit, uWSGI ini and an .env template."""
     settings = _settings()
-    for path in render_all(settings, out):
+    with _config_errors_as_messages():  # e.g. a UWSGI_SOCKET uWSGI cannot use
+        written = render_all(settings, out)
+    for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"All files are for {settings.domain} (upload limit {settings.upload_limit} bytes). "
                "Check them with: inkwell deploy check --out " + str(out))
@@ -97,6 +100,7 @@ def check_all(settings: DeploySettings, out: Path) -> dict[str, str | None]:
                                                 settings.venv_bin / "gunicorn", settings.app_dir),
         "systemd unit": systemd.check(out / "systemd" / systemd.UNIT_FILE),
         "systemd socket": systemd.check(out / "systemd" / systemd.SOCKET_FILE),
+        "systemd unit (uWSGI)": systemd.check(out / "systemd" / uwsgi.UNIT_FILE),
         "uWSGI ini": uwsgi.check(out / "uwsgi" / uwsgi.INI_FILE, settings),
     }
 
