@@ -14,7 +14,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from sqlalchemy.exc import ArgumentError
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import admin, assets, blog, errors, ops, security_headers
+    from . import admin, assets, blog, errors, hosts, ops, security_headers
     from .config import ConfigError, instance_folder, load_settings
     from .database import configure_engine
     from .extensions import check_csrf_on_writes, csrf, db, login_manager
@@ -54,6 +54,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     errors.register(app)
     assets.register(app)
     security_headers.register(app)
+    hosts.register(app)
 
     from .cli import register_commands
 

@@ -102,6 +102,19 @@ def _site_url(env: str, given: str | None = None) -> str:
     return f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or '8000'}"
 
 
+# Loopback names: health checks, the Docker HEALTHCHECK and `make run` ask for these; a redirect
+# to them sends nobody anywhere else.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+
+
+def trusted_hosts(site_url: str, extra: str = "") -> list[str]:
+    """The Host names the app answers (Flask's TRUSTED_HOSTS, a 400 for any other): SITE_URL's,
+    loopback's, and TRUSTED_HOSTS (comma-separated, e.g. a PaaS's own app name)."""
+    names = [urlsplit(site_url).hostname or "", *LOOPBACK_HOSTS]
+    names += [name.strip().lower() for name in extra.split(",")]
+    return list(dict.fromkeys(name for name in names if name))
+
+
 def _nav_pages(raw: str) -> list[tuple[str, str]]:
     pages = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
@@ -194,6 +207,10 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         # Failed sign-ins allowed per client IP and per account ("N per M minutes").
         "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "20 per 15 minutes"),
         "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 15 minutes"),
+        # Failed sign-ins per account from browsers it never signed in on, all addresses
+        # together: slower, and never applied to a browser with the account's device cookie.
+        "LOGIN_RATE_LIMIT_ACCOUNT_GLOBAL": os.environ.get(
+            "LOGIN_RATE_LIMIT_ACCOUNT_GLOBAL", "50 per hour"),
         # Keeps counters apart when several sites share one Redis.
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "inkwell"),
         # The token lives as long as the session: a long writing session must not lose its save.
@@ -204,6 +221,8 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
     # Not the app's, but gunicorn reads it while it imports and stops with a traceback on
     # anything but a number; `inkwell db upgrade` runs before gunicorn everywhere, so say it here.
     int_setting("WEB_CONCURRENCY", 1, minimum=1)
+    settings["TRUSTED_HOSTS"] = trusted_hosts(settings["SITE_URL"],
+                                              os.environ.get("TRUSTED_HOSTS", ""))
     settings["PERMANENT_SESSION_LIFETIME"] = settings["SESSION_MAX_AGE"]
     settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"
     if env == "production":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -32,6 +33,9 @@ def gif(frames: int, delay_cs: int = 10) -> bytes:
     frame = (b"\x21\xf9\x04\x04" + delay_cs.to_bytes(2, "little") + b"\x00\x00"
              + b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00" + b"\x02\x02\x44\x01\x00")
     return header + loop + frame * frames + b"\x3b"
+
+
+HTML = b"<!doctype html><script>alert(document.domain)</script>"
 
 
 def upload(client, data: bytes, name: str = "x.gif"):
@@ -97,6 +101,27 @@ def test_a_next_with_a_newline_is_ignored_not_a_500(author):
     assert "X-Injected" not in response.headers
 
 
+# --- 8. hosts: only the site's names; redirects never name a host from the request -------------
+
+
+def test_a_request_for_another_host_is_a_400(client):
+    response = client.get("/posts//x/", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert "evil.example" not in response.headers.get("Location", "")
+
+
+def test_a_merged_slash_redirect_names_no_host(client):
+    for host in ("blog.example", "localhost", "127.0.0.1:8000"):
+        response = client.get("/posts//x/", headers={"Host": host})
+        assert response.status_code == 308, host
+        assert response.headers["Location"] == "/posts/x/", host
+
+
+def test_the_site_and_loopback_names_are_served(client):
+    for host in ("blog.example", "blog.example:443", "localhost:8000", "127.0.0.1"):
+        assert client.get("/", headers={"Host": host}).status_code == 200, host
+
+
 # --- 9. HEAD is not a form submission -----------------------------------------------------------
 
 
@@ -117,3 +142,54 @@ def test_feed_and_sitemap_write_four_digit_years(app, client, import_posts):
     feed = client.get("/feed.xml").text
     assert "<published>0005-01-02T03:04:05Z</published>" in feed
     assert "<lastmod>0005-01-02</lastmod>" in client.get("/sitemap.xml").text
+
+
+# --- 8 and 12, through nginx (make stack): only the site's name, only image types under /media/ --
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    from .test_stack import stack_in
+
+    with stack_in(tmp_path_factory.mktemp("hardening-stack")) as running:
+        yield running
+
+
+def _raw_get(stack, path: str, host: str) -> bytes:
+    """One HTTPS request with this Host header: the bytes nginx answers (b"" when it closes)."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(stack.ca_file))
+    with socket.create_connection(("127.0.0.1", stack.https_port), timeout=30) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_nginx_closes_requests_for_another_host(stack):
+    assert _raw_get(stack, "/posts//welcome/", f"127.0.0.1:{stack.https_port}").startswith(
+        b"HTTP/1.1 308")
+    assert _raw_get(stack, "/posts//welcome/", "evil.example") == b""
+
+
+def test_nginx_serves_only_image_types_from_the_media_store(stack):
+    from .test_stack import fetch
+
+    root = Path(stack.settings.media_root)
+    files = {"evil.html": HTML, "evil.svg.html": HTML, ".hidden.png": b"\x89PNG",
+             "notes.txt": b"text", f"{'a' * 32}.png": b"\x89PNG\r\n\x1a\n" + HTML}
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    (root / "sub").mkdir(exist_ok=True)
+    (root / "sub" / "x.png").write_bytes(b"\x89PNG")
+    for path in ("/media/evil.html", "/media/evil.svg.html", "/media/.hidden.png",
+                 "/media/notes.txt", "/media/sub/x.png", "/media/"):
+        assert fetch(stack, path).status == 404, path
+    served = fetch(stack, f"/media/{'a' * 32}.png")
+    assert served.status == 200
+    assert served.headers["Content-Type"] == "image/png"  # whatever is inside, never a page
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
