@@ -180,14 +180,15 @@ def paas_env(app_dir, workdir, database) -> dict[str, str]:
     }
 
 
-def dyno(app: Path, command: str) -> list[str]:
-    """`command` as a dyno starts it: bash in the app's folder, .profile.d/ sourced first."""
-    profile = 'for script in .profile.d/*.sh; do . "$script"; done'
-    return [*READER, "bash", "-c", f"{profile}; {command}"]
+def dyno(app: Path, command: str, profile: bool = True) -> list[str]:
+    """`command` as a dyno starts it: bash in the app's folder, .profile.d/ sourced first
+    (hosts that do not source it: `profile=False`)."""
+    sourced = 'for script in .profile.d/*.sh; do . "$script"; done; ' if profile else ""
+    return [*READER, "bash", "-c", sourced + command]
 
 
-def release(app: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(dyno(app, procfile(app)["release"]), cwd=app, env=env,
+def release(app: Path, env: dict[str, str], profile: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(dyno(app, procfile(app)["release"], profile), cwd=app, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -313,3 +314,11 @@ def test_a_bad_setting_fails_the_release_with_one_line(app_dir, paas_env, empty_
         assert inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
+
+
+def test_the_procfile_alone_marks_the_paas(app_dir, paas_env):
+    """Hosts that run the Procfile's lines without sourcing .profile.d/ (Nixpacks) get the
+    PaaS checks too."""
+    failed = release(app_dir, {**paas_env, "SITE_URL": "http://inkwell-paas.example"},
+                     profile=False)
+    assert failed.returncode != 0 and "SITE_URL must be an https://" in failed.stderr
