@@ -4,18 +4,27 @@
 # Build stage: a venv with the locked dependencies and Inkwell; only the venv is kept.
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+# strip (binutils), for the debug symbols some wheels' native libraries carry (~15 MB).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends binutils=2.40-2 \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 RUN python -m venv /venv
 COPY requirements.lock requirements-build.lock ./
 RUN /venv/bin/pip install --require-hashes -r requirements.lock -r requirements-build.lock
 # The build context is what .dockerignore lets in: pyproject.toml, README.md, src/, content/.
 COPY . ./
-# plotly.min.js and its .gz are kept without the 65 MB plotly package; pip and setuptools
-# are build tools. The posts in content/ (if any) go to /app/content for `inkwell setup`.
+# Kept out of the final /venv: the 65 MB plotly package (only plotly.min.js is served, copied
+# out first), pip and setuptools (build tools), botocore's models of every AWS service but S3
+# and the credential services (27 MB), native libraries' debug symbols. The posts in
+# content/ (if any) go to /app/content for `inkwell setup`.
 RUN /venv/bin/pip install --no-deps --no-build-isolation . \
     && /venv/bin/python -c "from inkwell.assets import bundle_plotly; bundle_plotly()" \
     && /venv/bin/pip uninstall --yes --quiet plotly narwhals setuptools pip \
     && /venv/bin/inkwell assets compress \
+    && find /venv/lib/python3*/site-packages/botocore/data -mindepth 1 -maxdepth 1 -type d \
+        ! -name s3 ! -name sts ! -name sso ! -name sso-oidc -exec rm -rf {} + \
+    && find /venv -type f \( -name "*.so" -o -name "*.so.*" \) -exec strip --strip-unneeded {} + \
     && /venv/bin/python -m compileall -q /venv \
     && mkdir -p /src/content
 

@@ -22,8 +22,14 @@ from .guide import Guide
 from .web import Load, Reader, certificate, issuer
 
 DOMAIN = "blog.example.test"
+ENV_BLOCK = "cat > .env <<ENV"
+# The settings the guide's .env block writes.
+ENV_KEYS = ("SITE_URL", "SECRET_KEY", "POSTGRES_PASSWORD", "MINIO_PASSWORD")
 ADMIN_EMAIL = "you@example.com"
 UP = "docker compose up -d"
+PS = "docker compose ps"
+CERTBOT_LOG = "docker compose logs certbot"
+COPY_BACKUP = "docker cp $(docker compose ps -q app):/data/blog-$(date +%F).tar.gz ."
 DOWN = "docker compose down"
 RESTART_APP = "docker compose restart app"
 RETRY_CERTBOT = "docker compose restart certbot"
@@ -134,16 +140,24 @@ class Stack:
                              f"{self.logs('certbot')}\n{self.logs('nginx', 10)}")
 
 
-def write_project_files(project: Path, env: dict[str, str], http_port: int,
-                        https_port: int) -> None:
-    """.env as the guide has the user write it (with loopback ports, ACME_SERVER for Pebble),
-    Pebble's config and TLS files, and the override without the site's name yet."""
+def write_env(guide: Guide, http_port: int, https_port: int) -> str:
+    """.env as the guide's block writes it, then the test's own SITE_URL, nginx's ports on
+    loopback and Pebble as the ACME server."""
+    guide.run_block(ENV_BLOCK)
+    path = guide.project / ".env"
+    values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    empty = [key for key in ENV_KEYS if not values.get(key)]
+    assert not empty, f"the guide's .env leaves {empty} empty or out"
+    values.update(SITE_URL=f"https://{DOMAIN}", HTTP_PORT=f"127.0.0.1:{http_port}",
+                  HTTPS_PORT=f"127.0.0.1:{https_port}", ACME_SERVER="https://pebble:14000/dir")
+    path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    return ", ".join(f"{key} ({len(values[key])} chars)" for key in ENV_KEYS)
+
+
+def write_pebble_files(project: Path) -> None:
+    """Pebble's config and TLS files, and the override (without the site's name yet)."""
     import trustme
 
-    lines = [f"{k}={v}" for k, v in env.items()]
-    lines += [f"HTTP_PORT=127.0.0.1:{http_port}", f"HTTPS_PORT=127.0.0.1:{https_port}",
-              "ACME_SERVER=https://pebble:14000/dir"]
-    (project / ".env").write_text("\n".join(lines) + "\n")
     pebble = project / "pebble"
     pebble.mkdir()
     ca = trustme.CA()
@@ -162,7 +176,7 @@ def write_project_files(project: Path, env: dict[str, str], http_port: int,
     (project / "compose.override.yaml").write_text(OVERRIDE)
 
 
-def bad_input(checks: Checks, guide: Guide, env: dict[str, str]) -> None:
+def bad_input(checks: Checks, guide: Guide) -> None:
     """`up -d` without each required setting stops before any container starts, naming it."""
     good = (guide.project / ".env").read_text()
     for name in ("SECRET_KEY", "SITE_URL", "POSTGRES_PASSWORD"):
@@ -183,15 +197,23 @@ def bad_input(checks: Checks, guide: Guide, env: dict[str, str]) -> None:
             (guide.project / ".env").write_text(good)
 
 
-def compose_stack(checks: Checks, guide: Guide, stack: Stack, env: dict[str, str],
-                  measures: dict) -> None:
-    bad_input(checks, guide, env)
+def compose_stack(checks: Checks, guide: Guide, stack: Stack, measures: dict) -> None:
+    bad_input(checks, guide)
 
     began = time.monotonic()
     checks.run(f"{UP} exits 0", lambda: _last_line(guide.run(UP, timeout=900).stderr),
                needed=True)
     checks.run("every service healthy or done (setup exited 0)", stack.wait_until_up,
                needed=True)
+
+    def ps_lists_them() -> str:
+        listed = guide.run(PS).stdout
+        services = ["db", "minio", "setup", "app", "nginx", "certbot"]
+        missing = [name for name in services if not re.search(rf"[_-]{name}[_-]1 ", listed)]
+        assert not missing, f"{PS} does not list {missing}:\n{listed}"
+        return ", ".join(services)
+
+    checks.run(f"{PS} lists every service", ps_lists_them)
     measures["compose: up -d to all healthy s"] = round(time.monotonic() - began, 1)
 
     def http_redirects() -> str:
@@ -208,7 +230,7 @@ def compose_stack(checks: Checks, guide: Guide, stack: Stack, env: dict[str, str
         cert = stack.presented()
         assert cert.issuer == cert.subject, f"issued by {issuer(cert)}"
         deadline = time.monotonic() + 120
-        while "no certificate for" not in (log := stack.logs("certbot", 60)):
+        while "no certificate for" not in (log := guide.run(CERTBOT_LOG).stdout):
             assert time.monotonic() < deadline, f"certbot said nothing:\n{log}"
             time.sleep(2)
         reason = re.search(r"(DNS problem[^\n]*|Detail:[^\n]*)", log)
@@ -294,7 +316,10 @@ def compose_stack(checks: Checks, guide: Guide, stack: Stack, env: dict[str, str
             stack.wait_until_up()
             time.sleep(3)
         assert load.failed == 0, load.summary()
-        return load.summary()
+        # Never cached: answered by the restarted app itself, not by nginx's stale copies.
+        login = stack.reader().get("/admin/login")
+        assert login.status_code == 200, f"/admin/login after the restart: {login.status_code}"
+        return f"{load.summary()}; then /admin/login 200 from the new app"
 
     checks.run(f"{RESTART_APP} under load: 0 failed GETs through nginx", restart_under_load)
 
@@ -312,6 +337,9 @@ def compose_stack(checks: Checks, guide: Guide, stack: Stack, env: dict[str, str
 
     def backup_and_restore() -> str:
         backup = guide.run(BACKUP, timeout=300)
+        guide.run(COPY_BACKUP)
+        copied = list(guide.project.glob("blog-*.tar.gz"))
+        assert copied and copied[0].stat().st_size > 0, "docker cp brought no backup"
         restore = guide.run(RESTORE, timeout=300)
         page = stack.reader().get(f"/posts/{slug}/")
         assert page.status_code == 200, page.status_code

@@ -22,10 +22,13 @@ PRELUDE = (
 )
 
 
+def guide_blocks() -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", GUIDE.read_text(), re.S)
+
+
 def guide_commands() -> set[str]:
     """Every command line in the guide's ```sh blocks (continuation lines joined)."""
-    blocks = re.findall(r"```sh\n(.*?)```", GUIDE.read_text(), re.S)
-    text = "\n".join(blocks).replace("\\\n", " ")
+    text = "\n".join(guide_blocks()).replace("\\\n", " ")
     return {" ".join(line.split()) for line in text.splitlines() if line.strip()}
 
 
@@ -47,6 +50,18 @@ class Guide:
                                 input=input)
         if check and result.returncode != 0:
             raise AssertionError(f"`{command}` exited {result.returncode}:\n"
+                                 f"{(result.stdout + result.stderr)[-2500:]}")
+        return result
+
+    def run_block(self, first_line: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The whole ```sh block of the guide that starts with `first_line` (a here-document)."""
+        blocks = [b for b in guide_blocks() if b.startswith(first_line)]
+        if len(blocks) != 1:
+            raise AssertionError(f"docs/compose.md has no block starting `{first_line}`")
+        result = subprocess.run(["bash", "-c", PRELUDE + blocks[0]], cwd=self.project,
+                                env=self.env, text=True, capture_output=True, timeout=timeout)
+        if result.returncode != 0:
+            raise AssertionError(f"`{first_line}` exited {result.returncode}:\n"
                                  f"{(result.stdout + result.stderr)[-2500:]}")
         return result
 

@@ -36,7 +36,10 @@ def build_image(checks: Checks, guide: Guide, measures: dict) -> None:
                              "inkwell", capture=True).stdout
         venv = [line for line in history.splitlines() if "COPY" in line and "/venv" in line
                 and "--from=" not in line or "/venv /venv" in line]
+        base = int(engine.run("image", "inspect", "-f", "{{.Size}}", "python:3.11-slim-bookworm",
+                              capture=True).stdout)
         measures["image MB"] = round(size / 1e6, 1)
+        measures["image MB over its base (the stand-in python)"] = round((size - base) / 1e6, 1)
         measures["/venv layer"] = venv[0].split("\t")[0] if venv else "?"
         listing = engine.run("run", "--rm", "--entrypoint", "sh", "inkwell", "-c",
                              "ls /venv/lib/python3*/site-packages", capture=True).stdout.split()

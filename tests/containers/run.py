@@ -11,18 +11,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from inkwell.config import new_secret_key
-
 from ..services import free_port
 from . import compose_stack, image_alone
 from .checks import Checks, Stop
 from .engine import DockerEngine, HostState, engine_missing
-from .guide import GUIDE, Guide
+from .guide import Guide
 from .standins import REPO, ensure_standins
 
 REQUIRE = os.environ.get("INKWELL_REQUIRE_SERVICES") == "1"
-# The settings the guide has a user put in .env.
-ENV_KEYS = ("SITE_URL", "SECRET_KEY", "POSTGRES_PASSWORD", "MINIO_PASSWORD")
 
 
 def main() -> int:
@@ -62,19 +58,14 @@ def run_all(checks: Checks, measures: dict) -> None:
             checks.note(f"dockerd {engine.root} (bridge {engine.bridge})")
             checks.run("stand-in base images (tests/containers/standins/)",
                        lambda: ensure_standins(engine, checks.note), needed=True)
-            env = {
-                "SITE_URL": f"https://{compose_stack.DOMAIN}",
-                "SECRET_KEY": new_secret_key(),
-                "POSTGRES_PASSWORD": os.urandom(24).hex(),
-                "MINIO_PASSWORD": os.urandom(24).hex(),
-            }
             http_port, https_port, app_port = free_port(), free_port(), free_port()
-            compose_stack.write_project_files(project, env, http_port, https_port)
             guide = Guide(engine, project, {"COMPOSE_PROJECT_NAME": project.name.lower(),
                                             "PORT": str(app_port),
                                             "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"})
-            checks.run("the guide's .env names every setting the test gives",
-                       lambda: _guide_names(ENV_KEYS))
+            checks.run("the guide's .env block writes every setting",
+                       lambda: compose_stack.write_env(guide, http_port, https_port),
+                       needed=True)
+            compose_stack.write_pebble_files(project)
             image_alone.build_image(checks, guide, measures)
             try:
                 image_alone.image_alone(checks, guide, app_port, measures)
@@ -84,7 +75,7 @@ def run_all(checks: Checks, measures: dict) -> None:
                 image_alone.cleanup(guide)
             stack = compose_stack.Stack(guide, http_port, https_port)
             try:
-                compose_stack.compose_stack(checks, guide, stack, env, measures)
+                compose_stack.compose_stack(checks, guide, stack, measures)
             finally:
                 compose_stack.cleanup(guide)
     finally:
@@ -103,13 +94,6 @@ def copy_repository() -> Path:
             (project / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, project / name)
     return project
-
-
-def _guide_names(keys: tuple[str, ...]) -> str:
-    text = GUIDE.read_text()
-    missing = [key for key in keys if f"\n{key}=" not in text]
-    assert not missing, f"docs/compose.md's .env does not name {missing}"
-    return ", ".join(keys)
 
 
 def _host_as_before(before: HostState) -> str:

@@ -58,8 +58,8 @@ def clean_venv(tmp_path_factory) -> Path:
     # setuptools and the plotly package removed), with this venv for /venv.
     work = venv.parent / "src"
     work.mkdir()
-    subprocess.run(["sh", "-c", install_step().replace("/venv/", f"{venv}/")
-                    .replace("/src/", f"{work}/")], cwd=REPO, check=True)
+    step = re.sub(r"/venv\b", str(venv), install_step()).replace("/src/", f"{work}/")
+    subprocess.run(["sh", "-c", step], cwd=REPO, check=True)
     return venv
 
 
