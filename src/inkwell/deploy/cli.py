@@ -80,7 +80,7 @@ def render_all(settings: DeploySettings, out: Path) -> list[Path]:
 def render_command(out: Path) -> None:
     """Write the nginx site, gunicorn.conf.py, systemd unit, uWSGI ini and an .env template."""
     settings = _settings()
-    with _config_errors_as_messages():  # e.g. a UWSGI_SOCKET uWSGI cannot use
+    with _config_errors_as_messages():  # e.g. an INKWELL_UWSGI_SOCKET uWSGI cannot use
         written = render_all(settings, out)
     for path in written:
         click.echo(f"wrote {path}")

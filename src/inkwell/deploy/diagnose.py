@@ -71,8 +71,8 @@ def check_upstream(site: Path | None, expected: tuple[str, ...],
         return upstreams, [Finding(
             False,
             f"nginx connects to {', '.join(upstreams)} ({site}) but {setting} is {named}: "
-            f"{'uWSGI' if setting == 'UWSGI_SOCKET' else 'gunicorn'} listens where nginx does "
-            "not look",
+            f"{'uWSGI' if 'UWSGI' in setting else 'gunicorn'} listens where nginx does not "
+            "look",
             f"render the site again (inkwell deploy render --out deploy) and reload nginx, "
             f"or set {setting} back",
         )]
@@ -337,7 +337,7 @@ _UWSGI_LOG_KINDS = [
      "the uWSGI socket did not exist (uWSGI stopped, or binds another path than the site's)",
      "see the socket findings above: start uWSGI, or render the ini and the site from one .env"),
     (r"connect\(\) to unix:\S+ failed \(111: Connection refused\)",
-     "nothing accepted on the uWSGI socket (a uWSGI that was killed left it behind)",
+     "nothing accepted on the uWSGI socket (left behind by a uWSGI that stopped)",
      _UWSGI_FIXES),
     (r"connect\(\) to unix:\S+ failed \(13: Permission denied\)",
      "nginx's user could not use the uWSGI socket",
@@ -421,7 +421,7 @@ def nginx_may_connect(path: Path, site: Path) -> Finding | None:
             return Finding(False, f"nginx's user {name} may not pass through {folder}, so it "
                                   f"cannot reach {path}: every uncached page is a 502 "
                                   "(Permission denied)",
-                           f"put the socket where {name} may go (UWSGI_SOCKET, default "
+                           f"put the socket where {name} may go (INKWELL_UWSGI_SOCKET, default "
                            "/run/inkwell/uwsgi.sock), render again and restart uWSGI")
     info = path.stat()
     if not _may(info, uid, gids, 2):
@@ -481,7 +481,8 @@ def check_uwsgi(site: Path, address: str, host: str) -> list[Finding]:
     except ConnectionRefusedError:
         return [*findings, Finding(
             False, f"uWSGI is not running: nothing accepts on {path}, left behind by a uWSGI "
-                   "that was killed", _UWSGI_FIXES)]
+                   "that was killed (or stopped after a reload: uWSGI 2.0 then leaves its "
+                   "socket), so every uncached page is a 502", _UWSGI_FIXES)]
     except PermissionError:
         return [*findings, Finding(False, f"this user may not connect to {path}",
                                    "run `sudo inkwell doctor`")]
@@ -654,7 +655,7 @@ def diagnose(settings: DeploySettings, site: Path | None, error_log: Path | None
     expected, setting = settings.upstream_servers, (
         "APP_SERVERS" if settings.app_servers else "APP_BIND")
     if uwsgi_site:
-        expected, setting = (f"unix:{settings.uwsgi_socket}",), "UWSGI_SOCKET"
+        expected, setting = (f"unix:{settings.uwsgi_socket}",), "INKWELL_UWSGI_SOCKET"
     try:
         addresses, findings = check_upstream(site, expected, setting)
     except (OSError, ValueError) as e:

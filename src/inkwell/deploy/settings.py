@@ -213,7 +213,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> DeploySettings:
         tls_key=env.get("TLS_KEY") or str(live / "privkey.pem"),
         trusted_proxies=trusted,
         cache_dir=Path(env.get("NGINX_CACHE_DIR") or "/var/cache/nginx/inkwell"),
-        uwsgi_socket=Path(env.get("UWSGI_SOCKET") or "/run/inkwell/uwsgi.sock"),
+        # Not UWSGI_SOCKET: uWSGI reads every UWSGI_* variable as one of its own options.
+        uwsgi_socket=Path(env.get("INKWELL_UWSGI_SOCKET") or "/run/inkwell/uwsgi.sock"),
         # e.g. NGINX_HTTP_LISTEN=80 on a server without IPv6
         http_listen=_listen(env.get("NGINX_HTTP_LISTEN", ""), ("80", "[::]:80")),
         https_listen=_listen(env.get("NGINX_HTTPS_LISTEN", ""), ("443", "[::]:443")),

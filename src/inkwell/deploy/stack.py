@@ -217,6 +217,7 @@ class Stack:
             group = self.nginx_user.split()[-1]
         self.settings = replace(self.settings, uwsgi_socket=self.run_dir / "uwsgi.sock",
                                 user=user, web_group=group)
+        self.env["INKWELL_UWSGI_SOCKET"] = str(self.settings.uwsgi_socket)  # for inkwell doctor
         checkout = Path(__file__).resolve().parents[3]  # its lock files make uWSGI's venv
         venv = uwsgi.venv_for_uwsgi(self.settings.venv_bin.parent, checkout)
         self.uwsgi_ini.write_text(uwsgi.render_ini(self.settings, self.uwsgi_ini, venv,

@@ -53,7 +53,7 @@ def uwsgi_binary() -> str | None:
 # --- the settings uWSGI and nginx must agree on ----------------------------------------------
 
 
-def check_socket_path(path: Path, setting: str = "UWSGI_SOCKET") -> None:
+def check_socket_path(path: Path, setting: str = "INKWELL_UWSGI_SOCKET") -> None:
     """Refuse a socket path uWSGI or nginx cannot use, naming the setting."""
     text = str(path)
     if not path.is_absolute():
@@ -69,7 +69,7 @@ def check_socket_path(path: Path, setting: str = "UWSGI_SOCKET") -> None:
             "/run/inkwell/uwsgi.sock")
 
 
-def check_reachable(path: Path, web_group: str, setting: str = "UWSGI_SOCKET") -> None:
+def check_reachable(path: Path, web_group: str, setting: str = "INKWELL_UWSGI_SOCKET") -> None:
     """Refuse a socket nginx's group could not reach: every folder above it that exists on
     this machine must let `web_group` pass (x for others, or for that group)."""
     try:

@@ -10,6 +10,7 @@ Only imported inside uWSGI: the `uwsgi` module exists nowhere else.
 """
 
 import gc
+import sys
 
 import uwsgi  # the running uWSGI's own module
 
@@ -21,6 +22,9 @@ def _after_fork() -> None:
 
     with app.app_context():
         db.engine.dispose(close=False)
+    # One line per worker start: says the app is shared with the master (not loaded lazily).
+    print(f"inkwell: worker {uwsgi.worker_id()} forked from the preloaded app; the master's "
+          "database connections dropped", file=sys.stderr, flush=True)
 
 
 uwsgi.post_fork_hook = _after_fork
