@@ -70,7 +70,7 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 ROWS = "database.jsonl"
 MEDIA = "media/"
-SKIPPED_TABLES = {"user_sessions"}
+SKIPPED_TABLES = {"user_sessions", "sign_in_attempts"}
 CHUNK = 1 << 20
 
 

@@ -32,10 +32,14 @@ def test_sign_in_sets_a_hardened_session_cookie_and_opens_the_admin(site):
     response = browser.login()
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/admin/")
-    cookie = response.headers["Set-Cookie"]
-    assert cookie.startswith("__Host-session=")
+    cookies = {c.split("=", 1)[0]: c for c in response.raw.headers.getlist("Set-Cookie")}
+    cookie = cookies["__Host-session"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Path=/" in cookie and "Domain" not in cookie
+    # The device cookie (throttle.py): only ever sent back to the sign-in form.
+    device = cookies["inkwell_device"]
+    assert "Secure" in device and "HttpOnly" in device and "SameSite=Strict" in device
+    assert "Path=/admin/login" in device and "Domain" not in device
 
     page = browser.get("/admin/")
     assert page.status_code == 200

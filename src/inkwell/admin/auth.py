@@ -49,7 +49,8 @@ def login():
         return render_template("admin/login.html", form=form), 400
     email = normalise_email(form.email.data)
     ip = client_ip()
-    wait = throttle.count_attempt(ip, email)
+    device = throttle.trusted_device(email)
+    wait = throttle.count_attempt(ip, email, device)
     if wait:
         log.warning("login refused for %r from %s: too many attempts", email[:254], ip)
         response = error_response(429, f"Too many sign-in attempts. Try again in {wait} s.")
@@ -70,9 +71,11 @@ def login():
     author = start_session(user, ip)
     login_user(author)
     session.permanent = True
-    throttle.clear_account(ip, email)
+    throttle.clear_account(ip, email, device)
     log.info("login ok for %r from %s", email, ip)
-    return redirect(safe_next(request.args.get("next")) or url_for("admin.posts"))
+    response = redirect(safe_next(request.args.get("next")) or url_for("admin.posts"))
+    throttle.remember_device(response, email)
+    return response
 
 
 @bp.post("/logout")
