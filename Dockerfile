@@ -15,17 +15,23 @@ RUN /venv/bin/pip install --require-hashes -r requirements.lock -r requirements-
 # The build context is what .dockerignore lets in: pyproject.toml, README.md, src/, content/.
 COPY . ./
 # Kept out of the final /venv: the 65 MB plotly package (only plotly.min.js is served, copied
-# out first), pip and setuptools (build tools), botocore's models of every AWS service but S3
-# and the credential services (27 MB), native libraries' debug symbols. The posts in
-# content/ (if any) go to /app/content for `inkwell setup`.
+# out first), pip and setuptools (build tools), the models of every AWS service but S3 and
+# the credential services (27 MB), native libraries' debug symbols, and the bytecode of
+# Pygments' ~250 language modules (3.8 MB: one is compiled when a post's code block first
+# needs it, at save time, never for a page view). The posts in content/ (if any) go to
+# /app/content for `inkwell setup`.
 RUN /venv/bin/pip install --no-deps --no-build-isolation . \
     && /venv/bin/python -c "from inkwell.assets import bundle_plotly; bundle_plotly()" \
     && /venv/bin/pip uninstall --yes --quiet plotly narwhals setuptools pip \
     && /venv/bin/inkwell assets compress \
     && find /venv/lib/python3*/site-packages/botocore/data -mindepth 1 -maxdepth 1 -type d \
         ! -name s3 ! -name sts ! -name sso ! -name sso-oidc -exec rm -rf {} + \
+    && find /venv/lib/python3*/site-packages/boto3/data -mindepth 1 -maxdepth 1 -type d \
+        ! -name s3 -exec rm -rf {} + \
     && find /venv -type f \( -name "*.so" -o -name "*.so.*" \) -exec strip --strip-unneeded {} + \
     && /venv/bin/python -m compileall -q /venv \
+    && find /venv/lib/python3*/site-packages/pygments/lexers/__pycache__ -name "*.pyc" \
+        ! -name "__init__.*" ! -name "_mapping.*" -delete \
     && mkdir -p /src/content
 
 # App stage: slim base, no compilers, a non-root user, gunicorn as the command.

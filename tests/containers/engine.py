@@ -24,6 +24,10 @@ SYSCTLS = ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/bridge/bridge-nf-call
            "/proc/sys/net/bridge/bridge-nf-call-ip6tables")
 
 
+class EngineUnavailable(RuntimeError):
+    """dockerd is installed but does not come up on this machine."""
+
+
 def engine_missing() -> str | None:
     """Why no engine can run here, or None."""
     for tool in (DOCKER, DOCKERD, "/usr/bin/docker-compose"):
@@ -130,11 +134,12 @@ class DockerEngine:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"dockerd exited {self.process.returncode}:\n{self.log_tail()}")
+                raise EngineUnavailable(
+                    f"dockerd exited {self.process.returncode}:\n{self.log_tail()}")
             if self.run("info", check=False, capture=True).returncode == 0:
                 return
             time.sleep(0.5)
-        raise RuntimeError(f"dockerd did not answer `docker info` in 60 s:\n{self.log_tail()}")
+        raise EngineUnavailable(f"dockerd did not answer `docker info` in 60 s:\n{self.log_tail()}")
 
     def __exit__(self, *exc_info: object) -> None:
         if self.process is not None and self.process.poll() is None:

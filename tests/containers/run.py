@@ -14,7 +14,7 @@ from pathlib import Path
 from ..services import free_port
 from . import compose_stack, image_alone
 from .checks import Checks, Stop
-from .engine import DockerEngine, HostState, engine_missing
+from .engine import DockerEngine, EngineUnavailable, HostState, engine_missing
 from .guide import Guide
 from .standins import REPO, ensure_standins
 
@@ -37,6 +37,11 @@ def main() -> int:
     measures: dict[str, object] = {}
     try:
         run_all(checks, measures)
+    except EngineUnavailable as e:
+        if REQUIRE:
+            checks.fail("a working Docker engine (INKWELL_REQUIRE_SERVICES=1)", str(e))
+        else:
+            print(f"skip: {e}")
     except (Stop, KeyboardInterrupt) as e:
         if isinstance(e, KeyboardInterrupt):
             checks.fail("container-test", "interrupted")
