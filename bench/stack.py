@@ -1,4 +1,5 @@
-"""The production stack (`make stack`: nginx -> gunicorn -> SQLite) measured side by side.
+"""The production stack (`make stack`: nginx -> gunicorn -> SQLite) measured side by side, and
+the same stack under uWSGI (`make stack STACK_SERVER=uwsgi`) beside it.
 
 nginx (1 worker) and gunicorn (2 gthread workers, gunicorn.conf.py) share the server core; wrk
 runs on the other core over HTTPS with keep-alive, like a browser would.
@@ -17,6 +18,10 @@ runs on the other core over HTTPS with keep-alive, like a browser would.
   answering "ok") under gunicorn with the settings that decide RSS (preloaded, gthread, 4
   threads, 2 workers, then a 3rd; no gc.freeze, which changes what is shared, not RSS), the
   same number of requests: what any app on these parts takes.
+- gunicorn vs uWSGI: a second stack runs at the same time, the same nginx site but passing to
+  Debian's uWSGI (2 workers x 4 threads from the rendered ini, preloaded) over its unix socket.
+  The uncached page through its nginx takes turns with the gunicorn sides above (same wrk, same
+  cookie); then PSS of its nginx + uWSGI master + 2 workers after as many requests as gunicorn's.
 """
 
 from __future__ import annotations
@@ -31,10 +36,15 @@ from inkwell.deploy import gunicorn
 from inkwell.deploy.stack import Stack
 
 from .common import (
+    ROOT,
     BenchError,
+    clean_env,
+    cpu_layout,
     descendants,
     fetch,
     figure,
+    free_port,
+    instance_env,
     load_settings,
     measure_side_by_side,
     median,
@@ -42,13 +52,13 @@ from .common import (
     run_wrk,
     scratch,
     start_gunicorn,
-    start_stack,
     stop,
     wait_ready,
 )
 from .fixtures import POST_PATH
 
-STATIC_NAME = "bench-post.html"
+# The page's bytes under an image name: nginx serves /media/ only under image names.
+STATIC_NAME = "bench-post.png"
 MEMORY_REQUESTS = 10_000
 
 
@@ -74,7 +84,30 @@ def _drive(url: str, requests: int, header: str) -> int:
     return served
 
 
-def _measure(stack: Stack, settings, cookie: str) -> tuple[dict, int]:
+def _start(folder: Path, server: str) -> Stack:
+    """`make stack` for a throwaway instance in `folder` with `server` (2 workers, the welcome
+    post from the repository's content folder), nginx and the app pinned to the server core."""
+    folder.mkdir(parents=True)
+    env = clean_env({**instance_env(folder), "WEB_CONCURRENCY": "2", "CACHE_MAX_AGE": "3600",
+                     "MEDIA_ROOT": str(folder / "media"), "CONTENT_DIR": str(ROOT / "content")})
+    stack = Stack(app_dir=folder, run_dir=folder / "run", http_port=free_port(),
+                  https_port=free_port(), log_to_files=True, base_env=env, server=server)
+    server_cpu, _ = cpu_layout()
+    return stack.start(app_cpu=server_cpu, nginx_cpu=server_cpu)
+
+
+def _bypassed(stack: Stack, cookie: str) -> str:
+    """The post's URL on `stack`, once an author's request for it reached the app."""
+    url = stack.https_url + POST_PATH
+    tls = ssl.create_default_context(cafile=str(stack.ca_file))
+    status, headers, _ = fetch(url, {"Cookie": cookie}, context=tls)
+    if status != 200 or headers.get("x-cache-status") != "BYPASS":
+        raise BenchError(f"{stack.server}: a request with the session cookie answered {status}, "
+                         f"cache {headers.get('x-cache-status')}")
+    return url
+
+
+def _measure(stack: Stack, settings, cookie: str, other: Stack) -> tuple[dict, int]:
     tls = ssl.create_default_context(cafile=str(stack.ca_file))
     post_url = stack.https_url + POST_PATH
     status, _, page = fetch(post_url, context=tls)
@@ -87,12 +120,7 @@ def _measure(stack: Stack, settings, cookie: str) -> tuple[dict, int]:
     _, _, static = fetch(f"{stack.https_url}/media/{STATIC_NAME}", context=tls)
     if static != page:
         raise BenchError("nginx's static copy differs from the cached page")
-    status, headers, _ = fetch(post_url, {"Cookie": cookie}, context=tls)
-    if status != 200 or headers.get("x-cache-status") != "BYPASS":
-        raise BenchError(
-            f"a request with the session cookie answered {status}, "
-            f"cache {headers.get('x-cache-status')}"
-        )
+    _bypassed(stack, cookie)
     # The session cookie makes nginx skip its cache: every request reaches the app.
     author = f"Cookie: {cookie}"
     results = measure_side_by_side({
@@ -100,6 +128,7 @@ def _measure(stack: Stack, settings, cookie: str) -> tuple[dict, int]:
         "nginx_static_file": f"{stack.https_url}/media/{STATIC_NAME}",
         "uncached_through_nginx": (post_url, author),
         "gunicorn_direct": (stack.app_url + POST_PATH, author),
+        "uwsgi_uncached_through_nginx": (_bypassed(other, cookie), author),
     }, settings)
     return results, len(page)
 
@@ -138,6 +167,20 @@ def _memory(stack: Stack, served: int, cookie: str) -> dict:
     }
 
 
+def _uwsgi_memory(stack: Stack, served: int, cookie: str) -> dict:
+    """PSS of nginx + uWSGI master + 2 workers after as many requests as gunicorn's figure."""
+    nginx_pid, app_pid = stack._nginx.pid, stack._app.pid
+    served += _drive(stack.https_url + POST_PATH, max(0, MEMORY_REQUESTS - served),
+                     f"Cookie: {cookie}")
+    workers = descendants(app_pid)
+    if len(workers) != 2:
+        raise BenchError(f"uWSGI has {len(workers)} workers, not 2")
+    return {"requests_before_measuring": served, "nginx_rss": rss_bytes(nginx_pid),
+            "uwsgi_rss_2_workers": rss_bytes(app_pid),
+            "pss_2_workers": _pss_bytes([nginx_pid, *descendants(nginx_pid), app_pid, *workers]),
+            "worker_uss": [_uss_bytes(pid) for pid in workers]}
+
+
 def _floor_memory(folder: Path) -> dict:
     """RSS of gunicorn master + 2 (then 3) workers serving bench/floor_app.py, after as many
     requests as the stack's memory figures."""
@@ -164,12 +207,20 @@ def _floor_memory(folder: Path) -> dict:
 def main(results_dir: Path) -> dict:
     settings = load_settings()
     with scratch("stack") as tmp:
-        stack = start_stack(tmp / "stack", cache_seconds=3600)
+        stack = _start(tmp / "stack", "gunicorn")
+        try:
+            other = _start(tmp / "uwsgi", "uwsgi")
+        except BaseException:
+            stack.stop()
+            raise
         try:
             cookie = f"{stack.settings.session_cookie}=bench"  # an author's: nginx skips its cache
-            sides, page_bytes = _measure(stack, settings, cookie)
+            sides, page_bytes = _measure(stack, settings, cookie, other)
             memory = _memory(stack, sides["uncached_through_nginx"]["requests"], cookie)
+            uwsgi_memory = _uwsgi_memory(
+                other, sides["uwsgi_uncached_through_nginx"]["requests"], cookie)
         finally:
+            other.stop()
             stack.stop()
         floor = _floor_memory(tmp / "floor")
         if floor["workers"] != 3:
@@ -181,6 +232,7 @@ def main(results_dir: Path) -> dict:
     errors = sum(r["non_2xx"] + r["socket_errors"] for r in sides.values())
     hit, static = sides["nginx_cache_hit"], sides["nginx_static_file"]
     through, direct = sides["uncached_through_nginx"], sides["gunicorn_direct"]
+    uwsgi_through = sides["uwsgi_uncached_through_nginx"]
     pss_extra = (memory["pss_3_workers"] - memory["pss_2_workers"]) / mb
     ratios = {
         "cache HIT / nginx static file": figure(
@@ -208,9 +260,24 @@ def main(results_dir: Path) -> dict:
         "gunicorn direct req/s": figure(round(direct["requests_per_sec"]), unit="req/s"),
         "p99 cache HIT / via nginx": figure(
             f"{hit['p99_ms']:.1f} / {through['p99_ms']:.1f}", unit="ms"),
+        "uWSGI: uncached via nginx req/s": figure(
+            round(uwsgi_through["requests_per_sec"]), unit="req/s",
+            note="the same page and cookie through the same nginx site, uwsgi_pass to a unix "
+                 "socket; turns taken with gunicorn's"),
+        "uWSGI / gunicorn: uncached via nginx req/s": figure(
+            round(uwsgi_through["requests_per_sec"] / through["requests_per_sec"], 3),
+            note="> 1: uWSGI serves more cache misses"),
+        "uWSGI: p99 uncached via nginx (gunicorn's)": figure(
+            f"{uwsgi_through['p99_ms']:.1f} ({through['p99_ms']:.1f})", unit="ms"),
+        "uWSGI: PSS nginx + master + 2 workers": figure(
+            round(uwsgi_memory["pss_2_workers"] / mb, 1), unit="MB",
+            note=f"gunicorn's: {memory['pss_2_workers'] / mb:.1f} MB (goal <= 100); "
+                 "after as many requests"),
+        "uWSGI: private memory (USS) of one worker": figure(
+            round(median(uwsgi_memory["worker_uss"]) / mb, 1), unit="MB"),
         "non-2xx + socket errors": figure(errors, "== 0"),
     }
     raw = {"page_bytes": page_bytes, "path": POST_PATH, "sides": sides, "memory": memory,
-           "floor_memory": floor,
+           "uwsgi_memory": uwsgi_memory, "floor_memory": floor,
            "settings": settings.__dict__}
     return {"name": "stack", "ratios": ratios, "raw": raw}

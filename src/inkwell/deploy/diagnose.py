@@ -343,6 +343,10 @@ _UWSGI_LOG_KINDS = [
      "nginx's user could not use the uWSGI socket",
      "the ini's chown-socket must name nginx's group and chmod-socket be 660; the folders "
      "above it must let that group pass; render again and restart uWSGI"),
+    (r"connect\(\) to unix:\S+ failed \(11: Resource temporarily unavailable\)",
+     "uWSGI's listen queue was full: more connections waited than the ini's `listen`",
+     "every worker was busy for long: find the slow requests in uWSGI's log; add workers "
+     "(WEB_CONCURRENCY) if memory allows, then render the ini again"),
     *((pattern, meaning.replace("gunicorn", "uWSGI"), fix.replace("gunicorn", "uWSGI"))
       for pattern, meaning, fix in _LOG_KINDS[3:]),
 ]

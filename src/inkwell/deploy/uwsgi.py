@@ -44,6 +44,18 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 # nginx sends up to 4 x 8k of request headers (large_client_header_buffers): uWSGI's buffer
 # must hold them, or a reader with big cookies gets a 502 ("invalid request block size").
 BUFFER_SIZE = 32768
+# Connections waiting for a worker: as long as inkwell.socket's Backlog. uWSGI's default, 100,
+# is a 502 for the 101st at once ("Resource temporarily unavailable"); the kernel caps it at
+# net.core.somaxconn, and uWSGI refuses to start above that.
+LISTEN_QUEUE = 2048
+SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
+
+
+def listen_queue() -> int:
+    try:
+        return min(LISTEN_QUEUE, int(SOMAXCONN.read_text()))
+    except (OSError, ValueError):
+        return 128
 
 
 def uwsgi_binary() -> str | None:
@@ -141,6 +153,7 @@ def render_ini(settings: DeploySettings, ini_path: Path, venv: Path | None = Non
         graceful_timeout=gunicorn.GRACEFUL_TIMEOUT,
         max_requests=gunicorn.MAX_REQUESTS,
         buffer_size=BUFFER_SIZE,
+        listen=listen_queue(),
     )
 
 
