@@ -83,12 +83,12 @@ def check_socket_path(path: Path, setting: str = "INKWELL_UWSGI_SOCKET") -> None
 
 def check_reachable(path: Path, web_group: str, setting: str = "INKWELL_UWSGI_SOCKET") -> None:
     """Refuse a socket nginx's group could not reach: every folder above it that exists on
-    this machine must let `web_group` pass (x for others, or for that group)."""
+    this machine must let `web_group` pass (x for others, for that group, or for the user of
+    that name, www-data, when it owns the folder)."""
     try:
         gid = grp.getgrnam(web_group).gr_gid
     except KeyError:
         return  # rendered elsewhere than it runs: nothing to look at here
-    members = {name for name in grp.getgrgid(gid).gr_mem}
     for folder in path.parents:
         try:
             info = folder.stat()
@@ -98,8 +98,7 @@ def check_reachable(path: Path, web_group: str, setting: str = "INKWELL_UWSGI_SO
             continue
         if info.st_mode & stat.S_IXGRP and info.st_gid == gid:
             continue
-        owner = _user_name(info.st_uid)
-        if info.st_mode & stat.S_IXUSR and (owner in members or _primary_gid(owner) == gid):
+        if info.st_mode & stat.S_IXUSR and _user_name(info.st_uid) == web_group:
             continue
         raise ConfigError(
             f"{setting}={path}: nginx's group {web_group} may not pass through {folder} "
@@ -112,13 +111,6 @@ def _user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
-
-
-def _primary_gid(user: str) -> int | None:
-    try:
-        return pwd.getpwnam(user).pw_gid
-    except KeyError:
-        return None
 
 
 def check_names(settings: DeploySettings) -> None:
