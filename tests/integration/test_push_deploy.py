@@ -316,3 +316,127 @@ def test_doctor_names_the_running_release_and_a_switch_without_a_restart(site):
         assert f"gunicorn runs release {running} but" in findings[-1].what
     finally:
         _point_current(layout, site.root / "releases" / running)
+
+
+# ------------------------------------------------------------------ posts in git (issue 20)
+
+
+def _png(width: int, height: int) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (width, height), (30, 90, 160)).save(out, "PNG")
+    return out.getvalue()
+
+
+FRESH = "---\ntitle: Fresh from git\ndate: 2026-11-02\n---\n\nText.\n\n![Fig. 1](p99.png)\n"
+
+
+def _site_state(site: Site) -> dict:
+    """Everything a refused push must leave as it was: every row, every stored media file,
+    the running release and its pages, byte for byte."""
+    with sqlite3.connect(site.root / "shared/instance/inkwell.sqlite3") as db:
+        rows = list(db.iterdump())
+    media = site.root / "shared/instance/media"
+    files = {p.name: p.read_bytes() for p in media.rglob("*") if p.is_file()} \
+        if media.is_dir() else {}
+    pages = {path: _get(site.address, path) for path in ("/", "/posts/fresh/", "/feed.xml")}
+    return {"rows": rows, "media": files, "current": site.current(),
+            "releases": site.releases(), "pages": pages, "branch": site.deployed_commit()}
+
+
+def test_a_content_only_push_goes_live_reusing_the_venv_with_its_figures(site):
+    running = site.current()
+    # On top of the server's branch, the running release's code exactly (the pushes above left
+    # the work tree changed, and the rollback left the branch naming another commit).
+    _git("reset", "-q", "--hard", site.deployed_commit(), cwd=site.work)
+    _git("read-tree", "--reset", "-u", running.rsplit("-", 1)[1], cwd=site.work)
+    _git("clean", "-fdq", cwd=site.work)  # pip's cache the hook left in HOME (the work tree)
+    folder = site.work / "content" / "posts" / "2026-11-fresh"
+    folder.mkdir(parents=True)
+    (folder / "index.md").write_text(FRESH)
+    (folder / "p99.png").write_bytes(_png(1200, 600))
+    pushed = site.commit("a post with a figure, nothing else")
+    done = site.push()
+    assert done.returncode == 0, done.stderr
+    differ = subprocess.run(["diff", "-rq", "--exclude=.venv", "--exclude=content",
+                             str(site.root / "releases" / running), str(site.root / "current/")],
+                            capture_output=True, text=True).stdout
+    assert "reused the virtualenv of the same code" in done.stderr, differ + done.stderr
+    assert site.current().endswith(pushed[:10])
+    venv = os.readlink(site.root / "current" / ".venv")
+    assert os.readlink(site.root / "releases" / running / ".venv") == venv  # one venv, no pip
+    status, page = _get(site.address, "/posts/fresh/")
+    assert status == 200 and b"Fresh from git" in page
+    # The figure is stored media with its widths and WebP, linked through srcset.
+    picture = re.search(rb"<picture>.*?</picture>", page).group(0).decode()
+    assert 'type="image/webp"' in picture and " 960w" in picture and " 480w" in picture
+    for url in re.findall(r"(/media/[0-9a-f]+[-\w]*\.(?:png|webp))", picture):
+        status, body = _get(site.address, url)
+        assert status == 200 and body[:4] in (b"\x89PNG", b"RIFF")
+
+
+def test_a_push_with_a_bad_front_matter_line_is_refused_and_changes_nothing(site):
+    before = _site_state(site)
+    (site.work / "content" / "posts" / "broken.md").write_text(
+        "---\ntitle: Broken\ndate: not a date: at all\n---\n\nText.\n")
+    folder = site.work / "content" / "posts" / "2026-11-fresh"
+    (folder / "second.png").write_bytes(_png(700, 300))  # would be stored, if anything were
+    (folder / "index.md").write_text(FRESH + "\n![Fig. 2](second.png)\n")
+    pushed = site.commit("a bad front matter line")
+    done = site.push()
+    assert done.returncode != 0
+    assert "content/posts/broken.md:3:" in done.stderr, done.stderr
+    assert "nothing changed" in done.stderr
+    assert site.deployed_commit() != pushed
+    assert not any(name.endswith(pushed[:10]) for name in site.releases())
+    assert _site_state(site) == before
+
+
+@pytest.mark.parametrize("link, made", [
+    ("../../../../../../etc/passwd", None),
+    ("leak.png", "symlink"),
+    ("missing.png", None),
+])
+def test_a_figure_outside_the_content_folder_or_missing_is_refused(site, link, made):
+    _git("reset", "-q", "--hard", site.deployed_commit(), cwd=site.work)
+    before = _site_state(site)
+    post = site.work / "content" / "posts" / "leaky.md"
+    if made == "symlink":
+        (post.parent / link).symlink_to("/etc/hostname")
+    post.write_text(f"---\ntitle: Leaky\n---\n\nText.\n\n![x]({link})\n")
+    pushed = site.commit(f"a figure: {link}")
+    done = site.push()
+    assert done.returncode != 0
+    assert "content/posts/leaky.md:7: the figure" in done.stderr, done.stderr
+    assert ("outside the content folder" if made or ".." in link else "does not exist") \
+        in done.stderr
+    assert site.deployed_commit() != pushed
+    assert _site_state(site) == before
+
+
+def test_a_removed_file_unpublishes_its_post_and_leaves_browser_posts_alone(site):
+    _git("reset", "-q", "--hard", site.deployed_commit(), cwd=site.work)
+    # A post written in the browser: in the database only, no file (as the editor saves it).
+    with sqlite3.connect(site.root / "shared/instance/inkwell.sqlite3") as db:
+        db.execute(
+            "INSERT INTO posts (kind, slug, title, description, status, published_at, "
+            "updated_at, created_at, body_markdown, body_html, toc_html, summary_html, "
+            "plain_text, has_chart, has_math, show_toc, reading_minutes, extra, source_hash) "
+            "VALUES ('post', 'typed-in-browser', 'Typed', '', 'published', '2026-01-02', "
+            "'2026-01-02', '2026-01-02', 'x', '<p>x</p>', '', '', 'x', 0, 0, 0, 1, '{}', '')")
+    shutil.rmtree(site.work / "content" / "posts" / "2026-11-fresh")
+    pushed = site.commit("the fresh post removed")
+    done = site.push()
+    assert done.returncode == 0, done.stderr
+    assert site.current().endswith(pushed[:10])
+    assert "1 unpublished" in done.stderr
+    assert _get(site.address, "/posts/fresh/")[0] == 404
+    assert b"Fresh from git" not in _get(site.address, "/")[1]
+    assert _get(site.address, "/posts/typed-in-browser/")[0] == 200
+    with sqlite3.connect(site.root / "shared/instance/inkwell.sqlite3") as db:
+        kept = db.execute(
+            "SELECT status, source_removed FROM posts WHERE slug = 'fresh'").fetchall()
+    assert kept == [("draft", 1)]  # never deleted

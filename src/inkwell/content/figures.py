@@ -77,11 +77,11 @@ def figure_links(body: str, post_file: Path, root: Path, first_line: int) -> lis
         target = (post_file.parent / path).resolve()
         if not target.is_relative_to(root):
             raise SourceError(str(post_file), line,
-                              f"the figure {path!r} is outside the content folder {root}; "
-                              "put the file inside it (a link out is refused)")
+                              f"the figure {path!r} is outside the content folder; put the "
+                              "file inside it (a link or a symlink out is refused)")
         if not target.is_file():
-            raise SourceError(str(post_file), line,
-                              f"the figure {path!r} does not exist (looked for {target})")
+            raise SourceError(str(post_file), line, f"the figure {path!r} does not exist "
+                              f"(looked for {post_file.parent / path})")
         found.append(FigureLink(src, target, str(post_file), line))
     return found
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
+import hashlib
 import http.client
 import json
 import os
@@ -98,6 +98,10 @@ class Layout:
     @property
     def static_store(self) -> Path:
         return self.shared / "static"
+
+    @property
+    def venvs(self) -> Path:
+        return self.shared / "venvs"
 
     @property
     def current(self) -> Path:
@@ -269,13 +273,47 @@ def deploy(layout: Layout, commit: str, log: Log,
         try:
             _branch_unmoved(layout, branch_was)
             previous = layout.current_release()
+            # The content folder goes into the live database before the switch (a refused
+            # import changes nothing); when the new release still has to migrate the schema
+            # (its service start does that), right after it comes up instead.
+            schema_ready = previous is not None and _schema(release)[0] == _database_revision(
+                release)
+            if schema_ready:
+                publish_content(release, log)
             switch(layout, target, release, previous, log)
+            if not schema_ready:
+                _import_or_go_back(layout, target, release, previous, log)
         except BaseException:
             if layout.current_release() != release:  # never remove what `current` names
                 shutil.rmtree(release, ignore_errors=True)
             raise
         prune(layout, keep={release, previous}, log=log)
         return release
+
+
+def publish_content(release: Path, log: Log) -> None:
+    """`inkwell setup` of the release: its content folder into the live database, all or
+    nothing; DeployError with each `file:line: what is wrong` when the files are refused."""
+    started = time.monotonic()
+    out = _step([_bin(release, "inkwell"), "setup"], release, 1800,
+                "the content folder was not imported (nothing changed)")
+    imported = next((line for line in out.splitlines() if line.startswith(("Imported", "No "))),
+                    "content imported")
+    log(f"{imported} ({time.monotonic() - started:.1f} s)")
+
+
+def _import_or_go_back(layout: Layout, target: Target, release: Path, previous: Path | None,
+                       log: Log) -> None:
+    """The import after a switch (the new release migrated the schema first): when it is
+    refused, the previous release runs again (its schema too) and the push is refused."""
+    try:
+        publish_content(release, log)
+    except DeployError as refused:
+        if previous is None:
+            raise
+        log(f"going back to {previous.name}")
+        switch(layout, target, previous, release, log)
+        raise refused from None
 
 
 def _branch_unmoved(layout: Layout, branch_was: tuple[str, str] | None) -> None:
@@ -322,8 +360,10 @@ def build(layout: Layout, commit: str, log: Log) -> Path:
             raise DeployError(f"the pushed tree has no {LOCK_FILE}: nothing to install from")
         _link_shared(release, log)
         started = time.monotonic()
-        _install(release)
-        log(f"installed in {time.monotonic() - started:.0f} s; checking that the app starts")
+        venv, reused = _install(layout, release)
+        how = "reused the virtualenv of the same code" if reused else "installed"
+        log(f"{how} ({venv}) in {time.monotonic() - started:.1f} s; checking that the app "
+            "starts")
         # Create the app as gunicorn would (same folder, same .env): a release that cannot
         # start, from a syntax error to a setting it refuses, is refused before any switch.
         _step([_bin(release, "python"), "-c", "import inkwell.wsgi"], release, 180,
@@ -435,9 +475,41 @@ def _extract(tar: tarfile.TarFile, into: Path) -> None:
         tar.extract(member, into, set_attrs=False)
 
 
-def _install(release: Path) -> None:
-    venv = release / ".venv"
-    python = _bin(release, "python")
+def code_key(release: Path) -> str:
+    """What a virtualenv is made from: the lock files and every file of the pushed tree
+    except the content folder (posts and figures need no install). The same key, the same
+    venv: a content-only push reuses it."""
+    content = envfile.values(release / ".env").get("CONTENT_DIR") or "content"
+    skip = {".venv", ".env", "instance", "REVISION", Path(content).parts[0]}
+    digest = hashlib.sha256()
+    for path in sorted(release.rglob("*")):
+        relative = path.relative_to(release)
+        if relative.parts[0] in skip or not path.is_file() or path.is_symlink():
+            continue
+        digest.update(f"{relative.as_posix()}\0{path.stat().st_mode & 0o111}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:32]
+
+
+def _install(layout: Layout, release: Path) -> tuple[str, bool]:
+    """Give `release` a .venv: a link to shared/venvs/<code key>, built there unless a
+    release of the same code and lock files already did; (the key, whether it was reused:
+    no pip)."""
+    venv = layout.venvs / code_key(release)
+    done = venv / "INSTALLED"
+    reused = done.is_file()
+    if not reused:
+        shutil.rmtree(venv, ignore_errors=True)  # a build cut short: start again
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        _build_venv(venv, release)
+        done.write_text(release.name + "\n")
+    (release / ".venv").symlink_to(Path("..") / ".." / "shared" / "venvs" / venv.name)
+    return venv.name, reused
+
+
+def _build_venv(venv: Path, release: Path) -> None:
+    """A venv at `venv` (where it stays: a venv cannot move) from the release's lock files."""
+    python = str(venv / "bin" / "python")
     pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     _step([sys.executable, "-m", "venv", str(venv)], release, 300, "python -m venv failed")
     _step([*pip, "--require-hashes", "-r", str(release / LOCK_FILE)], release, 1800,
@@ -449,6 +521,18 @@ def _install(release: Path) -> None:
         isolation = ["--no-build-isolation"]
     _step([*pip, "--no-deps", *isolation, str(release)], release, 900,
           "pip install of the release failed")
+
+
+def prune_venvs(layout: Layout, log: Log) -> None:
+    """Remove the shared venvs no kept release links to."""
+    if not layout.venvs.is_dir():
+        return
+    used = {Path(os.readlink(r / ".venv")).name for r in layout.all_releases()
+            if (r / ".venv").is_symlink()}
+    for venv in layout.venvs.iterdir():
+        if venv.name not in used:
+            shutil.rmtree(venv, ignore_errors=True)
+            log(f"removed the virtualenv {venv.name}, which no kept release uses")
 
 
 def _bin(release: Path, name: str) -> str:
@@ -540,15 +624,21 @@ def _database_revision(release: Path) -> str | None:
     return out.strip() or None
 
 
-@functools.cache  # a release's files never change: ask each one once
+_schemas: dict[Path, tuple[str, frozenset[str]]] = {}  # by venv: its files never change
+
+
 def _schema(release: Path) -> tuple[str, frozenset[str]]:
-    """(head revision, every revision) of a release's migrations."""
-    script = ("import json; from inkwell.migrations import head_revision, known_revisions; "
-              "print(json.dumps([head_revision(), sorted(known_revisions())]))")
-    out = _step([_bin(release, "python"), "-c", script], release, 120,
-                f"cannot read {release.name}'s migrations")
-    head, known = json.loads(out)
-    return head, frozenset(known)
+    """(head revision, every revision) of a release's migrations; asked once per venv (the
+    releases of a content-only push share one)."""
+    venv = (release / ".venv").resolve()
+    if venv not in _schemas:
+        script = ("import json; from inkwell.migrations import head_revision, known_revisions; "
+                  "print(json.dumps([head_revision(), sorted(known_revisions())]))")
+        out = _step([_bin(release, "python"), "-c", script], release, 120,
+                    f"cannot read {release.name}'s migrations")
+        head, known = json.loads(out)
+        _schemas[venv] = head, frozenset(known)
+    return _schemas[venv]
 
 
 def _point_current(layout: Layout, release: Path) -> None:
@@ -605,6 +695,7 @@ def prune(layout: Layout, keep: set[Path | None], log: Log) -> None:
             log(f"removed old release {old.name}" if not old.exists()
                 else f"could not remove old release {old.name}")
     prune_static(layout, log)
+    prune_venvs(layout, log)
 
 
 def prune_unfinished(layout: Layout, log: Log) -> None:
