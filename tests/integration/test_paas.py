@@ -13,7 +13,7 @@ so that the app folder and HOME are read-only and only TMPDIR is writable. Reque
 the router sends them. Not played: the buildpack's own Python build and pip upgrade, a real
 router, a real PaaS. pip's cache is used (the buildpack passes --no-cache-dir) to keep it fast.
 
-Cost: about 100-120 s on a shared 2-core machine, 55-75 s of it the build (a venv, ~50 wheels
+Cost: 70-120 s measured on a shared 2-core machine, 33-77 s of it the build (a venv, ~50 wheels
 from pip's cache, Inkwell, the .gz files); then three releases, two gunicorn starts.
 """
 
