@@ -14,7 +14,7 @@ the router sends them. Not played: the buildpack's own Python build and pip upgr
 router, a real PaaS. pip's cache is used (the buildpack passes --no-cache-dir) to keep it fast.
 
 Cost: 70-120 s measured on a shared 2-core machine, 33-77 s of it the build (a venv, ~50 wheels
-from pip's cache, Inkwell, the .gz files); then three releases, two gunicorn starts.
+from pip's cache, Inkwell, the .gz files); then eight release runs and two gunicorn starts.
 """
 
 from __future__ import annotations
