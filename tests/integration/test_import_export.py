@@ -345,3 +345,27 @@ def test_importing_an_export_changes_nothing(app, import_posts, tmp_path):
     with app.app_context():
         again = import_path(second, app.config["IMPORT_MAX_FILE_SIZE"])
     assert len(again.unchanged) == 4
+
+
+def test_inkwell_import_stores_figures_and_skips_a_file_whose_figure_is_missing(
+        app, import_posts):
+    from io import BytesIO
+
+    from PIL import Image
+
+    from inkwell.models import Media
+
+    image = BytesIO()
+    Image.new("RGB", (600, 300), (5, 6, 7)).save(image, "PNG")
+    report = import_posts({
+        "with-figure/index.md": "---\ntitle: Figure\n---\n\n![Fig. 1](fig.png)\n",
+        "with-figure/fig.png": image.getvalue(),
+        "broken.md": "---\ntitle: Broken\n---\n\nText.\n\n![gone](gone.png)\n",
+    })
+    assert len(report.errors) == 1 and "broken.md:7: the figure 'gone.png' does not exist" \
+        in report.errors[0]
+    [post] = posts(app)
+    assert post.slug == "with-figure" and "<picture>" in post.body_html
+    assert post.source_path is None  # `inkwell import` owns nothing: the browser may edit it
+    with app.app_context():
+        assert db.session.query(Media).count() == 1
