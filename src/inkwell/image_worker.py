@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from .image_rules import ImageRejected
 
@@ -43,7 +44,7 @@ def process_upload(data: bytes, filename: str, budget: Budget):
                           "max_frames": budget.max_frames, "memory": budget.memory,
                           "seconds": budget.seconds}).encode()
     try:  # the wall clock too: a child asleep or blocked uses no CPU time
-        run = subprocess.run([sys.executable, "-m", "inkwell.image_worker"],
+        run = subprocess.run([python(), "-m", "inkwell.image_worker"],
                              input=request + b"\n" + data, capture_output=True,
                              timeout=budget.seconds * 2 + 10)
     except subprocess.TimeoutExpired:  # run() has killed the child (by its PID) and reaped it
@@ -67,6 +68,13 @@ def process_upload(data: bytes, filename: str, budget: Budget):
         offset += size or 0
         done.files[name] = (suffix, content_type, blob)
     return done
+
+
+def python() -> str:
+    """This environment's Python: sys.executable, except under uWSGI (where it names uwsgi)."""
+    if Path(sys.executable).name.startswith("python"):
+        return sys.executable
+    return str(Path(sys.prefix) / "bin" / "python3")
 
 
 def _child() -> None:

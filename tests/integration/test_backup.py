@@ -48,7 +48,7 @@ def _webp(size: tuple[int, int]) -> bytes:
 
 
 MEDIA = {f"{STEM}.webp": _webp((640, 480)), f"{STEM}-480.webp": _webp((480, 360))}
-SKIP = {"user_sessions", "site_state"}
+SKIP = {"user_sessions", "site_state", "sign_in_attempts"}
 
 
 def fill(app, folder: Path) -> None:

@@ -193,3 +193,50 @@ def test_nginx_serves_only_image_types_from_the_media_store(stack):
     assert served.status == 200
     assert served.headers["Content-Type"] == "image/png"  # whatever is inside, never a page
     assert served.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_upload_under_uwsgi_is_decoded_in_its_own_child_process(tmp_path):
+    """Under uWSGI sys.executable names uwsgi, not Python: the image worker must still start."""
+    import shutil
+    import tempfile
+
+    from inkwell.config import new_secret_key
+    from inkwell.deploy import uwsgi
+    from inkwell.deploy.stack import Stack
+
+    from ..services import free_port, missing, need_binary
+    from .admin_support import Browser, create_admin
+
+    need_binary("nginx")
+    need_binary("uwsgi")
+    if uwsgi.embedded_python() is None:
+        missing("uWSGI's python3 plugin is not installed (apt install uwsgi-plugin-python3)")
+    folder = Path(tempfile.mkdtemp(prefix="inkwell-uwsgi-upload-"))
+    folder.chmod(0o755)  # nginx's workers (www-data, as root) read the media folder
+    running = Stack(
+        app_dir=folder, run_dir=folder / "run", http_port=free_port(), https_port=free_port(),
+        log_to_files=True, server="uwsgi",
+        nginx_user="www-data www-data" if __import__("os").geteuid() == 0 else None,
+        extra_env={"INKWELL_INSTANCE_PATH": str(folder / "instance"),
+                   "DATABASE_URL": f"sqlite:///{folder / 'instance' / 'inkwell.sqlite3'}",
+                   "MEDIA_ROOT": str(folder / "instance" / "media"), "MEDIA_BACKEND": "local",
+                   "SECRET_KEY": new_secret_key(), "WEB_CONCURRENCY": "1"},
+    )
+    try:
+        with running as stack:
+            assert create_admin(stack.env).returncode == 0
+            author = Browser(stack.https_url)
+            author.verify, author.trust_env = str(stack.ca_file), False
+            author.headers["Referer"] = f"{stack.https_url}/admin/"
+            assert author.login().status_code == 302
+            token = csrf_token(author.get("/admin/media/").text)
+            png = io.BytesIO()
+            Image.new("RGB", (600, 400), (10, 200, 30)).save(png, "PNG")
+            stored = author.post("/admin/media/upload", files={"file": ("p.png", png.getvalue())},
+                                 headers={"X-CSRFToken": token, "Accept": "application/json"})
+            assert stored.status_code == 201, stored.text[:300]
+            refused = author.post("/admin/media/upload", files={"file": ("g.gif", gif(2, 65_535))},
+                                  headers={"X-CSRFToken": token, "Accept": "application/json"})
+            assert refused.status_code == 400, refused.text[:300]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
