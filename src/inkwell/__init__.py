@@ -26,7 +26,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=os.path.abspath(instance_folder(os.getcwd())))
     app.jinja_environment = TemplateEnvironment
     app.config.update(load_settings(app.instance_path, overrides))
-    os.makedirs(app.instance_path, exist_ok=True)
+    try:
+        os.makedirs(app.instance_path, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(
+            f"the instance folder {app.instance_path} cannot be made ({e.strerror}): set "
+            "INKWELL_INSTANCE_PATH to a folder this user may write"
+        ) from None
     cache = compiled_templates(app.instance_path)
     app.jinja_options = {**app.jinja_options, "bytecode_cache": cache}
     app.session_interface = SessionCookie()

@@ -101,3 +101,15 @@ def test_an_address_that_cannot_be_parsed_is_a_message(tmp_path, monkeypatch, na
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
         create_app({"INKWELL_ENV": "testing"})
+
+
+def test_an_instance_folder_that_cannot_be_made_names_the_setting(tmp_path, monkeypatch):
+    from inkwell import create_app
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("INKWELL_INSTANCE_PATH", str(blocker / "instance"))
+    monkeypatch.setenv("INKWELL_ENV", "development")
+    monkeypatch.setenv("SECRET_KEY", "a-development-key-long-enough-for-the-check-0123456789")
+    with pytest.raises(ConfigError, match="INKWELL_INSTANCE_PATH"):
+        create_app()
