@@ -379,3 +379,52 @@ def test_render_refuses_a_socket_nginx_cannot_reach_and_a_bad_user(tmp_path):
             cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert done.returncode == 1 and says in done.stderr, done.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_make_stack_with_uwsgi_serves_and_stops_on_ctrl_c(tmp_path):
+    """`inkwell deploy stack --server uwsgi`, what `make stack STACK_SERVER=uwsgi` runs."""
+    import http.client
+    import ssl
+
+    need_binary("nginx")
+    need_binary("uwsgi")
+    http_port, https_port = free_port(), free_port()
+    env = {**os.environ, "SECRET_KEY": new_secret_key(), "WEB_CONCURRENCY": "1",
+           "INKWELL_INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": "",
+           "MEDIA_ROOT": str(tmp_path / "instance" / "media"), "MEDIA_BACKEND": "local",
+           "CONTENT_DIR": str(REPO / "content")}
+    proc = subprocess.Popen(
+        [str(BIN / "inkwell"), "deploy", "stack", "--server", "uwsgi",
+         "--http-port", str(http_port), "--https-port", str(https_port),
+         "--run-dir", str(tmp_path / "run")],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = ""
+        while "e.g. curl" not in banner:
+            line = proc.stdout.readline()
+            assert line, banner
+            banner += line
+        assert f"unix:{tmp_path / 'run' / 'uwsgi.sock'}   uWSGI" in banner
+        context = ssl.create_default_context(cafile=str(tmp_path / "run" / "ca.pem"))
+        conn = http.client.HTTPSConnection("127.0.0.1", https_port, context=context, timeout=30)
+        conn.request("GET", "/posts/welcome/")
+        answer = conn.getresponse()
+        assert answer.status == 200 and b"Welcome" in answer.read()
+        conn.close()
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Stopping nginx and uwsgi..." in output and "Stopped." in output
+    assert not uwsgi.running(tmp_path / "run" / uwsgi.INI_FILE)
+
+
+def test_make_stack_passes_the_server_on_and_an_unknown_one_is_refused(tmp_path):
+    dry = subprocess.run(["make", "-n", "-s", "-C", str(REPO), "stack", "STACK_SERVER=uwsgi"],
+                         capture_output=True, text=True, timeout=60)
+    assert re.search(r"inkwell deploy stack .*--server uwsgi", dry.stdout, re.S), dry.stdout
+    done = subprocess.run([str(BIN / "inkwell"), "deploy", "stack", "--server", "bjoern"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "'bjoern' is not one of 'gunicorn', 'uwsgi'" in done.stderr
+    assert not (tmp_path / "instance").exists()
