@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import SecurityError
+from werkzeug.wsgi import get_host
 
 UNKNOWN_HOST = b"This server does not serve that host name.\n"
 
@@ -26,21 +28,23 @@ def register(app: Flask) -> None:
 
 
 class KnownHostsOnly:
-    """WSGI middleware: a 400 for a Host header (port aside) that is not one of `names`."""
+    """WSGI middleware: a 400 for a Host header that is not one of `names`, judged exactly as
+    Flask judges TRUSTED_HOSTS (werkzeug's get_host), so that no request Flask would refuse
+    (without a URL adapter: a 500 on the error page) gets through."""
 
     def __init__(self, app: Callable, names: Iterable[str]) -> None:
         self.app = app
-        self.names = {name.lower() for name in names}
+        self.names = list(names)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        name = host.lower() if host.endswith("]") else host.rpartition(":")[0] or host
-        if name.lower() in self.names:
-            return self.app(environ, start_response)
-        start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
-                                           ("Content-Length", str(len(UNKNOWN_HOST))),
-                                           ("Cache-Control", "no-store")])
-        return [UNKNOWN_HOST]
+        try:
+            get_host(environ, trusted_hosts=self.names)
+        except SecurityError:
+            start_response("400 Bad Request", [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(UNKNOWN_HOST))), ("Cache-Control", "no-store")])
+            return [UNKNOWN_HOST]
+        return self.app(environ, start_response)
 
 
 def _path_only_location(response: Response) -> Response:
