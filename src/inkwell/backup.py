@@ -437,11 +437,12 @@ def restore(path: Path, force: bool = False) -> Checked:
     before = set(store.keys())
     written = []
     try:  # the files first: if anything then fails, the new files are taken away again
-        for key, data in open_media(checked):
-            store.save(key, data, checked.content_types[key])
-            written.append(key)
-        _insert_rows(checked, [t for t in _tables() if t.name in present], present)
-    except BaseException as e:  # every failure, Ctrl-C too: a failed restore leaves no files
+        with _terminated_cleanly():
+            for key, data in open_media(checked):
+                store.save(key, data, checked.content_types[key])
+                written.append(key)
+            _insert_rows(checked, [t for t in _tables() if t.name in present], present)
+    except BaseException as e:  # every failure, Ctrl-C and SIGTERM too: no files left behind
         db.session.rollback()
         for key in set(written) - before:
             with suppress(Exception):

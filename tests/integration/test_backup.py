@@ -547,3 +547,31 @@ def test_a_restore_that_fails_while_writing_rows_takes_its_files_away(app, runne
     monkeypatch.setattr(backup, "_after_insert", fails)
     _refused_and_nothing_written(tmp_path, good, "the restore failed and was undone: "
                                  "RecursionError")
+
+
+def test_a_restore_stopped_half_way_takes_its_files_away(app, runner, tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM, which restore turns into the same) after the first file is written:
+    the restore stops, and the file it wrote is gone."""
+    from inkwell.storage.local import LocalStore
+
+    fill(app, tmp_path / "posts")
+    good = tmp_path / "good.tar.gz"
+    assert runner.invoke(args=["backup", str(good)]).exit_code == 0
+    save = LocalStore.save
+    saved = []
+
+    def interrupted(self, key, data, content_type):
+        if saved:
+            raise KeyboardInterrupt
+        save(self, key, data, content_type)
+        saved.append(key)
+
+    monkeypatch.setattr(LocalStore, "save", interrupted)
+    with target(tmp_path, f"sqlite:///{tmp_path / 't.sqlite3'}") as restored:
+        with restored.app_context(), pytest.raises(KeyboardInterrupt):
+            from inkwell.backup import restore
+
+            restore(good)
+        assert saved
+        with restored.app_context():
+            assert not list(get_store().keys())
