@@ -249,6 +249,8 @@ def test_doctor_finds_nothing_wrong_on_a_working_stack(stack):
 
 
 def test_doctor_uwsgi_not_running(stack):
+    cached = "/tags/inkwell/"
+    assert fetch(stack, cached).status == 200
     stack.stop_app()
     # Its vacuum removes the socket, except after a graceful reload (uWSGI 2.0 then no longer
     # knows the socket's inode and leaves it: that case is the killed uWSGI's below).
@@ -256,6 +258,9 @@ def test_doctor_uwsgi_not_running(stack):
     try:
         answer = fetch(stack, f"/search?q={uuid.uuid4().hex}")
         assert answer.status == 502 and "Back in a moment" in answer.text
+        time.sleep(4)  # CACHE_MAX_AGE=3: only a stale copy is left, and readers still get it
+        stale = fetch(stack, cached)
+        assert stale.status == 200 and stale.headers["X-Cache-Status"] == "STALE"
         status, report = doctor(stack)
         assert status == 1
         assert f"FAIL uWSGI is not running: its socket {stack.settings.uwsgi_socket} does not " \
