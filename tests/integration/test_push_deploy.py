@@ -397,15 +397,15 @@ def test_a_push_with_a_bad_front_matter_line_is_refused_and_changes_nothing(site
 
 @pytest.mark.parametrize("link, made", [
     ("../../../../../../etc/passwd", None),
-    ("leak.png", "symlink"),
+    ("secrets.png", "../../.env"),  # inside the tree, but the release's .env is shared/.env
     ("missing.png", None),
 ])
 def test_a_figure_outside_the_content_folder_or_missing_is_refused(site, link, made):
     _git("reset", "-q", "--hard", site.deployed_commit(), cwd=site.work)
     before = _site_state(site)
     post = site.work / "content" / "posts" / "leaky.md"
-    if made == "symlink":
-        (post.parent / link).symlink_to("/etc/hostname")
+    if made:
+        (post.parent / link).symlink_to(made)
     post.write_text(f"---\ntitle: Leaky\n---\n\nText.\n\n![x]({link})\n")
     pushed = site.commit(f"a figure: {link}")
     done = site.push()
@@ -413,7 +413,21 @@ def test_a_figure_outside_the_content_folder_or_missing_is_refused(site, link, m
     assert "content/posts/leaky.md:7: the figure" in done.stderr, done.stderr
     assert ("outside the content folder" if made or ".." in link else "does not exist") \
         in done.stderr
+    assert "SECRET_KEY" not in done.stderr
     assert site.deployed_commit() != pushed
+    assert _site_state(site) == before
+
+
+def test_a_symlink_to_an_absolute_path_is_refused_before_anything(site):
+    _git("reset", "-q", "--hard", site.deployed_commit(), cwd=site.work)
+    before = _site_state(site)
+    post = site.work / "content" / "posts" / "leaky.md"
+    (post.parent / "host.png").symlink_to("/etc/hostname")
+    post.write_text("---\ntitle: Leaky\n---\n\n![x](host.png)\n")
+    site.commit("a figure linked to /etc/hostname")
+    done = site.push()
+    assert done.returncode != 0
+    assert "'content/posts/host.png' is a link to an absolute path" in done.stderr, done.stderr
     assert _site_state(site) == before
 
 
