@@ -35,8 +35,12 @@ class KnownHostsOnly:
     def __init__(self, app: Callable, names: Iterable[str]) -> None:
         self.app = app
         self.names = list(names)
+        self.known: set[str] = set()  # Host headers already judged good (~15 us each time)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        header = environ.get("HTTP_HOST")
+        if header in self.known:
+            return self.app(environ, start_response)
         try:
             get_host(environ, trusted_hosts=self.names)
         except SecurityError:
@@ -44,6 +48,8 @@ class KnownHostsOnly:
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(UNKNOWN_HOST))), ("Cache-Control", "no-store")])
             return [UNKNOWN_HOST]
+        if header and len(self.known) < 64:  # a few names and ports; never grows without end
+            self.known.add(header)
         return self.app(environ, start_response)
 
 
