@@ -250,3 +250,26 @@ def test_the_editor_shows_a_file_owned_post_and_refuses_to_change_it(app, conten
     deleted = client.post(f"/admin/posts/{post_id}/delete", data={"csrf_token": token})
     assert deleted.status_code == 409 and "Not deleted" in deleted.text
     assert b"From a file." in client.get("/posts/owned/").data
+
+
+def test_a_file_that_changes_its_slug_keeps_its_post_and_slugs_can_move_between_files(
+        app, content):
+    a = write(content, "posts/a.md", "---\ntitle: A\nslug: first\n---\n\nA.\n")
+    b = write(content, "posts/b.md", "---\ntitle: B\nslug: second\n---\n\nB.\n")
+    run_import(app, content)
+    with app.app_context():
+        ids = dict(db.session.execute(select(Post.slug, Post.id)).all())
+    a.write_text("---\ntitle: A\nslug: renamed\n---\n\nA.\n")
+    report = run_import(app, content)
+    assert not report.errors and not report.created and not report.unpublished
+    with app.app_context():
+        assert dict(db.session.execute(select(Post.slug, Post.id)).all()) == {
+            "renamed": ids["first"], "second": ids["second"]}
+    # Two files swap slugs in one push: each URL keeps answering, with the other file's text.
+    a.write_text("---\ntitle: A\nslug: second\n---\n\nA.\n")
+    b.write_text("---\ntitle: B\nslug: renamed\n---\n\nB.\n")
+    report = run_import(app, content)
+    assert not report.errors, report.errors
+    client = app.test_client()
+    assert b"A." in client.get("/posts/second/").data
+    assert b"B." in client.get("/posts/renamed/").data

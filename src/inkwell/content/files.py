@@ -189,12 +189,17 @@ class _Import:
             return
         self.figures.load({link.file for source in sources for link in source.figures})
         tags = TagCache()
+        wanted = {source.key for source in sources}
         matched: set[int] = set()
         batch: list[Post] = []
         for source in sources:
-            post = by_path.get(source.relative) if self.owned else None
-            if post is None or (post.kind, post.slug) != source.key and source.key in existing:
-                post = existing.get(source.key)
+            # By slug first (the URL is the post's identity); else the post its file made
+            # before, under a slug no file asks for any more (the file changed its slug).
+            post = existing.get(source.key)
+            if post is None and self.owned:
+                post = by_path.get(source.relative)
+                if post is not None and (post.kind, post.slug) in wanted:
+                    post = None
             if post is not None:
                 matched.add(id(post))
             added = len(self.figures.added)
@@ -210,7 +215,6 @@ class _Import:
                 self.figures.discard_since(added)
                 continue
             if written is not None:
-                existing[source.key] = written
                 matched.add(id(written))
                 batch.append(written)
                 if len(batch) >= _BATCH_SIZE:
