@@ -215,8 +215,10 @@ class Stack:
         user, group = uwsgi.current_user_and_group()
         if self.nginx_user:
             group = self.nginx_user.split()[-1]
-        self.settings = replace(self.settings, uwsgi_socket=self.run_dir / "uwsgi.sock",
-                                user=user, web_group=group)
+        socket_path = self.run_dir / "uwsgi.sock"
+        uwsgi.check_socket_path(socket_path, "the stack's socket (a shorter --run-dir helps)")
+        self.settings = replace(self.settings, uwsgi_socket=socket_path, user=user,
+                                web_group=group)
         self.env["INKWELL_UWSGI_SOCKET"] = str(self.settings.uwsgi_socket)  # for inkwell doctor
         checkout = Path(__file__).resolve().parents[3]  # its lock files make uWSGI's venv
         venv = uwsgi.venv_for_uwsgi(self.settings.venv_bin.parent, checkout)
