@@ -406,6 +406,8 @@ def instance_env(folder: Path, database_url: str | None = None) -> dict[str, str
         "INKWELL_INSTANCE_PATH": str(folder / "instance"),
         "DATABASE_URL": database_url or f"sqlite:///{folder / 'bench.sqlite3'}",
         "SITE_URL": "http://blog.example",
+        # The repository's content folder: `inkwell setup` imports the welcome post from it.
+        "CONTENT_DIR": str(ROOT / "content"),
     }
 
 

@@ -20,6 +20,8 @@ from inkwell.deploy.stack import Stack
 
 from ..services import free_port, need_binary
 
+REPO = Path(__file__).resolve().parents[2]
+
 CACHE_SECONDS = 3
 UPLOAD_LIMIT = 1024 * 1024
 PAGES = [
@@ -45,6 +47,8 @@ def stack_in(folder: Path, **env: str) -> Stack:
             "MEDIA_BACKEND": "local",
             "SECRET_KEY": new_secret_key(),
             "WEB_CONCURRENCY": "2",
+            # The repository's content folder: `inkwell setup` imports the welcome post from it.
+            "CONTENT_DIR": str(REPO / "content"),
             **env,
         },
     )
