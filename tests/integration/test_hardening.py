@@ -146,6 +146,18 @@ def test_feed_and_sitemap_write_four_digit_years(app, client, import_posts):
     assert "<lastmod>0005-01-02</lastmod>" in client.get("/sitemap.xml").text
 
 
+def test_the_editor_refuses_a_publish_date_out_of_range(app, author):
+    token = csrf_token(author.get("/admin/posts/new").text)
+    for when in ("9999-12-31T00:00", "0001-01-01T00:00"):
+        response = author.post("/admin/posts/new", data={
+            "csrf_token": token, "title": f"Dated {when}", "slug": f"dated-{when[:4]}",
+            "body": "Text.", "publish_at": when, "publish": "1"})
+        assert response.status_code == 400, when
+        assert "between 1900-01-01 and 2100-12-31" in response.text
+    with app.app_context():
+        assert db.session.scalar(select(Post).where(Post.title.startswith("Dated"))) is None
+
+
 # --- 8 and 12, through nginx (make stack): only the site's name, only image types under /media/ --
 
 

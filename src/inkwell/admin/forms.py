@@ -14,6 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from ..content.frontmatter import EARLIEST_DATE, LATEST_DATE
 from ..content.limits import (
     MAX_DESCRIPTION_LENGTH,
     MAX_SLUG_LENGTH,
@@ -71,6 +72,11 @@ class PostForm(FlaskForm):
     publish = SubmitField("Publish now")
     schedule = SubmitField("Schedule")
     unpublish = SubmitField("Unpublish")
+
+    def validate_publish_at(self, field) -> None:
+        if field.data and not EARLIEST_DATE <= field.data <= LATEST_DATE:  # as imports (issue 15)
+            raise ValidationError(f"Pick a date between {EARLIEST_DATE:%Y-%m-%d} and "
+                                  f"{LATEST_DATE:%Y-%m-%d}.")
 
     def validate_slug(self, field) -> None:
         if field.data and slugify(field.data) != field.data:
