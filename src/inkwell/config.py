@@ -224,7 +224,6 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
     settings["TRUSTED_HOSTS"] = trusted_hosts(settings["SITE_URL"],
                                               os.environ.get("TRUSTED_HOSTS", ""))
     settings["PERMANENT_SESSION_LIFETIME"] = settings["SESSION_MAX_AGE"]
-    settings["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"
     if env == "production":
         settings["SESSION_COOKIE_NAME"] = PRODUCTION_SESSION_COOKIE
     settings.update(overrides)
