@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checks import Checks
-from .guide import Guide
+from .guide import Guide, guide_blocks
 from .web import Load, Reader, certificate, issuer
 
 DOMAIN = "blog.example.test"
@@ -368,6 +368,40 @@ def compose_stack(checks: Checks, guide: Guide, stack: Stack, measures: dict) ->
         return "RestartCount 0"
 
     checks.run("nginx did not restart", nginx_never_restarted)
+    checks.run("your own certificate, mounted by the guide's override: nginx serves it",
+               lambda: own_certificate(guide, stack))
+
+
+def own_certificate(guide: Guide, stack: Stack) -> str:
+    """The guide's compose.override.yaml for a certificate of your own, added to the test's."""
+    import trustme
+    import yaml
+
+    ca = trustme.CA(organization_name="Your own CA")
+    certs = guide.project / "certs"
+    certs.mkdir()
+    leaf = ca.issue_cert(DOMAIN)
+    (certs / "fullchain.pem").write_bytes(b"".join(p.bytes() for p in leaf.cert_chain_pems))
+    leaf.private_key_pem.write_to_path(str(certs / "privkey.pem"))
+    (guide_override,) = guide_blocks("yaml")
+    override = yaml.safe_load(OVERRIDE + NAME_RESOLVES.format(domain=DOMAIN))
+    for service, settings in yaml.safe_load(guide_override)["services"].items():
+        ours = override["services"].setdefault(service, {})
+        for key, value in settings.items():
+            ours[key] = ours.get(key, []) + value if isinstance(value, list) else value
+    (guide.project / "compose.override.yaml").write_text(yaml.safe_dump(override))
+    guide.run(UP, timeout=300)
+    stack.wait_until_up()
+    # certbot starts again with the volumes changed: it must leave the files alone (no lineage:
+    # "leaving it alone"; the one from earlier in this run: not due, so no copy over them).
+    deadline = time.monotonic() + 60
+    while not re.search(r"leaving it alone|not yet due for renewal",
+                        log := stack.logs("certbot", 20)):
+        assert time.monotonic() < deadline, f"certbot said nothing:\n{log}"
+        time.sleep(2)
+    cert = stack.presented()
+    assert "Your own CA" in issuer(cert), f"nginx presents {issuer(cert)}:\n{log}"
+    return f"issuer {issuer(cert)}"[:120]
 
 
 def cleanup(guide: Guide) -> None:

@@ -76,9 +76,12 @@ class HostState:
                 subprocess.run(["ip", "link", "delete", link], capture_output=True)
                 undone.append(f"link {link}")
         for path, value in self.sysctls.items():
+            # bridge-nf-call-* appear when dockerd loads br_netfilter (on, by default): with no
+            # such module before, bridged traffic skipped iptables, which "0" restores.
+            value = "0\n" if value is None and _read(path) is not None else value
             if value is not None and _read(path) != value:
                 Path(path).write_text(value)
-                undone.append(f"{path}={value}")
+                undone.append(f"{path}={value.strip()}")
         return undone
 
 

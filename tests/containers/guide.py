@@ -22,8 +22,8 @@ PRELUDE = (
 )
 
 
-def guide_blocks() -> list[str]:
-    return re.findall(r"```sh\n(.*?)```", GUIDE.read_text(), re.S)
+def guide_blocks(language: str = "sh") -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", GUIDE.read_text(), re.S)
 
 
 def guide_commands() -> set[str]:

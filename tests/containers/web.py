@@ -8,11 +8,14 @@ import socket
 import ssl
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+
+# Unverified on purpose (see Reader); the warning would repeat for every GET of the load.
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
 class _SiteNameAdapter(HTTPAdapter):
@@ -50,9 +53,7 @@ class Reader(requests.Session):
         kwargs.setdefault("timeout", 30)
         if url.startswith("/"):
             url = self.base + url
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # InsecureRequestWarning: see the class docstring
-            return super().request(method, url, *args, **kwargs)
+        return super().request(method, url, *args, **kwargs)
 
 
 def certificate(domain: str, https_port: int):
