@@ -84,7 +84,7 @@ def test_post_page_shows_rendered_html_tags_and_meta(client, site):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<strong>Jupiter</strong>" in html
-    assert "<table>" in html
+    assert "<table tabindex=\"0\">" in html
     assert 'href="/tags/astronomy/"' in html
     assert '<link rel="canonical" href="http://blog.example/posts/first-light/">' in html
     assert '<meta property="og:title" content="First light">' in html

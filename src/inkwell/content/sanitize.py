@@ -77,6 +77,8 @@ _OPTIONS: dict = {
     "url_schemes": _URL_SCHEMES,
     "link_rel": "noopener noreferrer",
     "strip_comments": True,
+    # Code blocks and tables scroll sideways when wide: a keyboard must be able to focus them.
+    "set_tag_attribute_values": {"pre": {"tabindex": "0"}, "table": {"tabindex": "0"}},
 }
 _cleaner = nh3.Cleaner(**_OPTIONS)
 # The filter is a Python call per attribute (a third of the cost), so only pay it for srcset.
