@@ -1,8 +1,11 @@
 """The public site: what anonymous readers see."""
 
+import html
+import re
 from datetime import datetime
 from functools import partial
 from types import SimpleNamespace
+from urllib.parse import urljoin
 
 from flask import Blueprint, current_app, request, url_for
 
@@ -51,6 +54,24 @@ def _date_filters(state) -> None:
     # RFC 3339 (feeds, sitemap, <time>): strftime's %Y does not pad a year below 1000.
     state.app.jinja_env.filters["iso_datetime"] = feeds.rfc3339_datetime
     state.app.jinja_env.filters["iso_date"] = feeds.rfc3339_date
+
+
+# Sanitized HTML (content/sanitize.py) always double-quotes attributes and escapes quotes in them,
+# and only <img> may carry src: the first match is the post's first image.
+_FIRST_IMG_SRC = re.compile(r'<img\b[^>]*?\ssrc="([^"]+)"')
+
+
+def first_image_url(body_html: str, site_url: str) -> str:
+    """The absolute URL of the first image in a post's stored HTML ('' when it has none),
+    for og:image: relative media URLs are joined to SITE_URL."""
+    found = _FIRST_IMG_SRC.search(body_html)
+    return urljoin(site_url + "/", html.unescape(found[1])) if found else ""
+
+
+@bp.record_once
+def _image_filter(state) -> None:
+    site_url = state.app.config["SITE_URL"]
+    state.app.jinja_env.filters["first_image_url"] = partial(first_image_url, site_url=site_url)
 
 
 def _site_links() -> SimpleNamespace:
