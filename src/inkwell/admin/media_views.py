@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import error_response, wants_json
 from ..extensions import db
@@ -54,6 +55,21 @@ def _refuse(message: str):
         return {"error": "Bad request", "message": message}, 400
     flash(message, "error")
     return redirect(url_for("admin.media_library")), 303
+
+
+def size_limit_text() -> str:
+    """MAX_CONTENT_LENGTH for people: '10 MB', '1.5 MB', '512 KB'."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit < 1024 * 1024:
+        return f"{limit / 1024:.0f} KB"
+    return f"{limit / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_e: RequestEntityTooLarge):
+    # Werkzeug's own words ("The data value transmitted exceeds the capacity limit.") name no limit.
+    what = "file" if request.endpoint == "admin.upload" else "request"
+    return error_response(413, f"The {what} is too large (max {size_limit_text()}).")
 
 
 @bp.post("/media/upload")
