@@ -66,11 +66,10 @@ def run() -> int:
     pebble: Pebble | None = None
     keep = os.environ.get("VM_KEEP") == "1"
     try:
-        cached = report.check("guest image (cached by its recipe's hash)",
-                              lambda: _image(report))
-        if cached is None:
+        if not report.check("guest image (cached by its recipe's hash)", lambda: _image(report)):
             return report.finish(started)
-        machine = Machine(cached, folder / "guest")
+        assert report.image is not None
+        machine = Machine(report.image, folder / "guest")
         pebble = Pebble(folder / "pebble", http01_port=machine.http_port)
         Scenario(machine, pebble, report, folder).run()
     except KeyboardInterrupt:

@@ -95,7 +95,7 @@ class Load:
         wrk = shutil.which("wrk")
         if wrk is None:
             raise RuntimeError("wrk is not installed")
-        argv = [wrk, "-t1", f"-c{connections}", "-d3600s", "--timeout", "60s",
+        argv = [wrk, "-t1", f"-c{connections}", "-d3600s", "--latency", "--timeout", "60s",
                 "-H", f"Host: {HOST}"]
         for header in headers:
             argv += ["-H", header]
