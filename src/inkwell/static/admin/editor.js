@@ -1,5 +1,6 @@
-// The post editor: live preview rendered by the server (the same pipeline as published posts)
-// and image upload by button or drag-and-drop, inserting the Markdown at the cursor.
+// The post editor: live preview rendered by the server (the same pipeline as published posts),
+// image upload by button or drag-and-drop (asking for the image's description, inserting the
+// Markdown at the cursor), and a warning before leaving the page with unsaved edits.
 // Loaded with defer after js/charts.js; no inline script anywhere because the CSP forbids it.
 "use strict";
 
@@ -72,10 +73,23 @@
     body.dispatchEvent(new Event("input"));
   }
 
+  // MAX_UPLOAD_SIZE, checked here too so a too-large file is refused before it is sent.
+  var maxBytes = Number(body.getAttribute("data-upload-max-bytes")) || 0;
+
+  function megabytes(bytes) { return (Math.round(bytes / 104857.6) / 10) + " MB"; }
+
   function upload(files) {
     Array.prototype.forEach.call(files, function (file) {
+      if (maxBytes && file.size > maxBytes) {
+        say(file.name + ": the file is too large (" + megabytes(file.size) + "; max " + megabytes(maxBytes) + ").");
+        return;
+      }
+      // Alt text: what a reader who cannot see the image needs to know. Cancel: nothing is uploaded.
+      var description = window.prompt("Describe " + file.name + " for readers who cannot see it (alt text):", "");
+      if (description === null) { say("Upload of " + file.name + " cancelled."); return; }
       var form = new FormData();
       form.append("file", file);
+      form.append("alt", description.trim());
       say("Uploading " + file.name + "…");
       post(body.getAttribute("data-upload-url"), form, false).then(function (json) {
         insertAtCursor(json.markdown);
@@ -85,6 +99,17 @@
       });
     });
   }
+
+  // Leaving with unsaved edits asks first; submitting the form (a save) is not leaving them.
+  var form = body.form;
+  var unsaved = Boolean(document.querySelector(".flash-error[role=alert]"));  // a refused save
+  form.addEventListener("input", function () { unsaved = true; });
+  form.addEventListener("submit", function () { unsaved = false; });
+  window.addEventListener("beforeunload", function (e) {
+    if (!unsaved) return;
+    e.preventDefault();
+    e.returnValue = "";  // older browsers need it set to show the prompt
+  });
 
   if (picker) picker.addEventListener("change", function () { upload(picker.files); picker.value = ""; });
   body.addEventListener("dragover", function (e) {
