@@ -15,7 +15,7 @@ import sqlite3
 import pytest
 from PIL import Image
 
-from inkwell import images
+from inkwell import image_worker
 from inkwell.content import render as markdown
 from inkwell.extensions import db
 
@@ -94,7 +94,8 @@ def test_saving_renders_before_taking_the_write_lock(author, probe, new):
 
 
 def test_an_upload_is_resized_without_holding_the_write_lock(author, probe):
-    seen = probe(images, "encode")
+    # The upload is decoded, resized and encoded by a child process (image_worker).
+    seen = probe(image_worker, "process_upload")
     token = csrf_token(author.get("/admin/media/").text)
     photo = image_bytes(Image.new("RGB", (1200, 800), "teal"), "JPEG")
     response = author.post(
