@@ -53,7 +53,8 @@ def _git(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProce
 
 
 def _get(address: str, path: str) -> tuple[int, bytes]:
-    conn = connection(address, timeout=10)
+    # A browser's patience, not a deadline: on a loaded host the restart's queue can wait > 10 s.
+    conn = connection(address, timeout=60)
     try:
         conn.request("GET", path, headers={"Host": "blog.example"})
         response = conn.getresponse()
@@ -454,3 +455,25 @@ def test_a_removed_file_unpublishes_its_post_and_leaves_browser_posts_alone(site
         kept = db.execute(
             "SELECT status, source_removed FROM posts WHERE slug = 'fresh'").fetchall()
     assert kept == [("draft", 1)]  # never deleted
+
+
+def test_a_push_with_a_migration_and_a_bad_file_goes_back_to_the_running_release(site):
+    """With a migration the import runs once the new release has migrated and come up; a
+    refused import then puts the running release back, its schema too."""
+    _git("reset", "-q", "--hard", site.deployed_commit(), cwd=site.work)
+    running, before = site.current(), site.deployed_commit()
+    tables = site.tables()
+    probe = site.work / "src/inkwell/migrations/versions/9001_probe.py"  # release two's
+    _write_migration(site.work, "9101", "9001" if probe.exists() else head_revision(),
+                     "CREATE TABLE content_probe (id INT)", "DROP TABLE content_probe")
+    (site.work / "content" / "posts" / "broken.md").write_text(
+        "---\ntitle: Broken\ndate: not a date: at all\n---\n\nText.\n")
+    pushed = site.commit("a migration and a bad front matter line")
+    done = site.push()
+    assert done.returncode != 0
+    assert "content/posts/broken.md:3:" in done.stderr, done.stderr
+    assert f"going back to {running}" in done.stderr
+    assert site.current() == running and _release_on_air(site.address) == running
+    assert site.deployed_commit() == before != pushed
+    assert site.tables() == tables  # content_probe migrated up, then down again
+    assert not any(name.endswith(pushed[:10]) for name in site.releases())
