@@ -16,6 +16,7 @@ def test_welcome_post_draws_its_chart_with_no_console_errors_and_no_third_party_
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("request", lambda r: hosts.add(urlparse(r.url).netloc))
         page.goto(base + "/posts/welcome/")
+        page.locator(".plotly-chart").scroll_into_view_if_needed()
         page.wait_for_selector(".plotly-chart .main-svg", timeout=15000)
         bars = page.locator(".plotly-chart .bars path").count()
         assert bars == 3
@@ -43,6 +44,7 @@ def test_charts_take_the_page_colours_in_dark_mode(browser, live_server, runner)
     try:
         with live_server() as base:
             page.goto(base + "/posts/welcome/")
+            page.locator(".plotly-chart").scroll_into_view_if_needed()
             page.wait_for_selector(".plotly-chart .main-svg", timeout=15000)
             background = page.evaluate(
                 "getComputedStyle(document.querySelector('.plotly-chart .main-svg'))"
@@ -54,5 +56,25 @@ def test_charts_take_the_page_colours_in_dark_mode(browser, live_server, runner)
             )
         assert background == "rgba(0, 0, 0, 0)"  # the page's dark background shows through
         assert tick == text and text != "rgb(0, 0, 0)"
+    finally:
+        context.close()
+
+
+def test_plotly_is_fetched_only_when_a_chart_comes_near_the_screen(browser, live_server, runner):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    context = browser.new_context(viewport={"width": 1280, "height": 400})
+    page = context.new_page()
+    try:
+        with live_server() as base:
+            urls: list[str] = []
+            page.on("request", lambda r: urls.append(r.url))
+            page.goto(base + "/posts/welcome/")
+            page.wait_for_load_state("networkidle")
+            top = page.locator(".plotly-chart").evaluate("e => e.getBoundingClientRect().top")
+            assert top > 2 * 400  # more than a screen below the one ahead that loading starts
+            assert not [u for u in urls if "plotly" in u]  # a reader who stops here pays nothing
+            page.locator(".plotly-chart").scroll_into_view_if_needed()
+            page.wait_for_selector(".plotly-chart .main-svg", timeout=15000)
+            assert len([u for u in urls if "plotly.min.js" in u]) == 1
     finally:
         context.close()
