@@ -275,13 +275,15 @@ def deploy(layout: Layout, commit: str, log: Log,
             previous = layout.current_release()
             # The content folder goes into the live database before the switch (a refused
             # import changes nothing); when the new release still has to migrate the schema
-            # (its service start does that), right after it comes up instead.
-            schema_ready = previous is not None and _schema(release)[0] == _database_revision(
-                release)
+            # (its service start does that), right after it comes up instead. The first
+            # release migrates and imports before it starts: nothing runs that could mind.
+            database = (_databases_at_build.pop(release, None) or _database_revision(release)
+                        if previous is not None else None)
+            schema_ready = previous is None or _schema(release)[0] == database
             if schema_ready:
                 publish_content(release, log)
-            switch(layout, target, release, previous, log)
-            if not schema_ready:
+            switch(layout, target, release, previous, log, database_was=database)
+            if not schema_ready and previous is not None:
                 _import_or_go_back(layout, target, release, previous, log)
         except BaseException:
             if layout.current_release() != release:  # never remove what `current` names
@@ -302,15 +304,13 @@ def publish_content(release: Path, log: Log) -> None:
     log(f"{imported} ({time.monotonic() - started:.1f} s)")
 
 
-def _import_or_go_back(layout: Layout, target: Target, release: Path, previous: Path | None,
+def _import_or_go_back(layout: Layout, target: Target, release: Path, previous: Path,
                        log: Log) -> None:
     """The import after a switch (the new release migrated the schema first): when it is
     refused, the previous release runs again (its schema too) and the push is refused."""
     try:
         publish_content(release, log)
     except DeployError as refused:
-        if previous is None:
-            raise
         log(f"going back to {previous.name}")
         switch(layout, target, previous, release, log)
         raise refused from None
@@ -366,8 +366,11 @@ def build(layout: Layout, commit: str, log: Log) -> Path:
             "starts")
         # Create the app as gunicorn would (same folder, same .env): a release that cannot
         # start, from a syntax error to a setting it refuses, is refused before any switch.
-        _step([_bin(release, "python"), "-c", "import inkwell.wsgi"], release, 180,
-              "the new release does not start")
+        # The same interpreter says which migrations the release has and where the database
+        # is (two interpreter starts fewer on a content-only push).
+        out = _step([_bin(release, "python"), "-c", _START_SCRIPT], release, 180,
+                    "the new release does not start")
+        _remember_schema(release, out)
         added = sum(publish_static(layout, r) for r in (layout.current_release(), release) if r)
         log(f"static files: {added} added to {layout.static_store}")
         (release / "REVISION").write_text(name + "\n")
@@ -554,12 +557,19 @@ def _step(argv: list[str], release: Path | None, timeout: int, failed: str) -> s
     return done.stdout
 
 
-def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log: Log) -> None:
-    """Make `to` current and restart; if it does not come up, go back to `came_from`."""
-    database_was = None
-    if came_from is not None:
+_ASK = "ask"
+
+
+def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log: Log,
+           database_was: str | None = _ASK) -> None:
+    """Make `to` current and restart; if it does not come up, go back to `came_from`.
+    `database_was`: the database's revision now, when the caller has just read it."""
+    if came_from is None:
+        database_was = None
+    else:
         _schema_for(to, leaving=came_from, log=log)  # may refuse: nothing has changed yet
-        database_was = _database_revision(came_from)
+        if database_was == _ASK:
+            database_was = _database_revision(came_from)
     _point_current(layout, to)
     problem = _restart_and_check(target, to.name, log)
     if problem is None:
@@ -625,20 +635,40 @@ def _database_revision(release: Path) -> str | None:
 
 
 _schemas: dict[Path, tuple[str, frozenset[str]]] = {}  # by venv: its files never change
+_SCHEMA_SCRIPT = ("import json; from inkwell.migrations import head_revision, known_revisions; "
+                  "print(json.dumps([head_revision(), sorted(known_revisions())]))")
 
 
 def _schema(release: Path) -> tuple[str, frozenset[str]]:
     """(head revision, every revision) of a release's migrations; asked once per venv (the
     releases of a content-only push share one)."""
-    venv = (release / ".venv").resolve()
-    if venv not in _schemas:
-        script = ("import json; from inkwell.migrations import head_revision, known_revisions; "
-                  "print(json.dumps([head_revision(), sorted(known_revisions())]))")
-        out = _step([_bin(release, "python"), "-c", script], release, 120,
-                    f"cannot read {release.name}'s migrations")
-        head, known = json.loads(out)
-        _schemas[venv] = head, frozenset(known)
-    return _schemas[venv]
+    if (release / ".venv").resolve() not in _schemas:
+        _remember_schema(release, _step([_bin(release, "python"), "-c", _SCHEMA_SCRIPT],
+                                        release, 120, f"cannot read {release.name}'s migrations"))
+    return _schemas[(release / ".venv").resolve()]
+
+
+# Creates the app as gunicorn does, then prints the release's migrations and the database's
+# revision (null when it cannot be read), as _SCHEMA_SCRIPT and _database_revision would.
+_START_SCRIPT = """import json
+from inkwell.wsgi import app
+from inkwell.migrations import current_revision, head_revision, known_revisions
+try:
+    from inkwell.extensions import db
+    with app.app_context():
+        database = current_revision(db.engine)
+except Exception:
+    database = None
+print(json.dumps([head_revision(), sorted(known_revisions()), database]))
+"""
+_databases_at_build: dict[Path, str | None] = {}
+
+
+def _remember_schema(release: Path, out: str) -> None:
+    answer = json.loads(out.strip().splitlines()[-1])
+    _schemas[(release / ".venv").resolve()] = answer[0], frozenset(answer[1])
+    if len(answer) > 2:
+        _databases_at_build[release] = answer[2]
 
 
 def _point_current(layout: Layout, release: Path) -> None:
