@@ -106,10 +106,13 @@ def _write_state(machine: Machine, pebble: Pebble) -> None:
     ca.write_text(pebble.root())
     STATE.write_text(json.dumps({
         "ssh_command": machine.ssh_command(),
+        "ssh_port": machine.ssh_port,
         "http_port": machine.http_port,
         "https_port": machine.https_port,
         "site_url": "https://blog.test",
         "ca_file": str(ca),
+        "acme_directory": pebble.directory,
+        "acme_ca_bundle": str(pebble.listener_ca),
         "deploy_remote": f"ssh://inkwell@127.0.0.1:{machine.ssh_port}/srv/inkwell/repo.git",
         "git_ssh_command": machine.git_ssh(),
         "pids": {"qemu": machine.pid, "pebble": list(pebble.pids)},
