@@ -44,6 +44,15 @@ def author(browser, site):
     context.close()
 
 
+def test_the_text_box_comes_right_after_the_title_above_the_fold(author, site):
+    author.goto(site.url + "/admin/posts/new")
+    title = author.locator("#title").bounding_box()
+    text = author.locator("#body").bounding_box()
+    slug = author.locator("#slug").bounding_box()
+    assert title["y"] < text["y"] < slug["y"]
+    assert text["y"] < 800 / 2  # at 1280x800, most of the screen is for writing
+
+
 def test_leaving_with_unsaved_edits_asks_and_a_save_turns_the_question_off(author, site):
     asked: list[str] = []
 

@@ -4,6 +4,8 @@ holds (long URLs, wide tables, long code lines), and axe finds nothing on any pu
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .axe import require_axe, violations
@@ -31,7 +33,7 @@ Donaudampfschifffahrtselektrizitätenhauptbetriebswerkbauunterbeamtengesellschaf
     "2026-01-06-plain.md": "---\ntitle: Plain words\ntags: [wide things]\n---\nJust words.\n",
 }
 PAGES = ("/", "/posts/long-lines/", "/tags/wide-things/", "/tags/", "/archive/",
-         "/search/?q=words")
+         "/search?q=words")
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def test_no_public_page_scrolls_sideways_on_a_phone(browser, server, width, sche
     page = context.new_page()
     try:
         for path in PAGES:
-            page.goto(server + path)
+            assert page.goto(server + path).status == 200, path
             wide = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
             assert wide[0] <= wide[1], (path, wide)
         page.goto(server + "/posts/long-lines/")
@@ -70,7 +72,7 @@ def test_axe_finds_no_violation_on_public_pages(browser, server, scheme):
     try:
         found = {}
         for path in PAGES:
-            page.goto(server + path)
+            assert page.goto(server + path).status == 200, path
             found[path] = violations(page)
         assert found == {path: [] for path in PAGES}
     finally:
@@ -94,3 +96,10 @@ def test_the_axe_check_itself_reports_what_it_should(browser):
         assert [v.split(":")[0] for v in violations(page)] == ["color-contrast"]
     finally:
         context.close()
+
+
+def test_search_results_say_when_each_post_was_published(page, server):
+    page.goto(server + "/search?q=words")
+    dates = page.locator(".results li time").all_inner_texts()
+    assert len(dates) == page.locator(".results li").count() >= 1
+    assert all(re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", d) for d in dates), dates
