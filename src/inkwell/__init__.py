@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported by create_app: `python -m inkwell.image_worker` needs none
+    from flask import Flask
 
 __version__ = "0.1.0"
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     """The application factory: read settings, bind extensions, register blueprints."""
+    from flask import Flask
     from sqlalchemy.exc import ArgumentError
     from werkzeug.middleware.proxy_fix import ProxyFix
 
