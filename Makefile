@@ -34,7 +34,14 @@ run: setup
 dev: setup
 	PORT=$(PORT) $(BIN)/flask --app inkwell run --debug --port $(PORT)
 
-test: $(STAMP)
+# axe-core (npm, pinned with its hash in tests/e2e/package-lock.json) for the accessibility checks
+# of the browser tests; without npm they are skipped (and fail under INKWELL_REQUIRE_SERVICES=1).
+AXE_JS := tests/e2e/node_modules/axe-core/axe.min.js
+$(AXE_JS): tests/e2e/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/e2e --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the axe-core accessibility checks will be skipped"; fi
+
+test: $(STAMP) $(AXE_JS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -1,20 +1,23 @@
 """axe-core in the page under test: its violations, or a skip (a failure under CI) without it.
 
-axe-core is JavaScript from npm, not a Python package: point INKWELL_AXE_JS at its axe.min.js
-(`npm install axe-core@4` in a temporary folder gives node_modules/axe-core/axe.min.js)."""
+axe-core is JavaScript from npm, not a Python package: `make test` installs the version pinned in
+tests/e2e/package-lock.json into tests/e2e/node_modules; INKWELL_AXE_JS names another axe.min.js."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ..services import missing
 
-AXE_JS = os.environ.get("INKWELL_AXE_JS", "")
+PINNED = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+AXE_JS = os.environ.get("INKWELL_AXE_JS", "") or str(PINNED)
 
 
 def require_axe() -> str:
     if not AXE_JS or not os.path.isfile(AXE_JS):
-        missing("axe-core is not available: set INKWELL_AXE_JS to axe.min.js")
+        missing("axe-core is not available: `make test` installs it with npm (or set "
+                "INKWELL_AXE_JS to an axe.min.js)")
     return AXE_JS
 
 
