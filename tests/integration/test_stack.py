@@ -90,7 +90,8 @@ def fetch(stack: Stack, path: str, method: str = "GET", headers: dict | None = N
 
 
 def app_log(stack: Stack) -> str:
-    """gunicorn's access log, once a marker request has reached it (lines land after replies)."""
+    """The app server's request log (gunicorn's or uWSGI's), once a marker request has reached
+    it (lines land after replies)."""
     marker = f"/healthz?marker={uuid.uuid4().hex}"
     fetch(stack, marker)
     for _ in range(200):
@@ -273,7 +274,7 @@ def doctor(stack: Stack) -> tuple[int, str]:
         [str(Path(sys.executable).parent / "inkwell"), "doctor",
          "--site", str(stack.run_dir / "inkwell.conf"),
          "--error-log", str(stack.run_dir / "nginx-error.log")],
-        cwd=stack.app_dir, env=stack.env, capture_output=True, text=True, timeout=60,
+        cwd=stack.app_dir, env=stack.env, capture_output=True, text=True, timeout=120,
     )
     return done.returncode, done.stdout + done.stderr
 

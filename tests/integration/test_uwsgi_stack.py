@@ -29,7 +29,8 @@ from inkwell.deploy.stack import Stack
 
 from ..services import BIN, free_port, missing, need_binary
 from .admin_support import Browser, create_admin
-from .test_stack import PAGES, fetch
+from .test_stack import PAGES, doctor, fetch
+from .test_stack import app_log as uwsgi_log
 
 REPO = Path(__file__).resolve().parents[2]
 AS_ROOT = os.geteuid() == 0
@@ -66,26 +67,6 @@ def stack():
             yield running
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def uwsgi_log(stack: Stack) -> str:
-    """uWSGI's request log, once a marker request has reached it (lines land after replies)."""
-    marker = f"/healthz?marker={uuid.uuid4().hex}"
-    fetch(stack, marker)
-    for _ in range(200):
-        if marker in stack.app_log.read_text(errors="replace"):
-            break
-        time.sleep(0.05)
-    return stack.app_log.read_text(errors="replace")
-
-
-def doctor(stack: Stack) -> tuple[int, str]:
-    done = subprocess.run(
-        [str(BIN / "inkwell"), "doctor", "--site", str(stack.run_dir / "inkwell.conf"),
-         "--error-log", str(stack.run_dir / "nginx-error.log")],
-        cwd=stack.app_dir, env=stack.env, capture_output=True, text=True, timeout=120,
-    )
-    return done.returncode, done.stdout + done.stderr
 
 
 def workers(stack: Stack) -> list[int]:
