@@ -10,6 +10,7 @@ start the same `Stack` on free ports.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -194,6 +195,8 @@ class Stack:
             acme_webroot=self.run_dir / "acme",
             app_dir=self.app_dir,
         )
+        if self.nginx_user:
+            self._files_for_nginx_user()
         if self.server == "uwsgi":
             self._prepare_uwsgi()
         unavailable = self.run_dir / nginx.UNAVAILABLE_FILE
@@ -209,6 +212,16 @@ class Stack:
         problem = nginx.check(main, self.run_dir)
         if problem:
             raise ConfigError(f"nginx does not accept the rendered config:\n{problem}")
+
+    def _files_for_nginx_user(self) -> None:
+        """nginx's workers run as another user, who may not enter a private checkout (a 403
+        for every static file): they serve copies in the run folder instead."""
+        static, plotly = self.run_dir / "static", self.run_dir / "plotly"
+        for source, copy in ((self.settings.static_root, static),
+                             (self.settings.plotly_root, plotly)):
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(source, copy)
+        self.settings = replace(self.settings, static_root=static, plotly_root=plotly)
 
     def _prepare_uwsgi(self) -> None:
         """The ini, its socket in the run folder, owned by this user and nginx's group."""
