@@ -198,18 +198,53 @@ def setup_command() -> None:
     from .content.files import content_folder
     from .extensions import db
     from .migrations import upgrade
+    from .rerender import forget_stale_file_renders
 
     with write_intent():
         upgrade(db.engine)
         folder, named = content_folder()
         if folder.is_dir():
+            forget_stale_file_renders()  # their files render them again in this import
             if _import_content(folder):
                 sys.exit(1)
         elif named:
             raise click.ClickException(f"CONTENT_DIR is {folder}, which is not a folder")
         else:
             click.echo(f"No content folder ({folder}): no posts imported from files.")
+        if _rerender():
+            sys.exit(1)
     click.echo("Database is ready.")
+
+
+@click.command("rerender")
+@with_appcontext
+def rerender_command() -> None:
+    """Render again, from their stored Markdown, the posts an older renderer made (their HTML
+    is stored at save time; `inkwell setup` runs this on every deploy)."""
+    with write_intent():
+        sys.exit(_rerender())
+
+
+def _rerender() -> int:
+    """Re-render stale posts, say what was done; 1 when a batch failed."""
+    from .content.render import RENDER_VERSION
+    from .rerender import rerender_stale
+
+    bar = _progress("Re-rendering posts")
+    report = rerender_stale(progress=lambda batches: _iterate(bar(batches)))
+    for label in report.need_file:
+        click.secho(f"warning: {label} links images by relative path and was rendered before "
+                    "its figure links were kept: import its file again to re-render it",
+                    fg="yellow", err=True)
+    for error in report.errors:
+        click.secho(f"error: {error}", fg="red", err=True)
+    if report.rerendered or report.need_file or report.errors:
+        click.echo(f"Re-rendered {len(report.rerendered)} posts and pages with render version "
+                   f"{RENDER_VERSION}" + (f"; {len(report.need_file)} left for their files"
+                                          if report.need_file else "") + ".")
+    else:
+        click.echo(f"Every post is rendered with the current version ({RENDER_VERSION}).")
+    return 1 if report.errors else 0
 
 
 def _import_content(folder: Path) -> int:
@@ -287,7 +322,7 @@ def secret_command() -> None:
 
 COMMANDS = [db_group, import_command, export_command, setup_command, secret_command, create_admin,
             media_group, deploy_group, assets_group, site_doctor_command, backup_command,
-            restore_command, stats_command]
+            restore_command, stats_command, rerender_command]
 
 
 def register_commands(app) -> None:

@@ -19,9 +19,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -47,6 +49,8 @@ post_tags = Table(
     db.metadata,
     Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    # The order the author gave (see _keep_tag_order); 0 for tags saved before it was kept.
+    Column("position", Integer, nullable=False, default=0, server_default="0"),
 )
 
 
@@ -99,8 +103,19 @@ class Post(db.Model):
     # Its file was removed from the content folder, so a deploy unpublished it (kept, a draft).
     source_removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # The content.render.RENDER_VERSION body_html was made with (0: older than versions).
+    render_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Figure links the body was rendered with (relative path -> stored URL), so a re-render
+    # needs no file; None: rendered before this was kept.
+    image_urls: Mapped[dict | None] = mapped_column(JSON, nullable=True, default=None)
+    # Counts saves: an editor tab that loaded revision 3 may not overwrite revision 4.
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Part of a draft's share link (admin/sharing.py); replacing it revokes every older link.
+    share_nonce: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
+
     tags: Mapped[list[Tag]] = relationship(
-        secondary=post_tags, lazy="selectin", order_by=func.lower(Tag.name)
+        secondary=post_tags, lazy="selectin",
+        order_by=(post_tags.c.position, func.lower(Tag.name)),
     )
 
     @validates("title", "description")
@@ -175,6 +190,8 @@ class Media(db.Model):
     height: Mapped[int] = mapped_column(Integer)
     size: Mapped[int] = mapped_column(Integer)
     alt: Mapped[str] = mapped_column(String(300), default="")
+    # The uploaded file's name, shown in the media library.
+    name: Mapped[str] = mapped_column(String(255), default="", server_default="")
     # {"original": "ab12.jpg", "480": "ab12-480.jpg", "480.webp": "ab12-480.webp", ...}
     variants: Mapped[dict] = mapped_column(JSON, default=dict)
     # SHA-256 of a figure's file in the content folder: the same bytes are stored once.
@@ -207,6 +224,23 @@ def _note_content_change(session, _flush_context, _instances) -> None:
         )
         if moved.rowcount == 0:  # the migration adds the row; a restored or emptied table may not
             connection.execute(insert(table).values(id=1, content_changed_at=now))
+
+
+@event.listens_for(db.session, "after_flush")
+def _keep_tag_order(session, _flush_context) -> None:
+    """Number the tags of every post whose tags changed in this flush, in the order of its
+    list: the secondary table's rows are written by SQLAlchemy without a position."""
+    rows = []
+    for post in itertools.chain(session.new, session.dirty):
+        if isinstance(post, Post) and inspect(post).attrs.tags.history.has_changes():
+            rows += [{"p": post.id, "t": tag.id, "n": n} for n, tag in enumerate(post.tags)]
+    if rows:
+        session.connection().execute(
+            update(post_tags)
+            .where(post_tags.c.post_id == bindparam("p"), post_tags.c.tag_id == bindparam("t"))
+            .values(position=bindparam("n")),
+            rows,
+        )
 
 
 def tag_counts():

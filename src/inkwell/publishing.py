@@ -62,6 +62,7 @@ class RenderedBody:
 
     markdown: str
     rendered: Rendered
+    image_urls: Mapping[str, str]
 
 
 def render_body(body: str, store: MediaStore | None = None,
@@ -74,11 +75,14 @@ def render_body(body: str, store: MediaStore | None = None,
     body = xml_safe(body)
     rendered = render_markdown(body, image_urls)
     html = responsive_images(rendered.html, store)
-    return RenderedBody(markdown=body, rendered=replace(rendered, html=html))
+    return RenderedBody(markdown=body, rendered=replace(rendered, html=html),
+                        image_urls=dict(image_urls or {}))
 
 
 def apply_rendered(post: Post, body: RenderedBody) -> None:
-    """Store what render_body produced on the post."""
+    """Store what render_body produced on the post, with the renderer's version."""
+    from .content.render import RENDER_VERSION
+
     rendered = body.rendered
     post.body_markdown = body.markdown
     post.body_html = rendered.html
@@ -88,6 +92,8 @@ def apply_rendered(post: Post, body: RenderedBody) -> None:
     post.has_chart = rendered.has_chart
     post.has_math = rendered.has_math
     post.reading_minutes = rendered.reading_minutes
+    post.render_version = RENDER_VERSION
+    post.image_urls = dict(body.image_urls)
 
 
 def apply_markdown(post: Post, body: str, store: MediaStore | None = None) -> None:

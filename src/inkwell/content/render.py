@@ -29,6 +29,10 @@ from pygments.util import ClassNotFound
 from .sanitize import sanitize_html
 
 WORDS_PER_MINUTE = 220
+# Bump whenever rendering or sanitizing changes what a stored post's HTML would be: `inkwell
+# rerender` (and every `inkwell setup`) re-renders the posts an older version made.
+# 1: pre and table focusable (tabindex), code themes with AA contrast (issue 16).
+RENDER_VERSION = 1
 _LANG_RE = re.compile(r"^[\w#+.-]+$")
 _MATH_TOKENS = {"math_inline", "math_inline_double", "math_block", "math_block_label"}
 

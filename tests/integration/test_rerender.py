@@ -1,0 +1,110 @@
+"""`inkwell rerender` and `inkwell setup` bring posts an older renderer made up to date."""
+
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from inkwell.content.render import RENDER_VERSION
+
+from ..services import BIN
+
+INKWELL = str(BIN / "inkwell")
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A content folder with a plain post, a post with a figure beside it, and its settings."""
+    content = tmp_path / "content" / "posts"
+    content.mkdir(parents=True)
+    (content / "plain.md").write_text("---\ntitle: Plain\n---\n```python\nprint(1)\n```\n")
+    png = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(png, "PNG")
+    (content / "dot.png").write_bytes(png.getvalue())
+    (content / "figure.md").write_text("---\ntitle: Figure\n---\n![A red dot](dot.png)\n")
+    env = {
+        **os.environ,
+        "INKWELL_ENV": "development",
+        "SECRET_KEY": "test-" + "k" * 10 + "abcdefghijklmnopqrstuvwxyz",
+        "INKWELL_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'blog.sqlite3'}",
+        "CONTENT_DIR": str(tmp_path / "content"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    return tmp_path, env
+
+
+def inkwell(*args: str, site) -> subprocess.CompletedProcess:
+    cwd, env = site
+    return subprocess.run([INKWELL, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def _rows(site) -> dict[str, tuple]:
+    with sqlite3.connect(site[0] / "blog.sqlite3") as db:
+        return {slug: tuple(rest) for slug, *rest in db.execute(
+            "SELECT slug, render_version, body_html, updated_at, revision, image_urls "
+            "FROM posts")}
+
+
+def _age(site, where: str = "1=1") -> None:
+    """What an older renderer left: an older version, other HTML, no figure links kept."""
+    with sqlite3.connect(site[0] / "blog.sqlite3") as db:
+        db.execute("UPDATE posts SET render_version = 0, body_html = '<p>old</p>', "
+                   f"image_urls = NULL WHERE {where}")
+
+
+def test_rerender_renders_stale_posts_again_and_says_what_it_did(site):
+    assert inkwell("setup", site=site).returncode == 0
+    before = _rows(site)
+    _age(site, "slug = 'plain'")
+    done = inkwell("rerender", site=site)
+    assert done.returncode == 0, done.stderr
+    assert f"Re-rendered 1 posts and pages with render version {RENDER_VERSION}." in done.stdout
+    after = _rows(site)
+    assert after["plain"][0] == RENDER_VERSION
+    assert after["plain"][1] == before["plain"][1]  # the HTML the current renderer makes
+    assert 'tabindex="0"' in after["plain"][1]
+    assert after["plain"][2:4] == before["plain"][2:4]  # updated_at and revision kept
+    again = inkwell("rerender", site=site)
+    assert f"Every post is rendered with the current version ({RENDER_VERSION})" in again.stdout
+
+
+def test_a_figure_post_is_rendered_again_by_setup_from_its_file(site):
+    assert inkwell("setup", site=site).returncode == 0
+    good = _rows(site)["figure"]
+    assert "/media/" in good[1] and good[4] and "dot.png" in good[4]
+    _age(site)
+    # Only the file says where dot.png is: rerender leaves the post and says so...
+    done = inkwell("rerender", site=site)
+    assert done.returncode == 0, done.stderr
+    assert "post 'figure' links images by relative path" in done.stderr
+    assert "; 1 left for their files." in done.stdout
+    assert _rows(site)["figure"][:2] == (0, "<p>old</p>")
+    # ...and setup (every deploy) re-imports it from the file, then re-renders the rest.
+    setup = inkwell("setup", site=site)
+    assert setup.returncode == 0, setup.stderr
+    rows = _rows(site)
+    assert rows["figure"][:2] == (RENDER_VERSION, good[1])
+    assert all(row[0] == RENDER_VERSION for row in rows.values())
+    assert "Every post is rendered with the current version" in inkwell("rerender",
+                                                                       site=site).stdout
+
+
+def test_a_stale_post_whose_figure_links_were_kept_needs_no_file(site):
+    assert inkwell("setup", site=site).returncode == 0
+    good = _rows(site)["figure"]
+    with sqlite3.connect(site[0] / "blog.sqlite3") as db:
+        db.execute("UPDATE posts SET render_version = 0, body_html = '<p>old</p>'")
+    for file in Path(site[1]["CONTENT_DIR"]).rglob("*.*"):
+        file.unlink()  # the files are gone, the stored links are enough
+    done = inkwell("rerender", site=site)
+    assert done.returncode == 0, done.stderr
+    assert "Re-rendered 2 posts and pages" in done.stdout
+    assert _rows(site)["figure"][:2] == (RENDER_VERSION, good[1])
