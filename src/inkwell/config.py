@@ -186,6 +186,8 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "BACKUP_MAX_FILE_SIZE": size_setting("BACKUP_MAX_FILE_SIZE", 256 * 1024**2),
         "BACKUP_MAX_SIZE": size_setting("BACKUP_MAX_SIZE", 16 * 1024**3),
         "IMPORT_MAX_FILE_SIZE": size_setting("IMPORT_MAX_FILE_SIZE", 5 * 1024 * 1024),
+        # A notebook carries its figures and charts inside: larger than a Markdown file.
+        "IMPORT_MAX_NOTEBOOK_SIZE": size_setting("IMPORT_MAX_NOTEBOOK_SIZE", 30 * 1024 * 1024),
         "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
         "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
         "S3_REGION": os.environ.get("S3_REGION", "us-east-1"),

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -39,9 +40,21 @@ _QUERY_CHUNK = 500  # hashes per IN (...): well under every database's parameter
 @dataclass(frozen=True)
 class FigureLink:
     src: str  # as the rendered page has it: the key render_markdown's image_urls replaces
-    file: Path  # resolved, inside the content folder
+    file: Path  # resolved, inside the content folder; an embedded figure: its name only
     post: str  # the post file and the line of the link, for messages
-    line: int
+    line: int | None
+    # The figure's bytes when they come from inside the post file (a notebook's outputs) or
+    # from a fetch, not from a file beside it.
+    data: bytes | None = field(default=None, repr=False, compare=False)
+
+
+def embedded_figure(data: bytes, suffix: str, post: str, src: str | None = None) -> FigureLink:
+    """A figure whose bytes the post carries itself (a notebook output) or that was fetched.
+    It is named by its content, so two outputs with the same image are one figure; `src`, the
+    name the body links it by, is made from that too unless given (a fetched image's URL)."""
+    digest = hashlib.sha256(data).hexdigest()
+    src = src or f"embedded-figure-{digest[:24]}{suffix}"
+    return FigureLink(src, Path(digest + suffix), post, None, data)
 
 
 def _is_local(src: str) -> bool:
@@ -59,14 +72,16 @@ def _line_of(lines: list[str], needles: list[str], start: int, stop: int) -> int
     return start
 
 
-def figure_links(body: str, post_file: Path, root: Path, first_line: int) -> list[FigureLink]:
+def figure_links(body: str, post_file: Path, root: Path, first_line: int,
+                 embedded: frozenset[str] = frozenset()) -> list[FigureLink]:
     """The figures `body` (from `post_file`, its first line being `first_line` of the file)
-    links by relative path, each checked to be a file inside `root` (resolved)."""
+    links by relative path, each checked to be a file inside `root` (resolved). `embedded`:
+    names of figures the post file carries itself (a notebook's outputs), not files."""
     if not _MAYBE_IMAGE.search(body):
         return []
     lines = body.splitlines()
     found: list[FigureLink] = []
-    seen: set[str] = set()
+    seen: set[str] = set(embedded)
     for src, token in image_sources(parse(body)):
         if not _is_local(src) or src in seen:
             continue
@@ -101,24 +116,26 @@ class FigureStore:
     added: list[Media] = field(default_factory=list)
     _hashes: dict[Path, str] = field(default_factory=dict)
 
-    def load(self, files: set[Path]) -> None:
-        """Hash `files` and find the ones stored before (one query per 500 hashes)."""
-        for path in files - self._hashes.keys():
-            self._hashes[path] = file_hash(path)
+    def load(self, links: Iterable[FigureLink]) -> None:
+        """Hash the figures and find the ones stored before (one query per 500 hashes)."""
+        for link in links:
+            if link.file not in self._hashes:
+                self._hashes[link.file] = (file_hash(link.file) if link.data is None
+                                           else hashlib.sha256(link.data).hexdigest())
         wanted = sorted(set(self._hashes.values()) - self.by_hash.keys())
         for i in range(0, len(wanted), _QUERY_CHUNK):
             chunk = wanted[i : i + _QUERY_CHUNK]
             for media in db.session.scalars(select(Media).where(Media.source_hash.in_(chunk))):
                 self.by_hash.setdefault(media.source_hash or "", media)
 
-    def hash_of(self, path: Path) -> str:
-        if path not in self._hashes:
-            self.load({path})
-        return self._hashes[path]
+    def hash_of(self, link: FigureLink) -> str:
+        if link.file not in self._hashes:
+            self.load([link])
+        return self._hashes[link.file]
 
     def urls(self, links: list[FigureLink]) -> dict[str, str]:
         """{src as linked: URL of the stored copy} for one post's figures, storing new ones."""
-        self.load({link.file for link in links})
+        self.load(links)
         return {link.src: self._url(self._media(link)) for link in links}
 
     def _media(self, link: FigureLink) -> Media:
@@ -126,11 +143,11 @@ class FigureStore:
         media = self.by_hash.get(digest)
         if media is not None:
             return media
-        size = link.file.stat().st_size
+        size = link.file.stat().st_size if link.data is None else len(link.data)
         if size > self.max_size:
             raise SourceError(link.post, link.line, f"the figure {link.file.name} is "
                               f"{size / 1e6:.1f} MB; the limit is {self.max_size / 1e6:.0f} MB")
-        data = link.file.read_bytes()
+        data = link.file.read_bytes() if link.data is None else link.data
         try:
             if link.file.suffix.lower() == ".svg":
                 media = self._store_svg(data)

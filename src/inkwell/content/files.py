@@ -1,4 +1,5 @@
-"""`inkwell import` and `inkwell export`: Markdown files with YAML front matter <-> posts.
+"""`inkwell import` and `inkwell export`: Markdown files with YAML front matter, and Jupyter
+notebooks (notebooks.py), <-> posts.
 
 Re-importing matches posts by slug (front matter `slug`, else the file name without a leading
 date), so it updates in place and never duplicates. A bad file is reported with its name and line
@@ -36,9 +37,11 @@ from ..search import index_posts
 from ..storage import get_store
 from .figures import FigureLink, FigureStore, body_first_line, figure_links
 from .frontmatter import SourceError, dump_source, parse_source, title_from_body
+from .notebooks import NOTEBOOK_SUFFIX, read_notebook
 from .slugs import slugify, tag_slug
 
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
+POST_SUFFIXES = MARKDOWN_SUFFIXES | {NOTEBOOK_SUFFIX}
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}(-\d{2})?[-_]")  # 2026-11-02-x, 2026-11-x
 # Posts written per flush: large enough to amortise the unit of work, small enough to keep
 # each multi-row INSERT and the pending objects modest.
@@ -64,13 +67,16 @@ def content_folder() -> tuple[Path, bool]:
     return Path(named or DEFAULT_CONTENT_DIR), bool(named)
 
 
-def find_markdown_files(path: Path) -> list[Path]:
+def find_post_files(path: Path) -> list[Path]:
+    """Markdown files and notebooks under `path`, hidden ones left out (and everything in a
+    hidden folder, such as Jupyter's .ipynb_checkpoints or .git)."""
     if path.is_file():
         return [path]
     return sorted(
         p
         for p in path.rglob("*")
-        if p.suffix.lower() in MARKDOWN_SUFFIXES and p.is_file() and not p.name.startswith(".")
+        if p.suffix.lower() in POST_SUFFIXES and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
 
 
@@ -84,13 +90,17 @@ def _check_inside(path: Path, root: Path) -> None:
         )
 
 
-def _read_text(path: Path, max_size: int) -> tuple[str, bytes]:
+def _read_bytes(path: Path, max_size: int, setting: str) -> bytes:
     size = path.stat().st_size
     if size > max_size:
         raise SourceError(
             str(path), None, f"file is {size / 1e6:.1f} MB; the limit is {max_size / 1e6:.0f} MB"
-        )
-    raw = path.read_bytes()
+            f" (the setting {setting})")
+    return path.read_bytes()
+
+
+def _read_text(path: Path, max_size: int) -> tuple[str, bytes]:
+    raw = _read_bytes(path, max_size, "IMPORT_MAX_FILE_SIZE")
     try:
         return raw.decode("utf-8-sig"), raw
     except UnicodeDecodeError as e:
@@ -167,6 +177,7 @@ class _Import:
         # Links inside a folder are followed only as far as the folder; one file named on its
         # own is imported wherever it points (its figures: from its own folder).
         self.root = path.resolve() if path.is_dir() else path.resolve().parent
+        self.max_notebook_size = current_app.config["IMPORT_MAX_NOTEBOOK_SIZE"]
         self.report = ImportReport()
         self.figures = FigureStore(get_store(), current_app.config["MAX_CONTENT_LENGTH"])
 
@@ -183,11 +194,11 @@ class _Import:
         posts = db.session.scalars(select(Post)).all()
         existing = {(p.kind, p.slug): p for p in posts}
         by_path = {p.source_path: p for p in posts if p.source_path}
-        sources = self._read_all(progress(find_markdown_files(self.path)), existing)
+        sources = self._read_all(progress(find_post_files(self.path)), existing)
         if self.owned and self.report.errors:
             db.session.rollback()
             return
-        self.figures.load({link.file for source in sources for link in source.figures})
+        self.figures.load(link for source in sources for link in source.figures)
         tags = TagCache()
         wanted = {source.key for source in sources}
         matched: set[int] = set()
@@ -257,9 +268,17 @@ class _Import:
     def _read(self, file: Path) -> _Source:
         if self.path.is_dir():
             _check_inside(file, self.root)
-        text, raw = _read_text(file, self.max_file_size)
-        meta, body = parse_source(text, str(file))
-        figures = figure_links(body, file, self.root, body_first_line(text, body))
+        if file.suffix.lower() == NOTEBOOK_SUFFIX:
+            raw = _read_bytes(file, self.max_notebook_size, "IMPORT_MAX_NOTEBOOK_SIZE")
+            notebook = read_notebook(raw, file)
+            meta, body = notebook.meta, notebook.body
+            embedded = frozenset(link.src for link in notebook.figures)
+            # Markdown cells may link pictures beside the notebook, as a post does.
+            figures = notebook.figures + figure_links(body, file, self.root, 1, embedded)
+        else:
+            text, raw = _read_text(file, self.max_file_size)
+            meta, body = parse_source(text, str(file))
+            figures = figure_links(body, file, self.root, body_first_line(text, body))
         relative = file.relative_to(self.path).as_posix() if self.path.is_dir() else file.name
         if "page" not in meta and relative.startswith("pages/"):
             meta["page"] = True  # content/pages/about.md is a page without saying so
@@ -271,7 +290,7 @@ class _Import:
         """Create or update the source's post (None: nothing to write); SourceError for a
         figure that is refused."""
         meta, body, report = source.meta, source.body, self.report
-        digest = _digest(source.raw, [self.figures.hash_of(link.file) for link in source.figures])
+        digest = _digest(source.raw, [self.figures.hash_of(link) for link in source.figures])
         if not meta.get("date"):  # editing a file must not move its post up the home page
             meta["date"] = post.published_at if post is not None else _file_date(source.file)
         same_place = post is not None and (post.kind, post.slug) == source.key and (

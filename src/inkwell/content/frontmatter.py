@@ -91,6 +91,12 @@ def parse_source(text: str, path: str) -> tuple[dict, str]:
     return _normalise(data, header, path), body
 
 
+def normalise_meta(data: dict, path: str) -> dict:
+    """Check settings that came from elsewhere than a YAML header (a notebook's metadata, a
+    Pelican or TOML header) by the same rules; errors name the file and the setting."""
+    return _normalise(data, [], path)
+
+
 def dump_source(meta: dict, body: str) -> str:
     """The inverse of parse_source: front matter in a stable key order, a blank line, the body."""
     ordered = {key: meta[key] for key in _KEY_ORDER if key in meta}

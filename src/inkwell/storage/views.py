@@ -14,11 +14,16 @@ media_bp = Blueprint("media", __name__)
 ONE_YEAR = 365 * 24 * 3600
 # Redirects may change when media moves between backends, so they are kept for a short while.
 REDIRECT_MAX_AGE = 3600
+# SVG figures (sanitized at import) are served as images; even opened on their own nothing in
+# them may run: the policy nginx sends for /media/ (deploy/nginx.py MEDIA_CSP).
+SVG_TYPE = "image/svg+xml"
+MEDIA_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
 def serve_media(key: str) -> Response:
     content_type = content_type_for(key)
-    if not is_valid_key(key) or content_type not in CONTENT_TYPES.values():
+    served = content_type in CONTENT_TYPES.values() or content_type == SVG_TYPE
+    if not is_valid_key(key) or not served:
         abort(404)
     if current_app.config["MEDIA_BACKEND"] == "local":
         response = send_from_directory(
@@ -32,6 +37,7 @@ def serve_media(key: str) -> Response:
         response.cache_control.public = True
         response.cache_control.max_age = REDIRECT_MAX_AGE
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = MEDIA_CSP
     return response
 
 
