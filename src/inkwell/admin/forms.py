@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    HiddenField,
     PasswordField,
     StringField,
     SubmitField,
@@ -68,6 +71,8 @@ class PostForm(FlaskForm):
         description="When to publish with Schedule; on a published post, Save moves its date.",
     )
     toc = BooleanField("Show a table of contents")
+    # The post's revision when this page was loaded: a save from an older one is refused.
+    revision = HiddenField()
     save = SubmitField("Save")
     publish = SubmitField("Publish now")
     schedule = SubmitField("Schedule")
@@ -77,6 +82,14 @@ class PostForm(FlaskForm):
         if field.data and not EARLIEST_DATE <= field.data <= LATEST_DATE:  # as imports (issue 15)
             raise ValidationError(f"Pick a date between {EARLIEST_DATE:%Y-%m-%d} and "
                                   f"{LATEST_DATE:%Y-%m-%d}.")
+
+    def validate_revision(self, field) -> None:
+        if field.data and not re.fullmatch(r"[0-9]{1,9}", field.data):
+            raise ValidationError("The page sent a broken revision number; reload it.")
+
+    def loaded_revision(self) -> int | None:
+        """The revision the page was loaded at (None: the form did not say)."""
+        return int(self.revision.data) if self.revision.data else None
 
     def validate_slug(self, field) -> None:
         if field.data and slugify(field.data) != field.data:

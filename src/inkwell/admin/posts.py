@@ -135,6 +135,7 @@ def _form_of(post: Post) -> PostForm:
             "body": post.body_markdown,
             "toc": post.show_toc,
             "publish_at": post.published_at if post.status == "published" else None,
+            "revision": str(post.revision),
         }
     )
 
@@ -231,31 +232,51 @@ def _rendered_body(form: PostForm) -> RenderedBody | None:
     return render_body(body)
 
 
+def newer_save(form: PostForm, post: Post) -> str | None:
+    """Why this form may not overwrite the post: it was loaded before a newer save (another
+    tab, another author). None when it may."""
+    loaded = form.loaded_revision()
+    if loaded is None or post.id is None or loaded == post.revision:
+        return None
+    return (f"This {post.kind} was saved elsewhere (another tab or device) after this page "
+            "loaded it. Nothing was saved here, so the newer text is not overwritten: copy what "
+            "you wrote, then reload the page to see the newer version.")
+
+
+def _store_fields(form: PostForm, post: Post, slug: str, rendered: RenderedBody) -> None:
+    """Write the form's fields and rendered text on the post: one more revision."""
+    post.title = form.title.data
+    post.slug = slug
+    post.description = form.description.data or ""
+    post.show_toc = bool(form.toc.data)
+    post.tags = TagCache().all_of(tag_names(form.tags.data or ""))
+    apply_rendered(post, rendered)
+    touch(post)
+    post.revision = (post.revision or 0) + 1 if post.id else 1
+
+
 def _save(
     section: str, post: Post, form: PostForm, rendered: RenderedBody | None, is_new: bool
 ):
-    def invalid():
+    def invalid(code: int = 400):
         db.session.rollback()
         return render_template(
             "admin/edit.html", section=section, post=None if is_new else post, form=form
-        ), 400
+        ), code
 
     if rendered is None:
         return invalid()
+    conflict = newer_save(form, post)
+    if conflict:
+        form.body.errors = [*form.body.errors, conflict]
+        return invalid(409)
     slug = _check_slug(form, post)
     was_public = not is_new and post.is_published
     old_slug = post.slug
     message = _apply_action(form, post, is_new) if slug else None
     if slug is None or message is None:
         return invalid()
-    post.title = form.title.data
-    post.slug = slug
-    post.description = form.description.data or ""
-    post.show_toc = bool(form.toc.data)
-    tags = TagCache()
-    post.tags = tags.all_of(tag_names(form.tags.data or ""))
-    apply_rendered(post, rendered)
-    touch(post)
+    _store_fields(form, post, slug, rendered)
     db.session.add(post)
     try:
         db.session.flush()

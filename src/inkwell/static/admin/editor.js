@@ -1,6 +1,7 @@
 // The post editor: live preview rendered by the server (the same pipeline as published posts),
 // image upload by button or drag-and-drop (asking for the image's description, inserting the
-// Markdown at the cursor), and a warning before leaving the page with unsaved edits.
+// Markdown at the cursor), a warning before leaving the page with unsaved edits, and autosave of
+// drafts (refused, with the reason shown, when another tab saved a newer version).
 // Loaded with defer after js/charts.js; no inline script anywhere because the CSP forbids it.
 "use strict";
 
@@ -103,8 +104,60 @@
   // Leaving with unsaved edits asks first; submitting the form (a save) is not leaving them.
   var form = body.form;
   var unsaved = Boolean(document.querySelector(".flash-error[role=alert]"));  // a refused save
-  form.addEventListener("input", function () { unsaved = true; });
-  form.addEventListener("submit", function () { unsaved = false; });
+  var edits = 0;  // counts edits, so an autosave answer knows whether newer ones came meanwhile
+  form.addEventListener("input", function () { unsaved = true; edits++; });
+  form.addEventListener("submit", function () { unsaved = false; clearTimeout(autosaveTimer); });
+
+  // Autosave (drafts only: the form has data-autosave-url). A refused or failed autosave keeps
+  // the text where it is and says why; a conflict (a newer save elsewhere) stops autosaving.
+  var revision = document.getElementById("revision");
+  var autosaveTimer = null, saving = false, pending = false, stopped = false;
+
+  function autosave() {
+    var url = form.getAttribute("data-autosave-url");
+    if (!url || stopped || !unsaved) return;
+    if (!form.elements.title.value.trim()) return;  // a draft needs a title first
+    if (saving) { pending = true; return; }
+    saving = true;
+    var seen = edits;
+    fetch(url, {
+      method: "POST", credentials: "same-origin", body: new FormData(form),
+      headers: { "X-CSRFToken": token, "Accept": "application/json" }
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (json) {
+        if (response.ok) {
+          revision.value = json.revision;
+          if (form.getAttribute("action") !== json.edit_url) {  // a new post became a draft
+            form.setAttribute("action", json.edit_url);
+            history.replaceState(null, "", json.edit_url);
+          }
+          form.setAttribute("data-autosave-url", json.autosave_url);
+          if (edits === seen) unsaved = false;
+          say("Draft saved automatically at " + json.saved_at + ".");
+          return;
+        }
+        if (response.status === 409) stopped = true;
+        var why = response.status === 401 ? "you were signed out. Sign in again in another tab."
+          : (json.message || "the server answered " + response.status + ".");
+        say("Not saved: " + why.replace(/^Not saved( automatically)?: /, "") +
+            " Your text is still here.");
+      });
+    }, function () {
+      say("Not saved: the server cannot be reached. Your text is still here and is saved " +
+          "when the connection is back.");
+    }).then(function () {
+      saving = false;
+      if (pending) { pending = false; autosave(); }
+    });
+  }
+
+  if (form.hasAttribute("data-autosave-url")) {
+    form.addEventListener("input", function () {
+      clearTimeout(autosaveTimer);
+      autosaveTimer = setTimeout(autosave, 1500);
+    });
+    window.addEventListener("online", autosave);
+  }
   window.addEventListener("beforeunload", function (e) {
     if (!unsaved) return;
     e.preventDefault();
