@@ -110,7 +110,7 @@ class Post(db.Model):
     image_urls: Mapped[dict | None] = mapped_column(JSON, nullable=True, default=None)
     # Counts saves: an editor tab that loaded revision 3 may not overwrite revision 4.
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    # Part of a draft's share link (admin/sharing.py); replacing it revokes every older link.
+    # Part of a draft's share links (share_links.py); replacing it revokes every older link.
     share_nonce: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
 
     tags: Mapped[list[Tag]] = relationship(

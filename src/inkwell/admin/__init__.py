@@ -78,4 +78,4 @@ def init_app(app: Flask) -> None:
     app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
 
 
-from . import auth, autosave, media_views, posts  # noqa: E402,F401  (routes register on bp)
+from . import auth, autosave, media_views, posts, sharing  # noqa: E402,F401  (routes register on bp)

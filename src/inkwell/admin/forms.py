@@ -11,6 +11,7 @@ from wtforms import (
     DateTimeLocalField,
     HiddenField,
     PasswordField,
+    SelectField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -132,3 +133,17 @@ class ConfirmForm(FlaskForm):
     """A button and the CSRF token: deleting and signing out are POSTs."""
 
     confirm = SubmitField("Yes, delete")
+
+
+class ShareForm(FlaskForm):
+    """Make a share link for a draft or scheduled post."""
+
+    days = SelectField(
+        "Link works for", choices=[(1, "1 day"), (7, "7 days"), (30, "30 days")], coerce=int,
+        default=7,
+    )
+    share = SubmitField("Make a share link")
+
+
+class RevokeForm(FlaskForm):
+    revoke = SubmitField("Revoke every share link")

@@ -117,4 +117,4 @@ def site_context() -> dict:
     return {"canonical_url": current_app.config["SITE_URL"] + request.path, **shared}
 
 
-from . import feeds, views  # noqa: E402,F401  (routes register on bp)
+from . import feeds, preview, views  # noqa: E402,F401  (routes register on bp)
