@@ -101,7 +101,7 @@ def db_status() -> None:
         sys.exit(1)
 
 
-def _import(path: Path) -> int:
+def _import(path: Path, strict: bool = False) -> int:
     from .content.files import import_path
 
     bar = _progress(f"Importing {path}")
@@ -109,23 +109,31 @@ def _import(path: Path) -> int:
         path,
         current_app.config["IMPORT_MAX_FILE_SIZE"],
         progress=lambda files: _iterate(bar(files)),
+        strict=strict,
     )
+    for warning in report.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     for error in report.errors:
         click.secho(f"error: {error}", fg="red", err=True)
+    imported = len(report.created) + len(report.updated)
     click.echo(
-        f"{len(report.created)} created, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.errors)} failed."
+        f"{imported} imported, {len(report.warnings)} warnings ({len(report.created)} created, "
+        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.errors)} failed)."
     )
     return 1 if report.errors else 0
 
 
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--strict", is_flag=True,
+              help="A file that needs a warning (a guessed date, a remote image...) fails.")
 @with_appcontext
-def import_command(path: Path) -> None:
-    """Import Markdown posts from a folder (or one file); re-running updates them in place."""
+def import_command(path: Path, strict: bool) -> None:
+    """Import posts from a folder (or one file): Markdown, also from Pelican, Jekyll or Hugo,
+    and Jupyter notebooks; re-running updates them in place."""
     with write_intent():
-        sys.exit(_import(path))
+        sys.exit(_import(path, strict))
 
 
 @click.command("export")
@@ -254,6 +262,8 @@ def _import_content(folder: Path) -> int:
     bar = _progress(f"Importing {folder}")
     report = import_content(folder, current_app.config["IMPORT_MAX_FILE_SIZE"],
                             progress=lambda files: _iterate(bar(files)))
+    for warning in report.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     for error in report.errors:
         click.secho(f"error: {error}", fg="red", err=True)
     if report.errors:

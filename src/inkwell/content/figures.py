@@ -101,6 +101,21 @@ def figure_links(body: str, post_file: Path, root: Path, first_line: int,
     return found
 
 
+def images_not_beside(body: str, first_line: int) -> list[tuple[str, int]]:
+    """(src, file line) of the images `body` links by URL (https:) or by a path from a site's
+    root (/assets/x.png): those figure_links leaves alone. data: and #id are not images."""
+    if not _MAYBE_IMAGE.search(body):
+        return []
+    lines = body.splitlines()
+    found: list[tuple[str, int]] = []
+    for src, token in image_sources(parse(body)):
+        if _is_local(src) or not src or src.startswith(("#", "data:")):
+            continue
+        start, stop = token.map or (0, len(lines))
+        found.append((src, first_line + _line_of(lines, [src], start, stop)))
+    return found
+
+
 def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -203,7 +218,3 @@ class FigureStore:
                 db.session.expunge(media)
         del self.added[count:]
 
-
-def body_first_line(text: str, body: str) -> int:
-    """The file line on which `body` (a suffix of `text`, after the front matter) starts."""
-    return text.count("\n") - body.count("\n") + 1

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
-from ..models import Post, xml_safe
+from ..models import Post, SlugRedirect, xml_safe
 from ..publishing import (
     TagCache,
     apply_meta,
@@ -35,8 +35,9 @@ from ..publishing import (
 )
 from ..search import index_posts
 from ..storage import get_store
-from .figures import FigureLink, FigureStore, body_first_line, figure_links
-from .frontmatter import SourceError, dump_source, parse_source, title_from_body
+from .figures import FigureLink, FigureStore, figure_links
+from .foreign import Guess, alias_slugs, date_from_name, read_foreign, site_images
+from .frontmatter import SourceError, dump_source, title_from_body
 from .notebooks import NOTEBOOK_SUFFIX, read_notebook
 from .slugs import slugify, tag_slug
 
@@ -54,6 +55,7 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what was guessed, `file:line: what`
     unpublished: list[str] = field(default_factory=list)  # file-owned posts whose file is gone
 
 
@@ -142,16 +144,20 @@ class _Source:
     raw: bytes
     key: tuple[str, str]
     figures: list[FigureLink]
+    guesses: list[Guess] = field(default_factory=list)
+    old_slugs: list[str] = field(default_factory=list)  # Hugo aliases: redirected to the post
 
 
 def import_path(
     path: Path,
     max_file_size: int,
     progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda files: files,
+    strict: bool = False,
 ) -> ImportReport:
-    """`inkwell import`: import one file or every Markdown file under a folder; commit what
-    succeeded (a bad file is reported and skipped, the others import)."""
-    return _Import(path, max_file_size, owned=False).run(progress)
+    """`inkwell import`: import one file or every post file under a folder; commit what
+    succeeded (a bad file is reported and skipped, the others import). What was guessed is in
+    report.warnings; `strict` makes a guess fail its file instead."""
+    return _Import(path, max_file_size, owned=False, strict=strict).run(progress)
 
 
 def import_content(
@@ -172,13 +178,16 @@ class _Import:
     committed once at the end. A database error stops the import with nothing committed and
     the figures it stored removed again."""
 
-    def __init__(self, path: Path, max_file_size: int, owned: bool) -> None:
+    def __init__(self, path: Path, max_file_size: int, owned: bool, strict: bool = False
+                 ) -> None:
         self.path, self.max_file_size, self.owned = path, max_file_size, owned
+        self.strict = strict  # a warning fails its file
         # Links inside a folder are followed only as far as the folder; one file named on its
         # own is imported wherever it points (its figures: from its own folder).
         self.root = path.resolve() if path.is_dir() else path.resolve().parent
         self.max_notebook_size = current_app.config["IMPORT_MAX_NOTEBOOK_SIZE"]
         self.report = ImportReport()
+        self.redirects: list[tuple[Post, str]] = []
         self.figures = FigureStore(get_store(), current_app.config["MAX_CONTENT_LENGTH"])
 
     def run(self, progress: Callable[[Iterable[Path]], Iterable[Path]]) -> ImportReport:
@@ -226,11 +235,13 @@ class _Import:
                 self.figures.discard_since(added)
                 continue
             if written is not None:
+                self.redirects.extend((written, slug) for slug in source.old_slugs)
                 matched.add(id(written))
                 batch.append(written)
                 if len(batch) >= _BATCH_SIZE:
                     _write(batch)
         _write(batch)
+        self._keep_old_addresses()
         if self.owned:
             self._unpublish_removed(posts, matched)
         db.session.commit()
@@ -245,6 +256,7 @@ class _Import:
             except SourceError as e:
                 self.report.errors.append(str(e))
                 continue
+            self.report.warnings.extend(_warning(file, guess) for guess in source.guesses)
             key, slug = source.key, source.key[1]
             where = f"{file}:{_key_line(source.raw, 'slug')}"
             if key[0] == "page" and slug in reserved:
@@ -268,6 +280,7 @@ class _Import:
     def _read(self, file: Path) -> _Source:
         if self.path.is_dir():
             _check_inside(file, self.root)
+        guesses: list[Guess] = []
         if file.suffix.lower() == NOTEBOOK_SUFFIX:
             raw = _read_bytes(file, self.max_notebook_size, "IMPORT_MAX_NOTEBOOK_SIZE")
             notebook = read_notebook(raw, file)
@@ -276,15 +289,41 @@ class _Import:
             # Markdown cells may link pictures beside the notebook, as a post does.
             figures = notebook.figures + figure_links(body, file, self.root, 1, embedded)
         else:
-            text, raw = _read_text(file, self.max_file_size)
-            meta, body = parse_source(text, str(file))
-            figures = figure_links(body, file, self.root, body_first_line(text, body))
+            meta, body, raw, figures, guesses = self._read_markdown(file)
+        if not meta.get("date") and date_from_name(file.name):
+            meta["date"] = date_from_name(file.name)  # Jekyll's 2024-05-01-title.md
         relative = file.relative_to(self.path).as_posix() if self.path.is_dir() else file.name
         if "page" not in meta and relative.startswith("pages/"):
             meta["page"] = True  # content/pages/about.md is a page without saying so
         meta, body = _complete_meta(meta, body, file)
         key = ("page" if meta.get("page") else "post", meta["slug"])
-        return _Source(file, relative, meta, body, raw, key, figures)
+        old_slugs: list[str] = []
+        if "aliases" in meta:
+            old_slugs, more = alias_slugs(meta["aliases"], key[0])
+            guesses = guesses + more
+        if self.strict and guesses:
+            first, *more = guesses
+            raise SourceError(str(file), first.line, "refused (--strict): " + "; ".join(
+                [first.message] + [g.message if g.line is None else f"line {g.line}: "
+                                   f"{g.message}" for g in more]))
+        return _Source(file, relative, meta, body, raw, key, figures, guesses, old_slugs)
+
+    def _read_markdown(self, file: Path) -> tuple[dict, str, bytes, list[FigureLink], list]:
+        """A Markdown file, from Inkwell or another blog (foreign.py), its figures, and what
+        was guessed reading it."""
+        text, raw = _read_text(file, self.max_file_size)
+        source = read_foreign(text, str(file))
+        figures = figure_links(source.body, file, self.root, source.body_line)
+        # A path from the old site's root: found in the folder imported (or, for `inkwell
+        # import` of a Jekyll _posts folder, in the site above it).
+        roots = [self.root] if self.owned else [self.root, self.root.parent]
+        at_root, unresolved, remote = site_images(
+            source.body, file, roots, source.body_line, current_app.config["MEDIA_URL"])
+        guesses = source.guesses + unresolved + [
+            Guess(line, f"the image {src} is on another site, which this site's "
+                  "Content-Security-Policy blocks; import with --fetch-images to copy it")
+            for src, line in remote]
+        return source.meta, source.body, raw, figures + at_root, guesses
 
     def _write_post(self, source: _Source, post: Post | None, tags: TagCache) -> Post | None:
         """Create or update the source's post (None: nothing to write); SourceError for a
@@ -293,6 +332,9 @@ class _Import:
         digest = _digest(source.raw, [self.figures.hash_of(link) for link in source.figures])
         if not meta.get("date"):  # editing a file must not move its post up the home page
             meta["date"] = post.published_at if post is not None else _file_date(source.file)
+            if post is None:
+                self._guessed(source, Guess(None, f"no date: it took the file's time, "
+                                            f"{meta['date']:%Y-%m-%d %H:%M}; add `date:`"))
         same_place = post is not None and (post.kind, post.slug) == source.key and (
             not self.owned or (post.source_path == source.relative and not post.source_removed))
         if post is not None and same_place and (
@@ -322,6 +364,27 @@ class _Import:
         (report.created if is_new else report.updated).append(str(source.file))
         return post
 
+    def _keep_old_addresses(self) -> None:
+        """Hugo aliases: each old slug answers with a 301 to its post (as a renamed post's
+        does), loaded in one query, updated in place when it pointed elsewhere."""
+        wanted = {(post.kind, slug): post for post, slug in self.redirects if slug != post.slug}
+        if not wanted:
+            return
+        existing = {(row.kind, row.old_slug): row for row in db.session.scalars(
+            select(SlugRedirect).where(SlugRedirect.old_slug.in_({s for _, s in wanted})))}
+        for (kind, slug), post in wanted.items():
+            row = existing.get((kind, slug))
+            if row is None:
+                db.session.add(SlugRedirect(kind=kind, old_slug=slug, post_id=post.id))
+            else:
+                row.post_id = post.id
+
+    def _guessed(self, source: _Source, guess: Guess) -> None:
+        """A guess made while writing (the date): a warning, or with --strict the file's end."""
+        if self.strict:
+            raise SourceError(str(source.file), guess.line, f"refused (--strict): {guess.message}")
+        self.report.warnings.append(_warning(source.file, guess))
+
     def _unpublish_removed(self, posts: list[Post], matched: set[int]) -> None:
         """File-owned posts whose file is gone: drafts now (never deleted), marked removed."""
         for post in posts:
@@ -329,6 +392,11 @@ class _Import:
                 post.status, post.source_removed = "draft", True
                 touch(post)
                 self.report.unpublished.append(post.source_path)
+
+
+def _warning(file: Path, guess: Guess) -> str:
+    return f"{file}: {guess.message}" if guess.line is None else f"{file}:{guess.line}: " \
+        f"{guess.message}"
 
 
 def _key_line(raw: bytes, key: str) -> int:

@@ -1,0 +1,282 @@
+"""Posts written for other blogs: Pelican, Jekyll and Hugo files read as their authors meant.
+
+What is understood: YAML (`---`) and TOML (`+++`, Hugo) front matter and Pelican's `Key: value`
+header block; the keys those tools use for the same things (Hugo's lastmod, Pelican's Modified
+and Summary, Jekyll's `published: false`, Hugo's aliases); a Jekyll file name's date
+(2024-05-01-slug.md); kramdown/pandoc attribute lists (`# Heading {#id}`, `{: .class}`), which
+are dropped rather than shown as text; text whose encoding was garbled once (mojibake), repaired
+with ftfy. What is only guessed is said: each file gets warnings (Guess) with their line.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import ftfy
+
+from .figures import FigureLink, images_not_beside
+from .frontmatter import SourceError, normalise_meta, parse_source
+from .render import parse
+
+# Keys other blogs use that mean something Inkwell has a place for: {their name: Inkwell's}.
+_SAME_AS = {"lastmod": "updated", "modified": "updated", "summary": "description"}
+# Keys Inkwell has no use for but knows they come from those tools: kept without a warning.
+_KNOWN_FOREIGN = {
+    "layout", "categories", "category", "permalink", "author", "authors", "aliases", "weight",
+    "type", "comments", "excerpt", "image", "images", "series", "keywords", "lang", "status",
+    "published", "menu", "url", "save_as", "template", "translation", "markup", "toc_sticky",
+}  # fmt: skip
+_INKWELL_KEYS = {"title", "slug", "date", "updated", "description", "tags", "draft", "toc", "page"}
+_PELICAN_KEYS = {
+    "title", "date", "modified", "tags", "category", "slug", "author", "authors", "summary",
+    "status", "lang", "translation", "save_as", "url", "template",
+}  # fmt: skip
+_PELICAN_LINE = re.compile(r"^([A-Za-z][\w-]*)\s*:\s*(.*)$")
+_JEKYLL_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
+_TOML_FENCE = "+++"
+
+# One item of a kramdown/pandoc attribute list: #id, .class, key="value", or pandoc's "-".
+_ATTR_ITEM = r"""(?:[#.][\w:-]+|[\w-]+=(?:"[^"\n]*"|'[^'\n]*'|[^\s}]+)|-)"""
+_ATTR_LIST = re.compile(rf"\{{:[^{{}}\n]*\}}|\{{\s*{_ATTR_ITEM}(?:\s+{_ATTR_ITEM})*\s*\}}")
+_ATTR_LINE = re.compile(rf"^\s*(?:{_ATTR_LIST.pattern})\s*$")
+_ATTR_AFTER_HEADING = re.compile(rf"^(#{{1,6}}\s.*?)\s*(?:{_ATTR_LIST.pattern})\s*$")
+_ATTR_AFTER_INLINE = re.compile(rf"(?<=[)\]`*_])(?:{_ATTR_LIST.pattern})")
+_TEMPLATING = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+
+
+@dataclass(frozen=True)
+class Guess:
+    """Something an import guessed or left as it was, for the author to check."""
+
+    line: int | None
+    message: str
+
+
+@dataclass
+class ForeignSource:
+    meta: dict
+    body: str
+    body_line: int  # the file line the body starts on
+    guesses: list[Guess]
+
+
+def read_foreign(text: str, path: str) -> ForeignSource:
+    """Front matter (YAML, TOML or a Pelican header) and body of a Markdown file from any of
+    the blogs understood, its text repaired and its attribute lists dropped."""
+    guesses: list[Guess] = []
+    repaired = ftfy.fix_encoding(text)
+    if repaired != text:
+        guesses.append(Guess(_first_difference(text, repaired), "repaired garbled characters "
+                             "(mojibake, text decoded twice); check the spelling there"))
+        text = repaired
+    if text.startswith(_TOML_FENCE):
+        raw, body = _toml(text, path)
+    elif text.lstrip("\ufeff").startswith("---"):
+        meta, body = parse_source(text, path)
+        raw = meta
+    else:
+        raw, body = _pelican(text)
+    body_line = text.count("\n") - body.count("\n") + 1
+    meta = _adopt(raw, path, guesses, text)
+    body = drop_attribute_lists(body)
+    if meta.get("title"):
+        meta["title"] = _ATTR_LIST.sub("", meta["title"]).strip()
+    guesses.extend(_templating(body, body_line))
+    return ForeignSource(meta, body, body_line, guesses)
+
+
+def date_from_name(name: str) -> datetime | None:
+    """A Jekyll post's date, from its file name (2024-05-01-title.md)."""
+    match = _JEKYLL_NAME.match(name)
+    if match is None:
+        return None
+    try:
+        return datetime(*(int(part) for part in match.groups()))
+    except ValueError:  # 2024-13-45-x.md: not a date after all
+        return None
+
+
+def _first_difference(before: str, after: str) -> int:
+    for number, (old, new) in enumerate(zip(before.splitlines(), after.splitlines(),
+                                            strict=False), start=1):
+        if old != new:
+            return number
+    return 1
+
+
+def _toml(text: str, path: str) -> tuple[dict, str]:
+    """Hugo's TOML front matter between two +++ lines."""
+    lines = text.splitlines(keepends=True)
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() == _TOML_FENCE), None)
+    if end is None:
+        raise SourceError(path, 1, "The TOML front matter that starts here is never closed: "
+                          "add a line with only +++ after the last setting.")
+    try:
+        data = tomllib.loads("".join(lines[1:end]))
+    except tomllib.TOMLDecodeError as e:
+        line = re.search(r"line (\d+)", str(e))
+        raise SourceError(path, int(line.group(1)) + 1 if line else 1,
+                          f"The front matter is not valid TOML ({e}).") from None
+    return data, "".join(lines[end + 1 :]).removeprefix("\n")
+
+
+def _pelican(text: str) -> tuple[dict, str]:
+    """Pelican's header: `Key: value` lines up to the first blank line, the first key one
+    Pelican knows (else the file has no header and all of it is the body)."""
+    lines = text.splitlines(keepends=True)
+    first = _PELICAN_LINE.match(lines[0].strip()) if lines else None
+    if first is None or first.group(1).lower() not in _PELICAN_KEYS:
+        return {}, text
+    data: dict[str, Any] = {}
+    end = len(lines)
+    for number, line in enumerate(lines):
+        match = _PELICAN_LINE.match(line.strip())
+        if not line.strip() or match is None:
+            end = number
+            break
+        data[match.group(1).lower()] = match.group(2).strip()
+    if "status" in data:
+        data["draft"] = data["status"].lower() in ("draft", "hidden")
+    return data, "".join(lines[end:]).lstrip("\r\n")
+
+
+def _adopt(raw: dict, path: str, guesses: list[Guess], text: str) -> dict:
+    """Other tools' keys in Inkwell's terms, checked; unknown keys kept, with a warning."""
+    data = dict(raw)
+    for theirs, ours in _SAME_AS.items():
+        if theirs in data and ours not in data:
+            data[ours] = data.pop(theirs)
+    if data.get("published") is False and "draft" not in data:  # Jekyll
+        data["draft"] = True
+    if isinstance(data.get("draft"), str):  # Pelican's Status became a bool above
+        data["draft"] = data["draft"].strip().lower() in ("true", "yes")
+    for key in data:
+        if key not in _INKWELL_KEYS and key not in _KNOWN_FOREIGN and key not in _SAME_AS:
+            guesses.append(Guess(_key_line(text, key), f"front-matter key {key!r} is not one "
+                                 "Inkwell knows; it is kept with the post as metadata"))
+    kept = {key: _storable(value) for key, value in data.items() if key not in _INKWELL_KEYS}
+    return kept | normalise_meta({k: v for k, v in data.items() if k in _INKWELL_KEYS}, path)
+
+
+def _storable(value: Any) -> Any:
+    """TOML dates and times as ISO text, like YAML's in custom keys (stored as JSON)."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    return value
+
+
+def _key_line(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*['\"]?{re.escape(key)}['\"]?\s*[:=]", re.IGNORECASE)
+    for number, line in enumerate(text.splitlines()[:200], start=1):
+        if pattern.match(line):
+            return number
+    return None
+
+
+def code_lines(body: str) -> set[int]:
+    """The body's lines (0-based) inside code blocks, where nothing is rewritten or flagged."""
+    lines: set[int] = set()
+    for token in parse(body):
+        if token.type in ("fence", "code_block") and token.map:
+            lines.update(range(*token.map))
+    return lines
+
+
+def drop_attribute_lists(body: str) -> str:
+    """Remove kramdown/pandoc attribute lists ({#id}, {.class}, {: .class}) outside code:
+    Inkwell makes heading ids from their text and has no per-element classes."""
+    if "{" not in body:
+        return body
+    in_code = code_lines(body)
+    kept: list[str] = []
+    for number, line in enumerate(body.splitlines(keepends=True)):
+        if number in in_code or "{" not in line:
+            kept.append(line)
+            continue
+        if _ATTR_LINE.match(line):
+            kept.append("\n")  # a block attribute list on a line of its own (lines keep
+            continue  # their numbers, for messages)
+        ending = line[len(line.rstrip("\r\n")) :]
+        text = _ATTR_AFTER_HEADING.sub(r"\1", line.rstrip("\r\n"))
+        kept.append(_ATTR_AFTER_INLINE.sub("", text) + ending)
+    return "".join(kept)
+
+
+def _templating(body: str, body_line: int) -> list[Guess]:
+    """Liquid/Jinja tags left in the text ({{ ... }}, {% ... %}): the old blog filled them in."""
+    if "{{" not in body and "{%" not in body:
+        return []
+    in_code = code_lines(body)
+    found = []
+    for number, line in enumerate(body.splitlines()):
+        match = _TEMPLATING.search(line)
+        if match and number not in in_code:
+            found.append(Guess(body_line + number, f"template code {match.group(0)!r} is "
+                               "shown as it is: the old blog filled it in; replace it with "
+                               "what it made"))
+    return found
+
+
+def site_images(body: str, post_file: Path, roots: list[Path], body_line: int,
+                media_url: str) -> tuple[list[FigureLink], list[Guess], list[tuple[str, int]]]:
+    """Images linked by a path from the old site's root (/assets/img/x.png): figures when the
+    file is found under one of `roots`, else a warning. Also returned: the remote images
+    (src, line), which only --fetch-images copies."""
+    figures: list[FigureLink] = []
+    guesses: list[Guess] = []
+    remote: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for src, line in images_not_beside(body, body_line):
+        if src in seen:
+            continue
+        seen.add(src)
+        if src.lower().startswith(("http://", "https://", "//")):
+            remote.append((src, line))
+        elif src.startswith("/") and not src.startswith(media_url):
+            path = unquote(urlsplit(src).path).lstrip("/")
+            found = [root / path for root in roots if _inside(root / path, root)]
+            if found:
+                figures.append(FigureLink(src, found[0].resolve(), str(post_file), line))
+            else:
+                guesses.append(Guess(line, f"the image {src} does not resolve: it is a path on "
+                                     f"the old site; copy the file to {roots[0] / path}, or "
+                                     "link it relative to the post"))
+    return figures, guesses, remote
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """An existing file under `root` once links are followed (never ../ out of it)."""
+    target = path.resolve()
+    return target.is_relative_to(root.resolve()) and target.is_file()
+
+
+def alias_slugs(aliases: Any, kind: str) -> tuple[list[str], list[Guess]]:
+    """Hugo's aliases (old addresses of the post) as the old slugs Inkwell redirects from:
+    /posts/<old>/ for a post, /<old>/ for a page. Others are said, not kept."""
+    if isinstance(aliases, str):
+        aliases = [aliases]
+    if not isinstance(aliases, list):
+        return [], [Guess(None, "aliases must be a list of addresses; none was kept")]
+    slugs: list[str] = []
+    guesses: list[Guess] = []
+    for alias in aliases:
+        parts = urlsplit(str(alias)).path.strip("/").split("/")
+        if kind == "post" and len(parts) == 2 and parts[0] == "posts" and parts[1]:
+            slugs.append(parts[1])
+        elif kind == "page" and len(parts) == 1 and parts[0]:
+            slugs.append(parts[0])
+        else:
+            where = "/posts/<old-slug>/" if kind == "post" else "/<old-slug>/"
+            guesses.append(Guess(None, f"the alias {alias} cannot redirect here: Inkwell "
+                                 f"redirects old addresses of the form {where} only"))
+    return slugs, guesses
