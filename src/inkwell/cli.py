@@ -101,7 +101,7 @@ def db_status() -> None:
         sys.exit(1)
 
 
-def _import(path: Path, strict: bool = False) -> int:
+def _import(path: Path, strict: bool = False, fetch_images: bool = False) -> int:
     from .content.files import import_path
 
     bar = _progress(f"Importing {path}")
@@ -110,6 +110,7 @@ def _import(path: Path, strict: bool = False) -> int:
         current_app.config["IMPORT_MAX_FILE_SIZE"],
         progress=lambda files: _iterate(bar(files)),
         strict=strict,
+        fetch_images=fetch_images,
     )
     for warning in report.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
@@ -128,12 +129,15 @@ def _import(path: Path, strict: bool = False) -> int:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--strict", is_flag=True,
               help="A file that needs a warning (a guessed date, a remote image...) fails.")
+@click.option("--fetch-images", is_flag=True,
+              help="Copy images linked from other sites into the media store (public "
+                   "addresses only, size and time limited).")
 @with_appcontext
-def import_command(path: Path, strict: bool) -> None:
+def import_command(path: Path, strict: bool, fetch_images: bool) -> None:
     """Import posts from a folder (or one file): Markdown, also from Pelican, Jekyll or Hugo,
     and Jupyter notebooks; re-running updates them in place."""
     with write_intent():
-        sys.exit(_import(path, strict))
+        sys.exit(_import(path, strict, fetch_images))
 
 
 @click.command("export")

@@ -11,7 +11,9 @@ from sqlalchemy import select
 from inkwell.extensions import db
 from inkwell.models import Media, Post, SlugRedirect
 
+from ..conftest import make_app
 from ..notebook_fixtures import png
+from ..unit.test_fetch import serve_images
 
 PELICAN = """Title: Pelican's post
 Date: 2015-06-01 09:00
@@ -142,3 +144,20 @@ def test_reimporting_a_hugo_post_keeps_one_redirect_per_alias(app, write_posts):
     with app.app_context():
         rows = db.session.scalars(select(SlugRedirect)).all()
         assert [(r.kind, r.old_slug) for r in rows] == [("post", "old-spring")]
+
+
+def test_fetch_images_copies_a_remote_image_into_the_media_store(settings, tmp_path,
+                                                                 write_posts):
+    with serve_images() as server, make_app(tmp_path, **settings,
+                                            FETCH_ALLOW_LOOPBACK=True) as app:
+        folder = write_posts({"remote.md": (
+            "---\ntitle: Remote\ndate: 2020-01-01\n---\n"
+            f"![a photo]({server}/image.png)\n\n![gone]({server}/gone.png)\n")})
+        result = app.test_cli_runner().invoke(args=["import", "--fetch-images", str(folder)])
+        assert result.exit_code == 0, result.output
+        html = app.test_client().get("/posts/remote/").get_data(as_text=True)
+        assert f"{server}/image.png" not in html and 'srcset="/media/' in html
+        assert "remote.md:7: the image" in result.output and "answered 404" in result.output
+        assert "1 imported, 1 warnings" in result.output
+        with app.app_context():
+            assert db.session.scalar(select(Media).where(Media.content_type == "image/png"))

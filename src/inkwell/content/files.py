@@ -35,6 +35,7 @@ from ..publishing import (
 )
 from ..search import index_posts
 from ..storage import get_store
+from .fetch import FetchLimits, copy_remote_images
 from .figures import FigureLink, FigureStore, figure_links
 from .foreign import Guess, alias_slugs, date_from_name, read_foreign, site_images
 from .frontmatter import SourceError, dump_source, title_from_body
@@ -153,11 +154,14 @@ def import_path(
     max_file_size: int,
     progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda files: files,
     strict: bool = False,
+    fetch_images: bool = False,
 ) -> ImportReport:
     """`inkwell import`: import one file or every post file under a folder; commit what
     succeeded (a bad file is reported and skipped, the others import). What was guessed is in
-    report.warnings; `strict` makes a guess fail its file instead."""
-    return _Import(path, max_file_size, owned=False, strict=strict).run(progress)
+    report.warnings; `strict` makes a guess fail its file instead. `fetch_images` copies
+    images from other sites into the media store (fetch.py)."""
+    return _Import(path, max_file_size, owned=False, strict=strict,
+                   fetch_images=fetch_images).run(progress)
 
 
 def import_content(
@@ -178,10 +182,14 @@ class _Import:
     committed once at the end. A database error stops the import with nothing committed and
     the figures it stored removed again."""
 
-    def __init__(self, path: Path, max_file_size: int, owned: bool, strict: bool = False
-                 ) -> None:
+    def __init__(self, path: Path, max_file_size: int, owned: bool, strict: bool = False,
+                 fetch_images: bool = False) -> None:
         self.path, self.max_file_size, self.owned = path, max_file_size, owned
         self.strict = strict  # a warning fails its file
+        # FETCH_ALLOW_LOOPBACK is set by tests only (their image server is on 127.0.0.1).
+        config = current_app.config
+        self.fetch_limits = FetchLimits(config["MAX_CONTENT_LENGTH"], allow_loopback=bool(
+            config.get("FETCH_ALLOW_LOOPBACK"))) if fetch_images else None
         # Links inside a folder are followed only as far as the folder; one file named on its
         # own is imported wherever it points (its figures: from its own folder).
         self.root = path.resolve() if path.is_dir() else path.resolve().parent
@@ -319,6 +327,10 @@ class _Import:
         roots = [self.root] if self.owned else [self.root, self.root.parent]
         at_root, unresolved, remote = site_images(
             source.body, file, roots, source.body_line, current_app.config["MEDIA_URL"])
+        if self.fetch_limits is not None:
+            fetched, not_fetched = copy_remote_images(remote, str(file), self.fetch_limits)
+            return source.meta, source.body, raw, figures + at_root + fetched, \
+                source.guesses + unresolved + not_fetched
         guesses = source.guesses + unresolved + [
             Guess(line, f"the image {src} is on another site, which this site's "
                   "Content-Security-Policy blocks; import with --fetch-images to copy it")
