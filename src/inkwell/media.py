@@ -80,9 +80,10 @@ def delete_media(media: Media, store: MediaStore) -> None:
     db.session.delete(media)
 
 
-def media_markdown(media: Media) -> str:
-    """What the editor inserts: the backend-neutral /media/ path, resolved at save time."""
-    alt = _clean_alt(media.alt)
+def media_markdown(media: Media, alt: str | None = None) -> str:
+    """What the editor inserts: the backend-neutral /media/ path, resolved at save time.
+    `alt`: this use's description, when it is not the stored one."""
+    alt = _clean_alt(media.alt if alt is None else alt)
     alt = alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
     return f"![{alt}]({current_app.config['MEDIA_URL']}{media.variants['original']})"
 

@@ -6,6 +6,7 @@ checked, cleaned and stored by `inkwell.media`. A refused file leaves nothing be
 
 from __future__ import annotations
 
+import hashlib
 import sys
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -15,7 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..errors import error_response, wants_json
 from ..extensions import db
 from ..media import ImageRejected, delete_media, media_markdown, store_upload
-from ..models import Media, Post
+from ..models import Media, Post, xml_safe
 from ..storage import get_store
 from . import ROW_ID, bp
 from .auth import client_ip
@@ -80,8 +81,17 @@ def upload():
         return _refuse(" ".join(str(e) for e in errors) or "The upload could not be read.")
     upload_file = form.file.data
     data = upload_file.read()
+    alt = form.alt.data or ""
+    digest = hashlib.sha256(data).hexdigest()
+    # The same bytes again (a second drop of one image): the same media item, no new copies.
+    same = db.session.scalar(select(Media).where(Media.source_hash == digest).limit(1))
+    if same is not None:
+        if alt and not same.alt:
+            same.alt = alt
+        db.session.commit()
+        return _uploaded(same, alt, created=False)
     try:
-        media = store_upload(data, upload_file.filename, get_store(), alt=form.alt.data or "")
+        media = store_upload(data, upload_file.filename, get_store(), alt=alt)
     except ImageRejected as e:
         db.session.rollback()
         return _refuse(e.message)
@@ -91,12 +101,26 @@ def upload():
             raise
         log.error("upload from %s failed: media storage: %s", client_ip(), e)
         return error_response(503, "Media storage is not answering; nothing was saved. Try again.")
+    media.source_hash = digest
+    media.name = upload_name(upload_file.filename)
     db.session.commit()
     log.info("upload %s (%d bytes) from %s", media.key, len(data), client_ip())
-    markdown = media_markdown(media)
+    return _uploaded(media, alt, created=True)
+
+
+def upload_name(filename: str | None) -> str:
+    """The name the author's file had (no folders), for the media library; never a path."""
+    name = xml_safe((filename or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    return name[:255]
+
+
+def _uploaded(media: Media, alt: str, created: bool):
+    markdown = media_markdown(media, alt or None)
     if wants_json():
-        return {"id": media.id, "markdown": markdown, "url": _thumbnail(media)}, 201
-    flash("Uploaded. Paste this into a post: " + markdown)
+        return {"id": media.id, "markdown": markdown, "url": _thumbnail(media),
+                "existing": not created}, 201 if created else 200
+    flash(("Uploaded" if created else "This image was uploaded before; it is the same item")
+          + ". Paste this into a post: " + markdown)
     return redirect(url_for("admin.media_library"), 303)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, extract, literal, select
+from sqlalchemy import String, bindparam, cast, extract, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
@@ -80,10 +80,13 @@ def _string_agg(element, compiler, **kw):
     return f"string_agg({compiler.process(element.clauses, **kw)})"
 
 
-# Tags ride along in the same row as "name<US>slug<RS>name<US>slug", so a post page is one query.
+# Tags ride along in the same row as "position<US>name<US>slug<RS>...", so a post page is one
+# query; the position keeps them in the order the author wrote them.
 _UNIT, _RECORD = "\x1f", "\x1e"
 _TAGS_PACKED = (
-    select(packed_strings(Tag.name + literal(_UNIT) + Tag.slug, literal(_RECORD)))
+    select(packed_strings(
+        cast(post_tags.c.position, String) + literal(_UNIT) + Tag.name + literal(_UNIT)
+        + Tag.slug, literal(_RECORD)))
     .join(post_tags, post_tags.c.tag_id == Tag.id)
     .where(post_tags.c.post_id == _posts.c.id)
     .scalar_subquery()
@@ -106,8 +109,11 @@ _ONE_BY_SLUG = PreparedRead(
 def _unpack_tags(packed: str | None) -> list[TagLink]:
     if not packed:
         return []
-    tags = [TagLink(*item.split(_UNIT, 1)) for item in packed.split(_RECORD)]
-    return sorted(tags, key=lambda t: t.name.lower())
+    items = sorted(
+        (int(position), name.lower(), name, slug)
+        for position, name, slug in (item.split(_UNIT, 2) for item in packed.split(_RECORD))
+    )
+    return [TagLink(name, slug) for _position, _lower, name, slug in items]
 
 
 def _post_view(row: dict) -> PostView:

@@ -94,7 +94,8 @@
       say("Uploading " + file.name + "…");
       post(body.getAttribute("data-upload-url"), form, false).then(function (json) {
         insertAtCursor(json.markdown);
-        say("Uploaded " + file.name + ".");
+        say(json.existing ? file.name + " was uploaded before: the same image is inserted."
+                          : "Uploaded " + file.name + ".");
       }).catch(function (err) {
         say(file.name + ": " + (err.message === "Failed to fetch" ? "the upload failed (is the file too large?)" : err.message));
       });

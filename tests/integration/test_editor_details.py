@@ -1,0 +1,62 @@
+"""Details an author notices (issue 16), through real gunicorn: tags stay in the order written,
+the same image uploaded twice is one media item, and the media library names each image and
+shows its description."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from .admin_support import admin_site
+from .test_admin_editor import create, public, save
+from .test_admin_media import XHR, photo, stored_keys, upload
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    with admin_site(tmp_path_factory.mktemp("details"), MEDIA_BACKEND="local") as site:
+        yield site
+
+
+@pytest.fixture
+def author(site):
+    browser = site.browser()
+    assert browser.login().status_code == 302
+    return browser
+
+
+def test_tags_keep_the_order_they_were_written_in(site, author):
+    post_id, slug = create(author, tags="Zebra, apple, Mango", body="Words.")
+    page = public(site, f"/posts/{slug}/").text
+    assert page.index(">Zebra<") < page.index(">apple<") < page.index(">Mango<")
+    editor = author.get(f"/admin/posts/{post_id}").text
+    assert 'value="Zebra, apple, Mango"' in editor
+    # Reordered and changed on a later save: the new order, the new tag in its place.
+    saved = save(author, f"/admin/posts/{post_id}", "save", title="Tags", slug=slug,
+                 tags="Mango, Kiwi, Zebra", body="Words.")
+    assert saved.status_code == 302
+    assert 'value="Mango, Kiwi, Zebra"' in author.get(f"/admin/posts/{post_id}").text
+
+
+def test_the_same_bytes_uploaded_twice_are_one_media_item(site, author):
+    data = photo(gps=False)
+    first = upload(author, data, "holiday.jpg", alt="A beach")
+    assert first.status_code == 201, first.text
+    keys = stored_keys(site)
+    second = upload(author, data, "holiday-copy.jpg", alt="The same beach")
+    assert second.status_code == 200, second.text
+    assert second.json()["id"] == first.json()["id"] and second.json()["existing"] is True
+    assert second.json()["markdown"].startswith("![The same beach](/media/")
+    assert stored_keys(site) == keys  # nothing stored twice
+    other = upload(author, photo(width=900, gps=False), "other.jpg")
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+
+
+def test_the_media_library_lists_names_and_descriptions(site, author):
+    upload(author, photo(width=640, gps=False), "garden <path>.jpg", alt="Roses & tulips")
+    upload(author, photo(width=700, gps=False), "no-alt.png", headers=XHR)
+    library = author.get("/admin/media/").text
+    assert html.escape("garden <path>.jpg") in library
+    assert "Roses &amp; tulips" in library
+    assert "no-alt.png" in library and "No description" in library
