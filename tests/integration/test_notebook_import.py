@@ -77,6 +77,7 @@ def test_a_notebook_without_metadata_takes_its_title_from_the_first_heading(
     assert report.created and not report.errors
     post = the_post(app, "fit")
     assert post.title == "Fitting a line"
+    assert post.published_at == datetime(2023, 5, 6)  # from the file name, as Jekyll's
     assert "<h1" not in post.body_html  # the heading became the title
     # No kernel named: code is highlighted as Python, Jupyter's default.
     assert '<code class="language-python">' in post.body_html
@@ -202,3 +203,13 @@ def test_hostile_html_and_svg_outputs_are_stored_without_anything_that_runs(
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     assert b"<rect" in svg.data and b"pwned" not in svg.data
     assert "sandbox" in svg.headers["Content-Security-Policy"]
+
+
+def test_an_image_attached_to_a_markdown_cell_is_a_figure(app, import_posts):
+    cell = new_markdown_cell("# Attached\n\n![a diagram](attachment:diagram.png)")
+    cell.attachments = {"diagram.png": {"image/png": b64(png("navy"))}}
+    report = import_posts({"attached.ipynb": plain_notebook([cell], date="2024-01-01")})
+    assert not report.errors and not report.warnings
+    html = the_post(app, "attached").body_html
+    assert "attachment:" not in html and 'srcset="/media/' in html
+    assert media_types(app) == ["image/png"]
