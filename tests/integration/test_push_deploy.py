@@ -194,6 +194,8 @@ def test_second_push_switches_without_refusing_a_request(site):
         stop.set()
         thread.join()
     assert done.returncode == 0, done.stderr
+    # The same lock files: release one's venv copied, only Inkwell installed again.
+    assert re.search(r"copied the virtualenv \w+ \(same lock files\)", done.stderr), done.stderr
     assert site.deployed_commit() == pushed
     assert site.current() != first and site.current().endswith(pushed[:10])
     assert _release_on_air(site.address) == site.current()

@@ -13,6 +13,7 @@ import pwd
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -65,6 +66,12 @@ def test_setup_prepares_the_server_and_can_run_again(server):
     done = _setup(root, user, "--ssh-key", str(key), "--until", "files")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[7/12] files" in done.stdout and "nginx -t accepts the site" in done.stdout
+    # The tools install is a copy of the venv running setup when that venv has every pin of
+    # the lock files and the server's python3 (the guide's; tests/vm runs that path); this
+    # one was made from another Python, so pip installs the pins.
+    system = Path(shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")).resolve()
+    how = f"copied from {BIN.parent}" if Path(sys._base_executable).resolve() == system else "pip"
+    assert f"installed in {root / 'tools'} ({how}" in done.stdout, done.stdout
 
     entry = pwd.getpwnam(user)
     assert entry.pw_dir == str(root) and entry.pw_shell == "/usr/bin/git-shell"
@@ -158,6 +165,8 @@ def test_the_first_release_step_deploys_this_checkout_as_the_user(server):
         _first_release(Options(site_url="https://blog.example.com", source=REPO, root=root,
                                user=user), lines.append)
         assert any("is live" in line for line in lines), lines
+        assert any("copied the virtualenv tools (same lock files)" in line for line in lines), \
+            lines
         release = os.readlink(root / "current").rsplit("/", 1)[-1]
         status, body, _ = get(f"127.0.0.1:{port}", "/healthz", "blog.example.com", 10)
         assert status == 200 and release.encode() in body

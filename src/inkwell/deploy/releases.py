@@ -53,7 +53,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..config import ConfigError, int_setting
-from . import envfile
+from . import envfile, venvs
 from .settings import app_bind_setting
 
 DEFAULT_ROOT = Path("/srv/inkwell")
@@ -360,8 +360,7 @@ def build(layout: Layout, commit: str, log: Log) -> Path:
             raise DeployError(f"the pushed tree has no {LOCK_FILE}: nothing to install from")
         _link_shared(release, log)
         started = time.monotonic()
-        venv, reused = _install(layout, release)
-        how = "reused the virtualenv of the same code" if reused else "installed"
+        venv, how = _install(layout, release)
         log(f"{how} ({venv}) in {time.monotonic() - started:.1f} s; checking that the app "
             "starts")
         # Create the app as gunicorn would (same folder, same .env): a release that cannot
@@ -494,36 +493,63 @@ def code_key(release: Path) -> str:
     return digest.hexdigest()[:32]
 
 
-def _install(layout: Layout, release: Path) -> tuple[str, bool]:
+def _install(layout: Layout, release: Path) -> tuple[str, str]:
     """Give `release` a .venv: a link to shared/venvs/<code key>, built there unless a
-    release of the same code and lock files already did; (the key, whether it was reused:
-    no pip)."""
+    release of the same code and lock files already did; (the key, how: "reused" (no pip),
+    "copied from ..." (a venv of the same lock files, with Inkwell installed again) or
+    "installed" (every pin, from the lock files))."""
     venv = layout.venvs / code_key(release)
     done = venv / "INSTALLED"
-    reused = done.is_file()
-    if not reused:
+    how = "reused the virtualenv of the same code"
+    if not done.is_file():
         shutil.rmtree(venv, ignore_errors=True)  # a build cut short: start again
         venv.parent.mkdir(parents=True, exist_ok=True)
-        _build_venv(venv, release)
+        key = venvs.lock_key(release)
+        source = venvs.find_marked(_venvs_newest_first(layout), key)
+        if source is not None:  # same lock files: copy, and install only Inkwell
+            venvs.clone(source, venv, link=True)
+            _install_inkwell(venv, release)
+            how = f"copied the virtualenv {source.name} (same lock files), Inkwell installed"
+        else:
+            _build_venv(venv, release)
+            how = "installed"
+        venvs.mark(venv, key)
         done.write_text(release.name + "\n")
     (release / ".venv").symlink_to(Path("..") / ".." / "shared" / "venvs" / venv.name)
-    return venv.name, reused
+    return venv.name, how
+
+
+def _venvs_newest_first(layout: Layout) -> list[Path]:
+    """Every complete venv on the server that a new one could be copied from: the releases'
+    (the newest first: its files are the likeliest in the page cache) and the tools install
+    `deploy setup` made."""
+    made = [v for v in layout.venvs.iterdir() if (v / "INSTALLED").is_file()] \
+        if layout.venvs.is_dir() else []
+    made.sort(key=lambda v: (v / "INSTALLED").stat().st_mtime, reverse=True)
+    return [*made, layout.root / "tools"]
+
+
+def _pip(venv: Path) -> list[str]:
+    return [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+            "--disable-pip-version-check"]
 
 
 def _build_venv(venv: Path, release: Path) -> None:
     """A venv at `venv` (where it stays: a venv cannot move) from the release's lock files."""
-    python = str(venv / "bin" / "python")
-    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     _step([sys.executable, "-m", "venv", str(venv)], release, 300, "python -m venv failed")
-    _step([*pip, "--require-hashes", "-r", str(release / LOCK_FILE)], release, 1800,
+    _step([*_pip(venv), "--require-hashes", "-r", str(release / LOCK_FILE)], release, 1800,
           f"pip install -r {LOCK_FILE} failed")
-    isolation = []
     if (release / BUILD_LOCK_FILE).is_file():  # the build backend pinned too: nothing unpinned
-        _step([*pip, "--require-hashes", "-r", str(release / BUILD_LOCK_FILE)], release, 900,
-              f"pip install -r {BUILD_LOCK_FILE} failed")
-        isolation = ["--no-build-isolation"]
-    _step([*pip, "--no-deps", *isolation, str(release)], release, 900,
-          "pip install of the release failed")
+        _step([*_pip(venv), "--require-hashes", "-r", str(release / BUILD_LOCK_FILE)], release,
+              900, f"pip install -r {BUILD_LOCK_FILE} failed")
+    _install_inkwell(venv, release)
+
+
+def _install_inkwell(venv: Path, release: Path) -> None:
+    """Inkwell itself, from the release's tree, in place of whatever Inkwell `venv` held."""
+    isolation = ["--no-build-isolation"] if (release / BUILD_LOCK_FILE).is_file() else []
+    _step([*_pip(venv), "--no-deps", "--force-reinstall", *isolation, str(release)], release,
+          900, "pip install of the release failed")
 
 
 def prune_venvs(layout: Layout, log: Log) -> None:

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import envfile
+from . import envfile, venvs
 from .releases import DEFAULT_ROOT, Layout, output_tail
 
 PACKAGES = ("nginx", "git", "python3-venv", "sudo", "ssl-cert")
@@ -195,23 +195,41 @@ def _sudo(o: Options, log: Log) -> str | None:
 def _tools(o: Options, log: Log) -> str | None:
     if _as_user(o, [o.inkwell, "deploy", "--help"], check=False).returncode == 0:
         return f"already installed in {o.tools}"
+    shutil.rmtree(o.tools, ignore_errors=True)  # an install cut short: start again
+    source = Path(tempfile.mkdtemp(prefix=".tools-src-", dir=o.root))
+    try:
+        archive = subprocess.Popen(_git(o, "archive", "HEAD"), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        _cmd(["tar", "-x", "-C", str(source)], stdin=archive.stdout)
+        if archive.wait() != 0:
+            raise SetupError(f"git archive HEAD failed in {o.source}: "
+                             f"{archive.stderr.read().decode(errors='replace').strip()}")
+        # The venv running this setup (the guide's) with exactly the pins of HEAD's lock files:
+        # a copy of it saves a whole `pip install -r` (5 min on a 1 GiB server), and every
+        # release with the same lock files is then a copy too (releases.py).
+        python3 = shutil.which("python3", path=USER_PATH) or "/usr/bin/python3"
+        mine = venvs.running_venv_with_pins(source, Path(python3))
+        if mine is not None:
+            venvs.clone(mine, o.tools, link=False)  # root's files, copied: chowned below
+        else:
+            o.tools.mkdir()
+        source.rename(o.tools / "src")
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
     source = o.tools / "src"
-    shutil.rmtree(source, ignore_errors=True)
-    source.mkdir(parents=True)
-    archive = subprocess.Popen(_git(o, "archive", "HEAD"), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    _cmd(["tar", "-x", "-C", str(source)], stdin=archive.stdout)
-    if archive.wait() != 0:
-        raise SetupError(f"git archive HEAD failed in {o.source}: "
-                         f"{archive.stderr.read().decode(errors='replace').strip()}")
     _cmd(["chown", "-R", f"{o.user}:{o.user}", str(o.tools)])
     python = str(o.tools / "bin" / "python")
-    _as_user(o, ["python3", "-m", "venv", str(o.tools)])
-    _as_user(o, [python, "-m", "pip", "install", "-q", "--require-hashes", "-r",
-                 str(source / "requirements.lock"), "-r", str(source / "requirements-build.lock")])
-    _as_user(o, [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                 str(source)])
-    return f"installed in {o.tools}"
+    if mine is None:
+        _as_user(o, ["python3", "-m", "venv", str(o.tools)])
+        _as_user(o, [python, "-m", "pip", "install", "-q", "--require-hashes", "-r",
+                     str(source / "requirements.lock"), "-r",
+                     str(source / "requirements-build.lock")])
+    _as_user(o, [python, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
+                 "--no-build-isolation", str(source)])
+    # Which lock files it holds, so that the first release is a copy of it (written last).
+    _as_user(o, ["tee", str(o.tools / venvs.MARK)], input=venvs.lock_key(source) + "\n")
+    how = f"copied from {mine} (the same pins)" if mine is not None else "pip"
+    return f"installed in {o.tools} ({how})"
 
 
 def _deploy_root(o: Options, log: Log) -> str | None:
@@ -389,10 +407,13 @@ def _cmd(argv: list[str], env: dict | None = None, stdin=None, cwd: Path | None 
     return done
 
 
+USER_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
 def _as_user(o: Options, argv: list[str], cwd: Path | None = None, check: bool = True,
              input: str | None = None) -> subprocess.CompletedProcess:
     """`argv` as the site's user, with its home and a plain PATH (none of root's settings)."""
-    env = {"HOME": str(o.root), "PATH": "/usr/local/bin:/usr/bin:/bin",
+    env = {"HOME": str(o.root), "PATH": USER_PATH,
            "LANG": os.environ.get("LANG", "C.UTF-8")}
     for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONFIG_FILE", "HTTP_PROXY",
                  "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
