@@ -60,6 +60,18 @@ def instance_folder(base: str | os.PathLike, environ: Mapping[str, str] = os.env
     return Path(base) / "instance"
 
 
+def _time_zone(name: str) -> str:
+    """A time zone name zoneinfo knows, or a ConfigError that says what to write."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIME_ZONE must be a time zone name such as Europe/Berlin or "
+                          f"America/New_York, got {name!r}") from None
+    return name
+
+
 def int_setting(
     name: str, default: int, environ: Mapping[str, str] = os.environ, minimum: int | None = None
 ) -> int:
@@ -168,6 +180,8 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         "SITE_AUTHOR": os.environ.get("SITE_AUTHOR", ""),
         "SITE_URL": _site_url(env, overrides.get("SITE_URL")),
         "SITE_LANGUAGE": os.environ.get("SITE_LANGUAGE", "en"),
+        # The blog's time zone (IANA name): dates shown and entered in it; stored as UTC.
+        "TIME_ZONE": _time_zone(os.environ.get("TIME_ZONE", "") or "UTC"),
         # Standalone pages linked from the header: "about" or "about:About me,now:Now".
         "NAV_PAGES": _nav_pages(os.environ.get("NAV_PAGES", "about:About")),
         "POSTS_PER_PAGE": int_setting("POSTS_PER_PAGE", 10, minimum=1),

@@ -11,6 +11,7 @@ from flask import url_for
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..local_time import to_local
 from ..models import Post, utcnow
 from ..search import index_post
 from . import bp
@@ -72,7 +73,7 @@ def _autosave(section: str, post_id: int | None):
     index_post(post)
     answer = {
         "revision": post.revision,
-        "saved_at": post.updated_at.strftime("%H:%M:%S"),
+        "saved_at": f"{to_local(post.updated_at):%H:%M:%S}",
         "edit_url": url_for("admin.edit", section=section, post_id=post.id),
         "autosave_url": url_for("admin.autosave", section=section, post_id=post.id),
     }

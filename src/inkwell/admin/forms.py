@@ -66,10 +66,11 @@ class PostForm(FlaskForm):
     )
     body = TextAreaField("Text (Markdown)")
     publish_at = DateTimeLocalField(
-        "Publish date (UTC)",
+        "Publish date",
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[Optional()],
-        description="When to publish with Schedule; on a published post, Save moves its date.",
+        description="In the blog's time zone. When to publish with Schedule; on a published "
+                    "post, Save moves its date.",
     )
     toc = BooleanField("Show a table of contents")
     # The post's revision when this page was loaded: a save from an older one is refused.

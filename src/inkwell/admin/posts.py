@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ..content.files import content_folder
 from ..content.slugs import slugify
 from ..extensions import db
+from ..local_time import from_local, local_datetime, to_local
 from ..models import Post, SlugRedirect, utcnow
 from ..publishing import (
     RenderedBody,
@@ -41,6 +42,10 @@ def status_of(post: Post) -> str:
 @bp.app_template_filter("admin_status")
 def _status_filter(post: Post) -> str:
     return status_of(post)
+
+
+# '2026-12-06 17:30 CET': stored UTC times as the author reads them (the blog's TIME_ZONE).
+bp.add_app_template_filter(local_datetime, "local_datetime")
 
 
 def _section_kind(section: str) -> str:
@@ -134,7 +139,7 @@ def _form_of(post: Post) -> PostForm:
             "tags": ", ".join(t.name for t in post.tags),
             "body": post.body_markdown,
             "toc": post.show_toc,
-            "publish_at": post.published_at if post.status == "published" else None,
+            "publish_at": to_local(post.published_at) if post.status == "published" else None,
             "revision": str(post.revision),
         }
     )
@@ -174,18 +179,18 @@ def _check_slug(form: PostForm, post: Post) -> str | None:
 def _apply_action(form: PostForm, post: Post, is_new: bool) -> str | None:
     """Set status and date from the button pressed; return the message for the author."""
     now = utcnow().replace(microsecond=0)
-    when = form.publish_at.data
+    when = from_local(form.publish_at.data) if form.publish_at.data else None
     if form.unpublish.data:
         post.status = "draft"
         return "Unpublished: it is a draft again."
     if form.schedule.data:
         if when is None or when <= now:
             form.publish_at.errors = [
-                *form.publish_at.errors, "To schedule, pick a date and time in the future (UTC)."
+                *form.publish_at.errors, "To schedule, pick a date and time in the future."
             ]
             return None
         post.status, post.published_at = "published", when
-        return f"Scheduled for {when:%Y-%m-%d %H:%M} UTC."
+        return f"Scheduled for {local_datetime(when)}."
     if form.publish.data:
         post.status = "published"
         post.published_at = when if when is not None and when <= now else now
@@ -198,7 +203,7 @@ def _apply_action(form: PostForm, post: Post, is_new: bool) -> str | None:
     if when is not None:
         post.published_at = when
     if post.published_at > now:
-        return f"Saved; it appears on {post.published_at:%Y-%m-%d %H:%M} UTC."
+        return f"Saved; it appears on {local_datetime(post.published_at)}."
     return "Saved."
 
 

@@ -6,8 +6,11 @@ from datetime import datetime
 from functools import partial
 from types import SimpleNamespace
 from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, request, url_for
+
+from ..local_time import to_local
 
 bp = Blueprint("blog", __name__)
 
@@ -47,10 +50,20 @@ _DATE_FORMATS = {
 }
 
 
+def _local_strftime(moment: datetime, format: str, zone) -> str:
+    return to_local(moment, zone).strftime(format)
+
+
 @bp.record_once
 def _date_filters(state) -> None:
+    """Dates as the blog's readers count days: in its TIME_ZONE (nothing to convert in UTC)."""
+    zone_name = state.app.config.get("TIME_ZONE") or "UTC"
     for name, fmt in _DATE_FORMATS.items():
-        state.app.jinja_env.filters[name] = partial(datetime.strftime, format=fmt)
+        if zone_name == "UTC":
+            state.app.jinja_env.filters[name] = partial(datetime.strftime, format=fmt)
+        else:
+            state.app.jinja_env.filters[name] = partial(
+                _local_strftime, format=fmt, zone=ZoneInfo(zone_name))
     # RFC 3339 (feeds, sitemap, <time>): strftime's %Y does not pad a year below 1000.
     state.app.jinja_env.filters["iso_datetime"] = feeds.rfc3339_datetime
     state.app.jinja_env.filters["iso_date"] = feeds.rfc3339_date
