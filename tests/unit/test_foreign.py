@@ -127,7 +127,8 @@ def test_mojibake_is_repaired_with_a_warning_on_its_line():
 
 
 def test_templating_left_in_the_text_is_flagged_with_its_line_but_not_in_code():
-    body = "---\ntitle: T\n---\nSee [Part 2]({{ url_for('p2') }}).\n\n```\n{% raw %}\n```\n"
+    body = ("---\ntitle: T\n---\nSee [Part 2]({{ url_for('p2') }}).\n\n```\n{% raw %}\n```\n\n"
+            "Jinja writes `{{ name }}` for a value.\n")
     [guess] = read_foreign(body, "t.md").guesses
     assert guess.line == 4 and "{{ url_for('p2') }}" in guess.message
 

@@ -48,6 +48,7 @@ _ATTR_LINE = re.compile(rf"^\s*(?:{_ATTR_LIST.pattern})\s*$")
 _ATTR_AFTER_HEADING = re.compile(rf"^(#{{1,6}}\s.*?)\s*(?:{_ATTR_LIST.pattern})\s*$")
 _ATTR_AFTER_INLINE = re.compile(rf"(?<=[)\]`*_])(?:{_ATTR_LIST.pattern})")
 _TEMPLATING = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+_CODE_SPAN = re.compile(r"(`+)[^`]+?\1")
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def _templating(body: str, body_line: int) -> list[Guess]:
     in_code = code_lines(body)
     found = []
     for number, line in enumerate(body.splitlines()):
-        match = _TEMPLATING.search(line)
+        match = _TEMPLATING.search(_CODE_SPAN.sub("", line))  # `{{ x }}` is shown on purpose
         if match and number not in in_code:
             found.append(Guess(body_line + number, f"template code {match.group(0)!r} is "
                                "shown as it is: the old blog filled it in; replace it with "
