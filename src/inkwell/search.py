@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from markupsafe import Markup, escape
 from sqlalchemy import column, func, literal_column, select, table, text
 from sqlalchemy.orm import lazyload
 
@@ -25,10 +26,21 @@ _UNINDEX = text("DELETE FROM post_search WHERE rowid = :id")
 _INDEX = text("INSERT INTO post_search (rowid, title, body) VALUES (:id, :title, :body)")
 
 
+# Around each matched word in a snippet: private-use characters, which no reader types.
+_START, _STOP = "\ue000", "\ue001"
+_MATCHED = re.compile(f"{_START}([^{_START}{_STOP}]*){_STOP}")
+
+
 @dataclass
 class SearchHit:
     post: Post
-    snippet: str  # plain text; the template escapes it
+    snippet: str  # plain text, matched words between _START and _STOP
+
+    def snippet_html(self) -> Markup:
+        """The snippet escaped, its matched words in <mark>; stray markers (a post that holds
+        those characters itself) are dropped."""
+        marked = _MATCHED.sub(lambda m: f"<mark>{m[1]}</mark>", str(escape(self.snippet)))
+        return Markup(marked.replace(_START, "").replace(_STOP, ""))
 
 
 def _is_sqlite() -> bool:
@@ -70,7 +82,7 @@ def search_posts(q: str) -> list[SearchHit]:
         # cannot crowd published ones out of the results.
         fts = literal_column("post_search")
         rows = db.session.execute(
-            select(Post, func.snippet(fts, 1, "", "", " … ", 24))
+            select(Post, func.snippet(fts, 1, _START, _STOP, " … ", 24))
             .select_from(_POST_SEARCH)
             .join(Post, Post.id == _POST_SEARCH.c.rowid)
             .where(fts.op("MATCH")(match), Post.visible())
@@ -88,7 +100,7 @@ def search_posts(q: str) -> list[SearchHit]:
                 PG_CONFIG,
                 _pg_indexed_text(),
                 query,
-                "StartSel='',StopSel='',MaxWords=30,MinWords=12",
+                f"StartSel={_START},StopSel={_STOP},MaxWords=30,MinWords=12",
             ),
         )
         .where(Post.visible(), pg_document().op("@@")(query))

@@ -48,6 +48,8 @@ def test_preview_and_share_a_draft_then_revoke_the_link(browser, site):
         assert answer.status == 200
         expect(reader.locator("main h1")).to_have_text("Not yet public")
         assert violations(reader) == []
+        wide = reader.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+        assert wide[0] <= wide[1], wide  # nothing scrolls sideways on a phone
         assert "noindex" in reader.locator('meta[name="robots"]').get_attribute("content")
 
         author.click("text=Revoke every share link")

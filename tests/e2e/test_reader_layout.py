@@ -103,3 +103,12 @@ def test_search_results_say_when_each_post_was_published(page, server):
     dates = page.locator(".results li time").all_inner_texts()
     assert len(dates) == page.locator(".results li").count() >= 1
     assert all(re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", d) for d in dates), dates
+
+
+def test_search_results_mark_the_words_that_matched(page, server):
+    page.goto(server + "/search?q=words")
+    marks = page.locator(".results li mark").all_inner_texts()
+    assert marks and all(m.lower().startswith("word") for m in marks), marks  # stemmed too
+    colours = page.evaluate("getComputedStyle(document.querySelector('.results mark'))"
+                            ".backgroundColor")
+    assert colours not in ("rgba(0, 0, 0, 0)", "transparent")  # the reader sees the mark
