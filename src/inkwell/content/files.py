@@ -1,5 +1,5 @@
-"""`inkwell import` and `inkwell export`: Markdown files with YAML front matter, and Jupyter
-notebooks (notebooks.py), <-> posts.
+"""`inkwell import` and `inkwell export`: post files <-> posts. The files (Markdown, also
+from other blogs, and Jupyter notebooks) are read by sources.py; this module writes them.
 
 Re-importing matches posts by slug (front matter `slug`, else the file name without a leading
 date), so it updates in place and never duplicates. A bad file is reported with its name and line
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,16 +34,13 @@ from ..publishing import (
 )
 from ..search import index_posts
 from ..storage import get_store
-from .fetch import FetchLimits, copy_remote_images
-from .figures import FigureLink, FigureStore, figure_links
-from .foreign import Guess, alias_slugs, date_from_name, read_foreign, site_images
-from .frontmatter import SourceError, dump_source, title_from_body
-from .notebooks import NOTEBOOK_SUFFIX, read_notebook
-from .slugs import slugify, tag_slug
+from .fetch import FetchLimits
+from .figures import FigureStore
+from .foreign import Guess
+from .frontmatter import SourceError, dump_source
+from .slugs import tag_slug
+from .sources import PostSource, SourceReader, find_post_files, warning_line
 
-MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
-POST_SUFFIXES = MARKDOWN_SUFFIXES | {NOTEBOOK_SUFFIX}
-_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}(-\d{2})?[-_]")  # 2026-11-02-x, 2026-11-x
 # Posts written per flush: large enough to amortise the unit of work, small enough to keep
 # each multi-row INSERT and the pending objects modest.
 _BATCH_SIZE = 200
@@ -70,83 +66,9 @@ def content_folder() -> tuple[Path, bool]:
     return Path(named or DEFAULT_CONTENT_DIR), bool(named)
 
 
-def find_post_files(path: Path) -> list[Path]:
-    """Markdown files and notebooks under `path`, hidden ones left out (and everything in a
-    hidden folder, such as Jupyter's .ipynb_checkpoints or .git)."""
-    if path.is_file():
-        return [path]
-    return sorted(
-        p
-        for p in path.rglob("*")
-        if p.suffix.lower() in POST_SUFFIXES and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
-
-
-def _check_inside(path: Path, root: Path) -> None:
-    """A file found in a folder must really be in it: a link to /etc/passwd in a folder of posts
-    (a cloned repository can carry one) would otherwise be published."""
-    target = path.resolve()
-    if not target.is_relative_to(root):
-        raise SourceError(
-            str(path), None, f"is a link to {target}, outside {root}; copy the file in instead"
-        )
-
-
-def _read_bytes(path: Path, max_size: int, setting: str) -> bytes:
-    size = path.stat().st_size
-    if size > max_size:
-        raise SourceError(
-            str(path), None, f"file is {size / 1e6:.1f} MB; the limit is {max_size / 1e6:.0f} MB"
-            f" (the setting {setting})")
-    return path.read_bytes()
-
-
-def _read_text(path: Path, max_size: int) -> tuple[str, bytes]:
-    raw = _read_bytes(path, max_size, "IMPORT_MAX_FILE_SIZE")
-    try:
-        return raw.decode("utf-8-sig"), raw
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise SourceError(
-            str(path), line, "is not UTF-8 text; save the file as UTF-8 and import it again"
-        ) from None
-
-
-def _complete_meta(meta: dict, body: str, path: Path) -> tuple[dict, str]:
-    """Fill what the front matter left out: title and slug (the date: import_path)."""
-    if not meta.get("title"):
-        title, body = title_from_body(body)
-        meta["title"] = title
-    if not meta.get("slug"):
-        # A post in a folder of its own (index.md beside its figures) is named by the folder.
-        name = path.parent.name if path.stem.lower() in ("index", "readme") else path.stem
-        meta["slug"] = slugify(_DATE_PREFIX.sub("", name)) or slugify(meta["title"])
-    if not meta["slug"]:
-        raise SourceError(
-            str(path), None, "no usable slug; add `slug: some-name` to the front matter"
-        )
-    return meta, body
-
-
 def _file_date(path: Path) -> datetime:
     """A file's modification time: the date of a new post whose front matter has none."""
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None, microsecond=0)
-
-
-@dataclass
-class _Source:
-    """One post file, read and checked, not yet written."""
-
-    file: Path
-    relative: str  # path inside the folder imported (posix)
-    meta: dict
-    body: str
-    raw: bytes
-    key: tuple[str, str]
-    figures: list[FigureLink]
-    guesses: list[Guess] = field(default_factory=list)
-    old_slugs: list[str] = field(default_factory=list)  # Hugo aliases: redirected to the post
 
 
 def import_path(
@@ -184,16 +106,18 @@ class _Import:
 
     def __init__(self, path: Path, max_file_size: int, owned: bool, strict: bool = False,
                  fetch_images: bool = False) -> None:
-        self.path, self.max_file_size, self.owned = path, max_file_size, owned
-        self.strict = strict  # a warning fails its file
-        # FETCH_ALLOW_LOOPBACK is set by tests only (their image server is on 127.0.0.1).
+        self.path, self.owned, self.strict = path, owned, strict  # strict: a guess fails
         config = current_app.config
-        self.fetch_limits = FetchLimits(config["MAX_CONTENT_LENGTH"], allow_loopback=bool(
+        # FETCH_ALLOW_LOOPBACK is set by tests only (their image server is on 127.0.0.1).
+        fetch_limits = FetchLimits(config["MAX_CONTENT_LENGTH"], allow_loopback=bool(
             config.get("FETCH_ALLOW_LOOPBACK"))) if fetch_images else None
         # Links inside a folder are followed only as far as the folder; one file named on its
         # own is imported wherever it points (its figures: from its own folder).
-        self.root = path.resolve() if path.is_dir() else path.resolve().parent
-        self.max_notebook_size = current_app.config["IMPORT_MAX_NOTEBOOK_SIZE"]
+        root = path.resolve() if path.is_dir() else path.resolve().parent
+        self.reader = SourceReader(
+            path, root, owned=owned, strict=strict, max_file_size=max_file_size,
+            max_notebook_size=config["IMPORT_MAX_NOTEBOOK_SIZE"],
+            media_url=config["MEDIA_URL"], fetch_limits=fetch_limits)
         self.report = ImportReport()
         self.redirects: list[tuple[Post, str]] = []
         self.figures = FigureStore(get_store(), current_app.config["MAX_CONTENT_LENGTH"])
@@ -254,17 +178,17 @@ class _Import:
             self._unpublish_removed(posts, matched)
         db.session.commit()
 
-    def _read_all(self, files: Iterable[Path], existing: dict) -> list[_Source]:
+    def _read_all(self, files: Iterable[Path], existing: dict) -> list[PostSource]:
         reserved = reserved_page_slugs()
         seen: dict[tuple[str, str], Path] = {}
-        sources: list[_Source] = []
+        sources: list[PostSource] = []
         for file in files:
             try:
-                source = self._read(file)
+                source = self.reader.read(file)
             except SourceError as e:
                 self.report.errors.append(str(e))
                 continue
-            self.report.warnings.extend(_warning(file, guess) for guess in source.guesses)
+            self.report.warnings.extend(warning_line(file, guess) for guess in source.guesses)
             key, slug = source.key, source.key[1]
             where = f"{file}:{_key_line(source.raw, 'slug')}"
             if key[0] == "page" and slug in reserved:
@@ -285,59 +209,8 @@ class _Import:
                 sources.append(source)
         return sources
 
-    def _read(self, file: Path) -> _Source:
-        if self.path.is_dir():
-            _check_inside(file, self.root)
-        guesses: list[Guess] = []
-        if file.suffix.lower() == NOTEBOOK_SUFFIX:
-            raw = _read_bytes(file, self.max_notebook_size, "IMPORT_MAX_NOTEBOOK_SIZE")
-            notebook = read_notebook(raw, file)
-            meta, body = notebook.meta, notebook.body
-            embedded = frozenset(link.src for link in notebook.figures)
-            # Markdown cells may link pictures beside the notebook, as a post does.
-            figures = notebook.figures + figure_links(body, file, self.root, 1, embedded)
-        else:
-            meta, body, raw, figures, guesses = self._read_markdown(file)
-        if not meta.get("date") and date_from_name(file.name):
-            meta["date"] = date_from_name(file.name)  # Jekyll's 2024-05-01-title.md
-        relative = file.relative_to(self.path).as_posix() if self.path.is_dir() else file.name
-        if "page" not in meta and relative.startswith("pages/"):
-            meta["page"] = True  # content/pages/about.md is a page without saying so
-        meta, body = _complete_meta(meta, body, file)
-        key = ("page" if meta.get("page") else "post", meta["slug"])
-        old_slugs: list[str] = []
-        if "aliases" in meta:
-            old_slugs, more = alias_slugs(meta["aliases"], key[0])
-            guesses = guesses + more
-        if self.strict and guesses:
-            first, *more = guesses
-            raise SourceError(str(file), first.line, "refused (--strict): " + "; ".join(
-                [first.message] + [g.message if g.line is None else f"line {g.line}: "
-                                   f"{g.message}" for g in more]))
-        return _Source(file, relative, meta, body, raw, key, figures, guesses, old_slugs)
-
-    def _read_markdown(self, file: Path) -> tuple[dict, str, bytes, list[FigureLink], list]:
-        """A Markdown file, from Inkwell or another blog (foreign.py), its figures, and what
-        was guessed reading it."""
-        text, raw = _read_text(file, self.max_file_size)
-        source = read_foreign(text, str(file))
-        figures = figure_links(source.body, file, self.root, source.body_line)
-        # A path from the old site's root: found in the folder imported (or, for `inkwell
-        # import` of a Jekyll _posts folder, in the site above it).
-        roots = [self.root] if self.owned else [self.root, self.root.parent]
-        at_root, unresolved, remote = site_images(
-            source.body, file, roots, source.body_line, current_app.config["MEDIA_URL"])
-        if self.fetch_limits is not None:
-            fetched, not_fetched = copy_remote_images(remote, str(file), self.fetch_limits)
-            return source.meta, source.body, raw, figures + at_root + fetched, \
-                source.guesses + unresolved + not_fetched
-        guesses = source.guesses + unresolved + [
-            Guess(line, f"the image {src} is on another site, which this site's "
-                  "Content-Security-Policy blocks; import with --fetch-images to copy it")
-            for src, line in remote]
-        return source.meta, source.body, raw, figures + at_root, guesses
-
-    def _write_post(self, source: _Source, post: Post | None, tags: TagCache) -> Post | None:
+    def _write_post(self, source: PostSource, post: Post | None,
+                    tags: TagCache) -> Post | None:
         """Create or update the source's post (None: nothing to write); SourceError for a
         figure that is refused."""
         meta, body, report = source.meta, source.body, self.report
@@ -391,11 +264,12 @@ class _Import:
             else:
                 row.post_id = post.id
 
-    def _guessed(self, source: _Source, guess: Guess) -> None:
+    def _guessed(self, source: PostSource, guess: Guess) -> None:
         """A guess made while writing (the date): a warning, or with --strict the file's end."""
         if self.strict:
-            raise SourceError(str(source.file), guess.line, f"refused (--strict): {guess.message}")
-        self.report.warnings.append(_warning(source.file, guess))
+            raise SourceError(str(source.file), guess.line,
+                              f"refused (--strict): {guess.message}")
+        self.report.warnings.append(warning_line(source.file, guess))
 
     def _unpublish_removed(self, posts: list[Post], matched: set[int]) -> None:
         """File-owned posts whose file is gone: drafts now (never deleted), marked removed."""
@@ -404,11 +278,6 @@ class _Import:
                 post.status, post.source_removed = "draft", True
                 touch(post)
                 self.report.unpublished.append(post.source_path)
-
-
-def _warning(file: Path, guess: Guess) -> str:
-    return f"{file}: {guess.message}" if guess.line is None else f"{file}:{guess.line}: " \
-        f"{guess.message}"
 
 
 def _key_line(raw: bytes, key: str) -> int:
