@@ -196,7 +196,7 @@ def code_lines(body: str) -> set[int]:
 def drop_attribute_lists(body: str) -> str:
     """Remove kramdown/pandoc attribute lists ({#id}, {.class}, {: .class}) outside code:
     Inkwell makes heading ids from their text and has no per-element classes."""
-    if "{" not in body:
+    if not _ATTR_LIST.search(body):  # the common case: no second parse of the body
         return body
     in_code = code_lines(body)
     kept: list[str] = []
@@ -215,7 +215,7 @@ def drop_attribute_lists(body: str) -> str:
 
 def _templating(body: str, body_line: int) -> list[Guess]:
     """Liquid/Jinja tags left in the text ({{ ... }}, {% ... %}): the old blog filled them in."""
-    if "{{" not in body and "{%" not in body:
+    if not _TEMPLATING.search(body):
         return []
     in_code = code_lines(body)
     found = []
