@@ -134,4 +134,7 @@ def post_meta(post: Post) -> dict:
 
 
 def touch(post: Post, updated: datetime | None = None) -> None:
+    """The post changed (an editor save, an import): a new updated time, and one more revision,
+    so an editor tab opened before the change cannot overwrite it (admin/autosave.py)."""
     post.updated_at = updated or utcnow()
+    post.revision = (post.revision or 0) + 1

@@ -5,9 +5,13 @@ shows its description."""
 from __future__ import annotations
 
 import html
+import os
+import re
+import subprocess
 
 import pytest
 
+from ..services import BIN
 from .admin_support import admin_site
 from .test_admin_editor import create, public, save
 from .test_admin_media import XHR, photo, stored_keys, upload
@@ -60,3 +64,19 @@ def test_the_media_library_lists_names_and_descriptions(site, author):
     assert html.escape("garden <path>.jpg") in library
     assert "Roses &amp; tulips" in library
     assert "no-alt.png" in library and "No description" in library
+
+
+def test_an_editor_tab_opened_before_an_import_cannot_overwrite_it(site, author, tmp_path):
+    post_id, slug = create(author, button="save", body="Written in the browser.")
+    edit = author.get(f"/admin/posts/{post_id}").text
+    loaded = re.search(r'name="revision" type="hidden" value="(\d+)"', edit)[1]
+    (tmp_path / f"{slug}.md").write_text(f"---\ntitle: Imported\nslug: {slug}\n---\nFrom a file.\n")
+    imported = subprocess.run([str(BIN / "inkwell"), "import", str(tmp_path)],
+                              env={**os.environ, **site.env}, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0 and "1 updated" in imported.stdout, imported.stderr
+    stale = save(author, f"/admin/posts/{post_id}", "save", title="Mine", slug=slug,
+                 body="The old tab's words.", revision=loaded)
+    assert stale.status_code == 409
+    assert "was saved elsewhere" in html.unescape(stale.text)
+    assert "From a file." in author.get(f"/admin/posts/{post_id}").text

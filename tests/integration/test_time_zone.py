@@ -46,6 +46,7 @@ def test_a_schedule_is_entered_and_shown_in_the_blogs_time_zone(site, author):
     assert "Scheduled for 2030-01-01 10:00 IST." in edit  # the flash message
     assert "Scheduled for 2030-01-01 10:00 IST</span>" in edit  # the status
     assert 'value="2030-01-01T10:00"' in edit  # the field, as entered
+    assert f"Publish date ({ZONE})" in edit
     listing = author.get("/admin/?status=scheduled").text
     assert "2030-01-01 10:00 IST" in listing
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -79,6 +80,11 @@ class PostForm(FlaskForm):
     publish = SubmitField("Publish now")
     schedule = SubmitField("Schedule")
     unpublish = SubmitField("Unpublish")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The zone the author enters times in, named where they enter them.
+        self.publish_at.label.text = f"Publish date ({current_app.config['TIME_ZONE']})"
 
     def validate_publish_at(self, field) -> None:
         if field.data and not EARLIEST_DATE <= field.data <= LATEST_DATE:  # as imports (issue 15)

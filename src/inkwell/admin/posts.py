@@ -249,7 +249,7 @@ def newer_save(form: PostForm, post: Post) -> str | None:
 
 
 def _store_fields(form: PostForm, post: Post, slug: str, rendered: RenderedBody) -> None:
-    """Write the form's fields and rendered text on the post: one more revision."""
+    """Write the form's fields and rendered text on the post (touch: one more revision)."""
     post.title = form.title.data
     post.slug = slug
     post.description = form.description.data or ""
@@ -257,7 +257,6 @@ def _store_fields(form: PostForm, post: Post, slug: str, rendered: RenderedBody)
     post.tags = TagCache().all_of(tag_names(form.tags.data or ""))
     apply_rendered(post, rendered)
     touch(post)
-    post.revision = (post.revision or 0) + 1 if post.id else 1
 
 
 def _save(
