@@ -14,6 +14,7 @@ from inkwell.content.files import import_content, import_path
 from inkwell.database import write_intent
 from inkwell.extensions import db
 from inkwell.models import Media, Post
+from inkwell.publishing import render_body
 
 from ..notebook_fixtures import (
     HOSTILE_HTML,
@@ -213,3 +214,16 @@ def test_an_image_attached_to_a_markdown_cell_is_a_figure(app, import_posts):
     html = the_post(app, "attached").body_html
     assert "attachment:" not in html and 'srcset="/media/' in html
     assert media_types(app) == ["image/png"]
+
+
+def test_the_stored_markdown_links_the_stored_figures_so_it_renders_again_alone(
+    app, import_posts
+):
+    import_posts({"orbits.ipynb": every_output_notebook(title="Orbits", date="2024-03-01")})
+    post = the_post(app, "orbits")
+    assert "embedded-figure-" not in post.body_markdown
+    assert re.search(r"!\[Figure 1 \(cell 4\)\]\(/media/[0-9a-f]+\.png\)", post.body_markdown)
+    with app.app_context():  # as the editor or `inkwell rerender` does: the Markdown alone
+        again = render_body(post.body_markdown)
+    assert again.rendered.html.count("<picture>") == 2
+    assert re.search(r'<img src="/media/[0-9a-f]+\.svg"', again.rendered.html)

@@ -35,6 +35,7 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 # Cheap test before parsing a body a second time: could it link an image at all?
 _MAYBE_IMAGE = re.compile(r"!\[|<img", re.IGNORECASE)
 _QUERY_CHUNK = 500  # hashes per IN (...): well under every database's parameter limit
+_EMBEDDED = "embedded-figure-"  # the name of a figure a post carries: made of its content
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,18 @@ def embedded_figure(data: bytes, suffix: str, post: str, src: str | None = None)
     It is named by its content, so two outputs with the same image are one figure; `src`, the
     name the body links it by, is made from that too unless given (a fetched image's URL)."""
     digest = hashlib.sha256(data).hexdigest()
-    src = src or f"embedded-figure-{digest[:24]}{suffix}"
+    src = src or f"{_EMBEDDED}{digest[:24]}{suffix}"
     return FigureLink(src, Path(digest + suffix), post, None, data)
+
+
+def link_stored_copies(body: str, urls: dict[str, str]) -> str:
+    """`body` with the names of the figures it carries itself (a notebook's outputs) replaced
+    by their stored copies' URLs: the stored Markdown then shows them wherever it is rendered
+    again (the editor, `inkwell export`), as an image inserted in the editor does."""
+    for src, url in urls.items():
+        if src.startswith(_EMBEDDED):
+            body = body.replace(src, url)
+    return body
 
 
 def _is_local(src: str) -> bool:

@@ -35,7 +35,7 @@ from ..publishing import (
 from ..search import index_posts
 from ..storage import get_store
 from .fetch import FetchLimits
-from .figures import FigureStore
+from .figures import FigureStore, link_stored_copies
 from .foreign import Guess
 from .frontmatter import SourceError, dump_source
 from .slugs import tag_slug
@@ -229,6 +229,7 @@ class _Import:
             report.unchanged.append(str(source.file))
             return None
         urls = self.figures.urls(source.figures)
+        body = link_stored_copies(body, urls)
         try:
             rendered = render_body(body, image_urls=urls)
         except SQLAlchemyError:
