@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from datetime import datetime
 
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
+from nbformat.warnings import MissingIDFieldWarning
 from sqlalchemy import select
 
 from inkwell.content.files import import_content, import_path
@@ -227,3 +229,17 @@ def test_the_stored_markdown_links_the_stored_figures_so_it_renders_again_alone(
         again = render_body(post.body_markdown)
     assert again.rendered.html.count("<picture>") == 2
     assert re.search(r'<img src="/media/[0-9a-f]+\.svg"', again.rendered.html)
+
+
+def test_older_notebooks_import_without_a_warning_to_fix_them(app, import_posts):
+    """Cells without ids (notebook format 4.5 from an older Jupyter) and format 3 files are
+    read as they are; nbformat's advice to normalize them is for developers, not authors."""
+    no_ids = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+              "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# No ids"}]}
+    version3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [
+        {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Version 3"}]}]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingIDFieldWarning)
+        report = import_posts({"a.ipynb": json.dumps(no_ids), "b.ipynb": json.dumps(version3)})
+    assert len(report.created) == 2 and not report.errors
+    assert the_post(app, "b").title == "Version 3"

@@ -17,12 +17,14 @@ import base64
 import binascii
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from ftfy.fixes import remove_terminal_escapes
+from nbformat.warnings import MissingIDFieldWarning
 
 from .figures import FigureLink, embedded_figure
 from .frontmatter import SourceError, normalise_meta, parse_source
@@ -69,8 +71,10 @@ def read_notebook(raw: bytes, path: Path) -> NotebookPost:
 
 def _load(raw: bytes, path: str) -> Any:
     try:
-        notebook = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
-        nbformat.validate(notebook)
+        with warnings.catch_warnings():  # cells without ids (older Jupyter): nothing to fix
+            warnings.simplefilter("ignore", MissingIDFieldWarning)
+            notebook = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
+            nbformat.validate(notebook)
     except UnicodeDecodeError:
         raise SourceError(path, None, "is not UTF-8 text, so it is not a notebook") from None
     except nbformat.reader.NotJSONError:
