@@ -108,3 +108,29 @@ def test_a_stale_post_whose_figure_links_were_kept_needs_no_file(site):
     assert done.returncode == 0, done.stderr
     assert "Re-rendered 2 posts and pages" in done.stdout
     assert _rows(site)["figure"][:2] == (RENDER_VERSION, good[1])
+
+
+def test_a_failing_batch_is_left_whole_and_the_others_are_written(site):
+    """150 posts make two batches; the database refuses one post of the second (a trigger):
+    the first batch is written, the second is left as it was, all of it, and the command
+    says which and exits 1."""
+    posts = Path(site[1]["CONTENT_DIR"]) / "posts"
+    for n in range(150):
+        (posts / f"many-{n:03}.md").write_text(f"---\ntitle: Many {n}\n---\nPost {n}.\n")
+    assert inkwell("setup", site=site).returncode == 0
+    aged = "slug LIKE 'many-%' OR slug = 'plain'"
+    _age(site, aged)
+    with sqlite3.connect(site[0] / "blog.sqlite3") as db:
+        ids = [row[0] for row in db.execute(f"SELECT id FROM posts WHERE {aged} ORDER BY id")]
+        db.execute("CREATE TRIGGER refuse BEFORE UPDATE OF body_html ON posts "
+                   f"WHEN NEW.id = {ids[-1]} BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    done = inkwell("rerender", site=site)
+    assert done.returncode == 1
+    first, second = ids[:100], ids[100:]
+    assert f"error: posts {second[0]}..{second[-1]} were left as they were" in done.stderr
+    assert "Re-rendered 100 posts and pages" in done.stdout
+    assert "Traceback" not in done.stderr
+    with sqlite3.connect(site[0] / "blog.sqlite3") as db:
+        versions = dict(db.execute("SELECT id, render_version FROM posts"))
+    assert all(versions[i] == RENDER_VERSION for i in first)
+    assert all(versions[i] == 0 for i in second)  # not one of them written
