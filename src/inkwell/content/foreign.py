@@ -61,6 +61,8 @@ class Guess:
 
 @dataclass
 class ForeignSource:
+    """A Markdown file's settings in Inkwell's terms, its body, and what was guessed."""
+
     meta: dict
     body: str
     body_line: int  # the file line the body starts on
@@ -79,8 +81,7 @@ def read_foreign(text: str, path: str) -> ForeignSource:
     if text.startswith(_TOML_FENCE):
         raw, body = _toml(text, path)
     elif text.lstrip("\ufeff").startswith("---"):
-        meta, body = parse_source(text, path)
-        raw = meta
+        raw, body = parse_source(text, path)
     else:
         raw, body = _pelican(text)
     body_line = text.count("\n") - body.count("\n") + 1
@@ -155,8 +156,6 @@ def _adopt(raw: dict, path: str, guesses: list[Guess], text: str) -> dict:
             data[ours] = data.pop(theirs)
     if data.get("published") is False and "draft" not in data:  # Jekyll
         data["draft"] = True
-    if isinstance(data.get("draft"), str):  # Pelican's Status became a bool above
-        data["draft"] = data["draft"].strip().lower() in ("true", "yes")
     for key in data:
         if key not in _INKWELL_KEYS and key not in _KNOWN_FOREIGN and key not in _SAME_AS:
             guesses.append(Guess(_key_line(text, key), f"front-matter key {key!r} is not one "
