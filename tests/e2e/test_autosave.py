@@ -111,3 +111,25 @@ def test_an_ended_session_keeps_the_text_says_so_and_the_leave_guard_stays(conte
     page.click("header nav >> text=Pages")
     page.wait_for_timeout(500)
     assert asked == ["beforeunload"]
+
+
+def test_save_pressed_while_the_first_autosave_is_under_way_makes_one_post(context, site):
+    page = context.pages[0]
+    held = []
+    page.route("**/posts/new/autosave", lambda route: held.append(route))
+    page.goto(site.url + "/admin/posts/new")
+    page.fill("#title", "Only once")
+    page.click("#body")
+    page.keyboard.type("Saved by hand during an autosave.")
+    for _ in range(100):  # the autosave request, held on its way to the server
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held
+    page.click("text=Save draft")  # the held autosave then finds its slug taken: refused
+    held[0].continue_()
+    page.wait_for_url(re.compile(r"/admin/posts/\d+$"))
+    expect(page.locator(".flash")).to_contain_text("Saved as a draft.")
+    listing = page.goto(site.url + "/admin/?q=Only+once")
+    assert listing.ok
+    assert page.locator("tbody tr").count() == 1
