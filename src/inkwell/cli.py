@@ -276,7 +276,7 @@ def _import_content(folder: Path) -> int:
         return 1
     click.echo(f"Imported {folder}: {len(report.created)} created, {len(report.updated)} "
                f"updated, {len(report.unchanged)} unchanged, {len(report.unpublished)} "
-               "unpublished (their file is gone).")
+               f"unpublished (their file is gone), {len(report.warnings)} warnings.")
     return 0
 
 

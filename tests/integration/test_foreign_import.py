@@ -161,3 +161,13 @@ def test_fetch_images_copies_a_remote_image_into_the_media_store(settings, tmp_p
         assert "1 imported, 1 warnings" in result.output
         with app.app_context():
             assert db.session.scalar(select(Media).where(Media.content_type == "image/png"))
+
+
+def test_a_content_folder_import_prints_its_warnings_and_counts_them(settings, tmp_path,
+                                                                     write_posts):
+    folder = write_posts({"posts/pelican.md": PELICAN.replace("Author: Ann", "Mood: calm")})
+    with make_app(tmp_path, **settings, CONTENT_DIR=str(folder)) as app:
+        result = app.test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "pelican.md:5: front-matter key 'mood'" in result.output
+    assert "1 created" in result.output and "1 warnings." in result.output
