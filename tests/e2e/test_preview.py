@@ -22,7 +22,8 @@ def site(tmp_path_factory):
 
 def test_preview_and_share_a_draft_then_revoke_the_link(browser, site):
     require_axe()
-    author_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    author_context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                         bypass_csp=True)
     reader_context = browser.new_context(viewport={"width": 375, "height": 800},
                                          color_scheme="dark", bypass_csp=True)
     try:
@@ -38,11 +39,13 @@ def test_preview_and_share_a_draft_then_revoke_the_link(browser, site):
         expect(author.locator("main h1")).to_have_text("Not yet public")
         expect(author.locator(".preview-banner")).to_contain_text("readers cannot see this yet")
         expect(author.locator(".e-content pre")).to_contain_text("print('hi')")
+        assert violations(author) == []
         author.click("text=Back to the editor")
 
         author.select_option("#days", "1")
         author.click("text=Make a share link")
         link = author.input_value("#share-link")
+        assert violations(author) == []
         reader = reader_context.new_page()
         answer = reader.goto(link.replace("http://blog.example", site.url))
         assert answer.status == 200
