@@ -60,6 +60,10 @@ def test_readers_see_the_day_of_the_blogs_time_zone_and_machines_get_utc(site, a
     page = public(site, f"/posts/{slug}/").text
     assert re.search(r'<time datetime="2025-12-31T20:30:00Z">1 January 2026</time>', page)
     assert "<published>2025-12-31T20:30:00Z</published>" in public(site, "/feed.xml").text
+    # The archive counts the blog's years too.
+    assert f"/posts/{slug}/" in public(site, "/archive/2026/").text
+    assert f"/posts/{slug}/" not in public(site, "/archive/2025/").text
+    assert 'href="/archive/2026/"' in public(site, "/archive/").text
 
 
 def test_an_unknown_time_zone_is_refused_at_start_with_what_to_write(tmp_path):

@@ -7,14 +7,16 @@ a list of posts is one query, never one per post.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, cast, extract, literal, select
+from sqlalchemy import String, and_, bindparam, cast, extract, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
 from ..extensions import db
+from ..local_time import blog_zone, from_local, to_local
 from ..models import Post, SiteState, Tag, post_tags, utcnow
 from .prepared import PreparedRead
 
@@ -138,9 +140,13 @@ _LATEST = _listing()
 _TAGGED = _listing(
     _posts.c.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id == bindparam("tag_id")))
 )
-# The year a post was published in: the year archive lists by it, the archive index counts by it.
+# The year a post was published in (UTC): the archive index counts by it in a UTC blog.
 published_year = extract("year", _posts.c.published_at)
-_OF_YEAR = _listing(published_year == bindparam("year"), paged=False)
+# A year of the blog's time zone, as the UTC times it starts and ends at.
+_OF_YEAR = _listing(
+    and_(_posts.c.published_at >= bindparam("start"), _posts.c.published_at < bindparam("end")),
+    paged=False,
+)
 
 
 def _read_posts(statement: PreparedRead, **params) -> list[PostView]:
@@ -171,4 +177,29 @@ def tagged_posts(tag_id: int, limit: int, offset: int = 0) -> list[PostView]:
 
 
 def posts_of_year(year: int) -> list[PostView]:
-    return _read_posts(_OF_YEAR, year=year)
+    """The posts of `year` as the blog's readers count years (its TIME_ZONE)."""
+    return _read_posts(_OF_YEAR, start=_new_year(year), end=_new_year(year + 1))
+
+
+def _new_year(year: int) -> datetime:
+    """When `year` starts in the blog's time zone, in UTC (the ends of the calendar: its ends)."""
+    try:
+        return from_local(datetime(year, 1, 1))
+    except (OverflowError, ValueError):  # year 1 east of UTC, year 10000
+        return datetime.min if year < 2 else datetime.max
+
+
+def posts_per_year() -> list[tuple[int, int]]:
+    """(year, number of visible posts), newest year first, years of the blog's time zone: one
+    query. In UTC the database counts; elsewhere a year starts at another moment in each
+    zone (and daylight saving moves it), so the dates are counted here."""
+    if blog_zone().key == "UTC":
+        year = published_year.label("year")
+        rows = db.session.execute(
+            select(year, func.count(Post.id)).where(Post.visible()).group_by(year)
+        ).all()
+        counts = Counter({int(y): n for y, n in rows})
+    else:
+        dates = db.session.scalars(select(Post.published_at).where(Post.visible()))
+        counts = Counter(to_local(moment).year for moment in dates)
+    return sorted(counts.items(), reverse=True)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 
 from flask import abort, current_app, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Post, SlugRedirect, Tag, tag_counts
 from ..search import search_posts
 from . import bp
 from .caching import cacheable, last_change
-from .queries import latest_posts, posts_of_year, published_year, tagged_posts, visible_post
+from .queries import latest_posts, posts_of_year, posts_per_year, tagged_posts, visible_post
 
 
 def _page_number() -> int:
@@ -86,11 +86,7 @@ def tag(slug: str):
 
 @bp.get("/archive/")
 def archive():
-    year = published_year.label("year")
-    years = db.session.execute(
-        select(year, func.count(Post.id)).where(Post.visible()).group_by(year).order_by(year.desc())
-    ).all()
-    return cacheable(render_template("blog/archive.html", years=[(int(y), n) for y, n in years]))
+    return cacheable(render_template("blog/archive.html", years=posts_per_year()))
 
 
 @bp.get("/archive/<int(min=1, max=9999):year>/")
