@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import BinaryIO
 
 from flask import current_app
 from sqlalchemy import (
@@ -324,9 +325,10 @@ def check(path: Path) -> Checked:
 
 def _check_media(checked: Checked) -> None:
     """Each file a media row names is the image (or sanitized SVG) that row says it is."""
-    for key, data in open_media(checked):
+    svg_limit = current_app.config["IMPORT_MAX_FILE_SIZE"]
+    for key, file in open_media(checked):
         kind = checked.content_types[key]
-        if not content_matches(data, kind):
+        if not content_matches(file, kind, svg_limit):
             raise BackupError(f"{checked.path}: {MEDIA}{key} is not the {kind_name(kind)} image "
                               "its media row says; nothing was restored")
 
@@ -391,12 +393,17 @@ def _check_keys(path: Path, rows: dict[str, list[dict]]) -> None:
                     )
 
 
-def open_media(checked: Checked) -> Iterator[tuple[str, bytes]]:
-    """(key, bytes) of each media file a row names, one at a time (each at most
-    BACKUP_MAX_FILE_SIZE), from the (checked) file."""
+def open_media(checked: Checked) -> Iterator[tuple[str, BinaryIO]]:
+    """(key, file) of each media file a row names, one at a time, from the (checked) backup:
+    each member is copied in chunks into a temporary file, never whole into memory, and that
+    file is gone when the next one is asked for."""
     wanted = {MEDIA + key for key in checked.content_types}
     for name, chunks in _each_member(checked.path, wanted.__contains__):
-        yield name[len(MEDIA):], b"".join(chunks)
+        with tempfile.TemporaryFile() as spool:
+            for chunk in chunks:
+                spool.write(chunk)
+            spool.seek(0)
+            yield name[len(MEDIA):], spool
 
 
 # --- restore -----------------------------------------------------------------------------------
@@ -438,8 +445,8 @@ def restore(path: Path, force: bool = False) -> Checked:
     written = []
     try:  # the files first: if anything then fails, the new files are taken away again
         with _terminated_cleanly():
-            for key, data in open_media(checked):
-                store.save(key, data, checked.content_types[key])
+            for key, file in open_media(checked):
+                store.save_file(key, file, checked.content_types[key])
                 written.append(key)
             _insert_rows(checked, [t for t in _tables() if t.name in present], present)
     except BaseException as e:  # every failure, Ctrl-C and SIGTERM too: no files left behind

@@ -9,9 +9,11 @@ nginx serves as text/html into the media store.
 from __future__ import annotations
 
 import math
+import mmap
 import re
 from datetime import UTC, datetime
 from io import BytesIO
+from typing import BinaryIO
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text
 
@@ -115,27 +117,34 @@ def media_types(rows: dict[str, list[dict]]) -> dict[str, str]:
     return wanted
 
 
-def content_matches(data: bytes, content_type: str) -> bool:
-    """Whether `data` is one well-formed file of `content_type` and nothing else, as the
-    upload pipeline (or the SVG sanitizer, for figures) would have written it."""
+def content_matches(file: BinaryIO, content_type: str, svg_limit: int) -> bool:
+    """Whether the open `file` is one well-formed file of `content_type` and nothing else, as
+    the upload pipeline (or the SVG sanitizer, for figures) would have written it. Images are
+    read through a memory map, never whole into memory; an SVG (which the sanitizer reads
+    whole) only up to `svg_limit` bytes, the content pipeline's own limit for a figure."""
     if content_type == "image/svg+xml":
         from .content.svg import sanitize_svg  # figures: stored as the sanitizer wrote them
 
+        data = file.read(svg_limit + 1)
+        if len(data) > svg_limit:
+            return False
         try:
             return sanitize_svg(data)[0] == data
         except Exception:  # any refusal of the sanitizer
             return False
     from PIL import Image
 
-    from .images import check_container
+    from .images import check_container, image_end
 
     fmt = _PILLOW[content_type][0]
     try:
-        with Image.open(BytesIO(data), formats=[fmt]) as image:
-            found = image.format or ""
-            image.verify()
-        check_container(data, found)
-    except Exception:  # ImageRejected, and the many errors Pillow raises on hostile input
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            # Pillow reads some formats whole (WebP): it gets the image, not what follows it.
+            with Image.open(BytesIO(data[:image_end(data, fmt)]), formats=[fmt]) as image:
+                found = image.format or ""
+                image.verify()
+            check_container(data, found)
+    except Exception:  # ImageRejected, an empty file, the many errors Pillow raises
         return False
     return True
 

@@ -211,13 +211,24 @@ def encode(frames: Frames, fmt: str, loop: int = 0) -> bytes:
 
 def check_container(data: bytes, fmt: str) -> None:
     """Refuse a file whose image ends before the file does (anything but padding after it)."""
-    end = {"PNG": _png_end, "GIF": _gif_end, "WEBP": _webp_end}.get(fmt, _jpeg_end)(data)
-    rest = data[end:]
-    if not rest.strip(_PADDING):
+    end = image_end(data, fmt)
+    if _only_padding(data, end):
         return
-    if fmt == "MPO" and rest.startswith(b"\xff\xd8"):
+    if fmt == "MPO" and data[end:end + 2] == b"\xff\xd8":
         return  # the camera's further pictures, declared in the first one's MP index
     raise ImageRejected(HIDDEN_DATA)
+
+
+def image_end(data: bytes, fmt: str) -> int:
+    """Where the image of format `fmt` (Pillow's name) ends in `data`, from its own blocks;
+    ImageRejected when it does not end."""
+    return {"PNG": _png_end, "GIF": _gif_end, "WEBP": _webp_end}.get(fmt, _jpeg_end)(data)
+
+
+def _only_padding(data: bytes, start: int, step: int = 1 << 20) -> bool:
+    """Whether everything after `start` is padding; read a MiB at a time (`data` may be a
+    memory map of a large file: a slice is a copy)."""
+    return all(not data[i:i + step].strip(_PADDING) for i in range(start, len(data), step))
 
 
 def _png_end(data: bytes) -> int:

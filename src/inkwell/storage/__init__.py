@@ -10,7 +10,7 @@ import mimetypes
 import re
 import threading
 from collections.abc import Iterator
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from flask import Flask, current_app
 
@@ -38,6 +38,11 @@ class MediaStore(Protocol):
     """What every media backend offers; `read` and `size` raise FileNotFoundError if missing."""
 
     def save(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def save_file(self, key: str, file: BinaryIO, content_type: str) -> None:
+        """Save from an open file, read in chunks (a restore's members: never whole in
+        memory)."""
+        ...
 
     def read(self, key: str) -> bytes: ...
 

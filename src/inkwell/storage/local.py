@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 from . import is_valid_key, validate_key
@@ -23,12 +26,15 @@ class LocalStore:
         return self.root / validate_key(key)
 
     def save(self, key: str, data: bytes, content_type: str) -> None:
+        self.save_file(key, io.BytesIO(data), content_type)
+
+    def save_file(self, key: str, file: BinaryIO, content_type: str) -> None:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                shutil.copyfileobj(file, f)
                 f.flush()
                 os.fsync(f.fileno())
             # mkstemp makes 0600 files; nginx (another user) serves these in the full stack.

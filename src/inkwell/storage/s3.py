@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from . import is_valid_key, validate_key
@@ -90,6 +90,11 @@ class S3Store:
             ContentType=content_type,
             CacheControl=CACHE_CONTROL,
         )
+
+    def save_file(self, key: str, file: BinaryIO, content_type: str) -> None:
+        # boto3 reads the file in parts (a multipart upload when it is large).
+        self.client.upload_fileobj(file, self.bucket, validate_key(key), ExtraArgs={
+            "ContentType": content_type, "CacheControl": CACHE_CONTROL})
 
     def read(self, key: str) -> bytes:
         try:
