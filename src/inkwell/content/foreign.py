@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import ftfy
 
 from .figures import FigureLink, images_not_beside
-from .frontmatter import SourceError, normalise_meta, parse_source
+from .frontmatter import SourceError, check_front_matter_size, normalise_meta, parse_source
 from .render import parse
 
 # Keys other blogs use that mean something Inkwell has a place for: {their name: Inkwell's}.
@@ -119,6 +119,7 @@ def _toml(text: str, path: str) -> tuple[dict, str]:
     if end is None:
         raise SourceError(path, 1, "The TOML front matter that starts here is never closed: "
                           "add a line with only +++ after the last setting.")
+    check_front_matter_size("".join(lines[1:end]), path)
     try:
         data = tomllib.loads("".join(lines[1:end]))
     except tomllib.TOMLDecodeError as e:

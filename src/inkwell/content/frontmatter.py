@@ -13,7 +13,13 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 
-from .limits import MAX_DESCRIPTION_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE_LENGTH
+from .limits import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_FRONT_MATTER,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    MAX_TITLE_LENGTH,
+)
 from .slugs import slugify
 
 _OPENING = "---"
@@ -69,6 +75,7 @@ def parse_source(text: str, path: str) -> tuple[dict, str]:
     # dump_source writes one blank line after the closing ---; drop it so round trips are exact.
     body = body[2:] if body.startswith("\r\n") else body.removeprefix("\n")
     source = "".join(header)
+    check_front_matter_size(source, path)
     try:
         data = yaml.load(source, Loader=_SafeLoader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
@@ -89,6 +96,15 @@ def parse_source(text: str, path: str) -> tuple[dict, str]:
             f" but it reads as {_describe(data)}.",
         )
     return _normalise(data, header, path), body
+
+
+def check_front_matter_size(source: str, path: str) -> None:
+    """SourceError for settings longer than MAX_FRONT_MATTER, before anything parses them."""
+    size = len(source.encode("utf-8", "surrogatepass"))
+    if size > MAX_FRONT_MATTER:
+        raise SourceError(path, 1, f"The front matter is {size // 1024} KB; the limit is "
+                          f"{MAX_FRONT_MATTER // 1024} KB. It holds a post's settings (title, "
+                          "date, tags, ...): put long text in the post itself.")
 
 
 def normalise_meta(data: dict, path: str) -> dict:

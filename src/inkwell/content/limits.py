@@ -6,3 +6,6 @@ MAX_SLUG_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 1000
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 100
+# The settings between the --- (or +++) lines: checked before they are parsed, so a hostile
+# file cannot make the YAML or TOML parser work for seconds (200,000 tags: 2.7 s).
+MAX_FRONT_MATTER = 64 * 1024
