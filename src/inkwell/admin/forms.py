@@ -17,6 +17,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from ..content.frontmatter import EARLIEST_DATE, LATEST_DATE
@@ -28,6 +29,7 @@ from ..content.limits import (
     MAX_TITLE_LENGTH,
 )
 from ..content.slugs import slugify, tag_slug
+from ..share_links import LIFETIMES_DAYS
 from .passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 
 
@@ -146,8 +148,9 @@ class ShareForm(FlaskForm):
     """Make a share link for a draft or scheduled post."""
 
     days = SelectField(
-        "Link works for", choices=[(1, "1 day"), (7, "7 days"), (30, "30 days")], coerce=int,
-        default=7,
+        "Link works for", coerce=int, default=7,
+        choices=[SelectChoice(days, f"{days} day{'s' if days > 1 else ''}")
+                 for days in LIFETIMES_DAYS],
     )
     share = SubmitField("Make a share link")
 
