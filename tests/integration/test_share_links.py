@@ -104,7 +104,8 @@ def test_sharing_needs_the_form_token_and_a_published_post_is_not_shared(site, a
     no_token = author.post(edit + "/share", data={"days": "7"})
     assert no_token.status_code == 400
     bad_days = author.post(edit + "/share", data={"csrf_token": token, "days": "365"})
-    assert bad_days.status_code == 303
+    assert bad_days.status_code == 400
+    assert "pick how long it should work (1, 7 or 30 days)" in bad_days.text
     published = author.post(edit + "/share", data={"csrf_token": token, "days": "7"})
-    assert published.status_code == 303
-    assert "This is published: share its address instead." in author.get(edit).text
+    assert published.status_code == 409
+    assert "this is published, so share its address instead" in published.text

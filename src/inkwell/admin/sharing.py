@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from ..blog.preview import reader_view
+from ..errors import error_response
 from ..extensions import db
 from ..share_links import make_link_token, revoke_links
 from . import bp
@@ -27,12 +28,12 @@ def share(section: str, post_id: int):
     form = ShareForm()
     if not form.validate():
         db.session.rollback()
-        flash("Pick how long the link should work (1, 7 or 30 days).", "error")
-        return redirect(url_for("admin.edit", section=section, post_id=post.id), 303)
+        return error_response(400, "No share link was made: pick how long it should work "
+                                   "(1, 7 or 30 days) and try again.")
     if post.is_published:
         db.session.rollback()
-        flash("This is published: share its address instead.", "error")
-        return redirect(url_for("admin.edit", section=section, post_id=post.id), 303)
+        return error_response(409, "No share link was made: this is published, so share its "
+                                   "address instead.")
     token, expires = make_link_token(post, form.days.data)
     db.session.commit()
     # The public address (SITE_URL), whatever address the author reached the admin by.
