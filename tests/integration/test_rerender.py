@@ -13,7 +13,7 @@ from PIL import Image
 
 from inkwell.content.render import RENDER_VERSION
 
-from ..services import BIN
+from ..services import BACKENDS, BIN
 
 INKWELL = str(BIN / "inkwell")
 
@@ -134,3 +134,37 @@ def test_a_failing_batch_is_left_whole_and_the_others_are_written(site):
         versions = dict(db.execute("SELECT id, render_version FROM posts"))
     assert all(versions[i] == RENDER_VERSION for i in first)
     assert all(versions[i] == 0 for i in second)  # not one of them written
+
+
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+def test_rerender_on_each_database(app, runner):
+    """In process, on SQLite and PostgreSQL (rows locked FOR UPDATE there): a stale post is
+    rendered again and found by search with its new text."""
+    from sqlalchemy import select, update
+
+    from inkwell.database import write_intent
+    from inkwell.extensions import db
+    from inkwell.models import Post
+    from inkwell.publishing import apply_markdown, touch
+    from inkwell.search import index_post, search_posts
+
+    with app.app_context(), write_intent():
+        post = Post(kind="post", slug="stale", title="Stale", status="published")
+        apply_markdown(post, "Quartz *crystals* grow.\n\n```python\nx = 1\n```\n")
+        touch(post)
+        db.session.add(post)
+        db.session.flush()
+        index_post(post)
+        db.session.commit()
+        fresh_html = post.body_html
+        db.session.execute(update(Post).values(render_version=0, body_html="<p>old</p>",
+                                               plain_text="old"))
+        db.session.commit()
+    done = runner.invoke(args=["rerender"])
+    assert done.exit_code == 0, done.output
+    assert "Re-rendered 1 posts and pages" in done.output
+    with app.app_context():
+        post = db.session.scalar(select(Post).where(Post.slug == "stale"))
+        assert (post.render_version, post.body_html) == (RENDER_VERSION, fresh_html)
+        assert post.revision == 1  # not an author's change
+        assert [hit.post.slug for hit in search_posts("quartz")] == ["stale"]
