@@ -109,3 +109,14 @@ def test_sharing_needs_the_form_token_and_a_published_post_is_not_shared(site, a
     published = author.post(edit + "/share", data={"csrf_token": token, "days": "7"})
     assert published.status_code == 409
     assert "this is published, so share its address instead" in published.text
+
+
+def test_a_draft_page_has_its_preview_and_share_link_too(site, author):
+    page_id, slug = create(author, button="save", section="pages", body="About a draft page.")
+    preview = author.get(f"/admin/pages/{page_id}/preview")
+    assert preview.status_code == 200 and "About a draft page." in preview.text
+    edit = f"/admin/pages/{page_id}"
+    made = author.submit(edit + "/share", {"days": "1"}, form_page=edit)
+    link = re.search(r'readonly value="http://blog.example([^"]+)"', made.text)[1]
+    assert "About a draft page." in public(site, link).text
+    assert public(site, f"/{slug}/").status_code == 404
