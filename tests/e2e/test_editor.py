@@ -135,3 +135,28 @@ def test_axe_finds_no_violation_in_the_admin_and_the_list_fits_a_phone(browser, 
         assert page.locator("a.danger", has_text="Delete").count() == 1  # the link axe checked
     finally:
         context.close()
+
+
+def test_on_a_phone_write_and_preview_are_tabs(browser, site):
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    try:
+        sign_in(page, site)
+        page.goto(site.url + "/admin/posts/new")
+        expect(page.locator("#tab-write")).to_be_visible()
+        expect(page.locator("#body")).to_be_visible()
+        expect(page.locator("#preview")).to_be_hidden()
+        page.fill("#body", "Seen in *the* preview tab.")
+        page.click("#tab-preview")
+        expect(page.locator("#preview")).to_contain_text("Seen in the preview tab.")
+        expect(page.locator("#body")).to_be_hidden()
+        # The preview starts near the top of the screen, not below the whole form.
+        assert page.locator("#preview").bounding_box()["y"] < 800
+        page.keyboard.press("ArrowRight")  # the keys move between the tabs too
+        expect(page.locator("#tab-write")).to_have_attribute("aria-selected", "true")
+        expect(page.locator("#body")).to_be_visible()
+        page.set_viewport_size({"width": 1280, "height": 800})  # wide: both, side by side
+        expect(page.locator("#tab-write")).to_be_hidden()
+        expect(page.locator("#preview")).to_be_visible()
+    finally:
+        context.close()

@@ -16,7 +16,10 @@
   var timer = null;
   var latest = 0;
 
-  function say(message) { status.textContent = message || ""; }
+  // The status line says the latest news (an upload, an autosave, a preview error); a preview
+  // that works again clears only its own error, never the other messages.
+  var previewError = false;
+  function say(message) { status.textContent = message || ""; previewError = false; }
 
   function post(url, data, isJson) {
     var headers = { "X-CSRFToken": token, "Accept": "application/json" };
@@ -54,9 +57,9 @@
     post(body.getAttribute("data-preview-url"), { markdown: body.value }, true).then(function (json) {
       if (ticket !== latest) return;  // an older answer arriving late must not win
       preview.innerHTML = json.html;  // sanitized by the server with the published posts' allowlist
-      say("");
+      if (previewError) say("");
       if (json.has_chart) loadPlotly().then(drawCharts).catch(function (err) { say(err.message); });
-    }).catch(function (err) { say("Preview: " + err.message); });
+    }).catch(function (err) { say("Preview: " + err.message); previewError = true; });
   }
 
   body.addEventListener("input", function () {
@@ -164,6 +167,33 @@
     e.preventDefault();
     e.returnValue = "";  // older browsers need it set to show the prompt
   });
+
+  // Write / Preview tabs, shown on narrow screens only (admin.css): one panel at a time, the
+  // preview brought up to date when it is opened. Arrow keys move between the tabs.
+  var tabs = form.querySelector(".editor-tabs");
+  if (tabs) {
+    var tabButtons = tabs.querySelectorAll("[role=tab]");
+    var show = function (button) {
+      Array.prototype.forEach.call(tabButtons, function (other) {
+        var selected = other === button;
+        other.setAttribute("aria-selected", String(selected));
+        other.tabIndex = selected ? 0 : -1;
+      });
+      form.setAttribute("data-tab", button.id === "tab-preview" ? "preview" : "write");
+      if (button.id === "tab-preview") { clearTimeout(timer); refresh(); }
+    };
+    Array.prototype.forEach.call(tabButtons, function (button, index) {
+      button.addEventListener("click", function () { show(button); });
+      button.addEventListener("keydown", function (e) {
+        if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+        var next = tabButtons[(index + 1) % tabButtons.length];
+        show(next);
+        next.focus();
+      });
+    });
+    form.setAttribute("data-tab", "write");
+    tabs.hidden = false;
+  }
 
   if (picker) picker.addEventListener("change", function () { upload(picker.files); picker.value = ""; });
   body.addEventListener("dragover", function (e) {
