@@ -160,3 +160,22 @@ def test_on_a_phone_write_and_preview_are_tabs(browser, site):
         expect(page.locator("#preview")).to_be_visible()
     finally:
         context.close()
+
+
+def test_beside_the_text_the_preview_follows_it(author, site):
+    author.goto(site.url + "/admin/posts/new")
+    paragraphs = "\n\n".join(f"Paragraph {n} of a long draft." for n in range(150))
+    author.fill("#body", paragraphs + "\n\nThe last words.")
+    expect(author.locator("#preview")).to_contain_text("The last words.")
+    assert author.evaluate(preview_scrolled("== 0"))
+    author.evaluate("() => { document.getElementById('body').scrollTop = 1e9; }")  # text's end
+    author.wait_for_function(preview_scrolled("> 0.95"))  # the preview's end, with it
+    author.evaluate("() => { document.getElementById('body').scrollTop = 0; }")
+    author.wait_for_function(preview_scrolled("< 0.05"))
+
+
+def preview_scrolled(comparison: str) -> str:
+    """A page function: is the preview's scrolled share (0 top .. 1 end) `comparison`? (A
+    function, not an expression: the page's CSP forbids evaluating strings.)"""
+    return ("() => { const box = document.querySelector('.editor-preview');"
+            f" return box.scrollTop / (box.scrollHeight - box.clientHeight) {comparison}; }}")

@@ -66,6 +66,16 @@
     clearTimeout(timer);
     timer = setTimeout(refresh, 400);
   });
+
+  // The preview follows the text: scrolled to the same share of its height as the text box
+  // (when it scrolls on its own: beside the text on a wide screen, see admin.css).
+  var previewBox = preview.closest(".editor-preview");
+  function follow() {
+    var room = body.scrollHeight - body.clientHeight;
+    var previewRoom = previewBox.scrollHeight - previewBox.clientHeight;
+    if (room > 0 && previewRoom > 0) previewBox.scrollTop = previewRoom * body.scrollTop / room;
+  }
+  body.addEventListener("scroll", follow);
   if (preview.querySelector(".plotly-chart")) loadPlotly().then(drawCharts).catch(function () {});
 
   function insertAtCursor(text) {
