@@ -107,10 +107,12 @@ def test_a_file_over_the_limit_is_refused_with_the_limit_in_words(author, site):
     assert author.input_value("#body") == ""
 
 
+@pytest.mark.parametrize("width", [375, 1280])  # 1280: the preview beside the text scrolls
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_no_violation_in_the_admin_and_the_list_fits_a_phone(browser, site, scheme):
+def test_axe_finds_no_violation_in_the_admin_and_the_list_fits_a_phone(browser, site, scheme,
+                                                                       width):
     require_axe()
-    context = browser.new_context(viewport={"width": 375, "height": 800}, color_scheme=scheme,
+    context = browser.new_context(viewport={"width": width, "height": 800}, color_scheme=scheme,
                                   bypass_csp=True)
     page = context.new_page()
     try:
@@ -118,8 +120,9 @@ def test_axe_finds_no_violation_in_the_admin_and_the_list_fits_a_phone(browser, 
         assert violations(page) == []
         sign_in(page, site)
         page.goto(site.url + "/admin/posts/new")
-        page.fill("#title", f"An axe check in {scheme}")
-        page.fill("#body", "Some text.\n\n```python\nprint('code')\n```\n")
+        page.fill("#title", f"An axe check in {scheme} at {width} px")
+        long_text = "\n\n".join(f"Paragraph {n}." for n in range(80))  # a preview that scrolls
+        page.fill("#body", long_text + "\n\n```python\nprint('code')\n```\n")
         page.click("text=Save draft")
         page.wait_for_url(re.compile(r"/admin/posts/\d+$"))
         edit_url = page.url
