@@ -16,7 +16,7 @@ from ..models import Post, utcnow
 from ..search import index_post
 from . import bp
 from .forms import PostForm
-from .posts import EDIT_URL, _check_slug, _get_post, _rendered_body, _store_fields, newer_save
+from .posts import EDIT_URL, check_slug, get_post, newer_save, rendered_body, store_fields
 
 
 def _refused(code: int, message: str):
@@ -45,14 +45,14 @@ def autosave(section: str, post_id: int):
 
 def _autosave(section: str, post_id: int | None):
     form = PostForm()
-    rendered = _rendered_body(form)  # before the database, as a save does
+    rendered = rendered_body(form)  # before the database, as a save does
     if rendered is None:
         return _refused(400, "Not saved automatically: " + _first_error(form))
     if post_id is None:
         post = Post(kind="post" if section == "posts" else "page", status="draft",
                     published_at=utcnow().replace(microsecond=0))
     else:
-        post = _get_post(section, post_id, for_update=True)
+        post = get_post(section, post_id, for_update=True)
         if post.source_path:
             return _refused(409, "Not saved: this comes from a file in the repository.")
         if post.status == "published":
@@ -60,10 +60,10 @@ def _autosave(section: str, post_id: int | None):
         conflict = newer_save(form, post)
         if conflict:
             return _refused(409, conflict)
-    slug = _check_slug(form, post)
+    slug = check_slug(form, post)
     if slug is None:
         return _refused(400, "Not saved automatically: " + _first_error(form))
-    _store_fields(form, post, slug, rendered)
+    store_fields(form, post, slug, rendered)
     db.session.add(post)
     try:
         db.session.flush()

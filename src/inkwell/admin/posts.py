@@ -52,7 +52,7 @@ def _section_kind(section: str) -> str:
     return SECTIONS[section]
 
 
-def _get_post(section: str, post_id: int, for_update: bool = False) -> Post:
+def get_post(section: str, post_id: int, for_update: bool = False) -> Post:
     """The post or page, or a 404. `for_update` (saving, deleting) locks its row until the
     commit on PostgreSQL (SQLite's writers already queue at BEGIN IMMEDIATE), so two saves, or a
     save and a delete, of one post run one after the other instead of failing half-way; the
@@ -109,7 +109,7 @@ def new(section: str):
     post = Post(kind=_section_kind(section))
     form = PostForm()
     if request.method == "POST":
-        return _save(section, post, form, _rendered_body(form), is_new=True)
+        return _save(section, post, form, rendered_body(form), is_new=True)
     return render_template("admin/edit.html", section=section, post=None, form=form)
 
 
@@ -120,12 +120,12 @@ EDIT_URL = f"/<any(posts,pages):section>/<{ROW_ID}:post_id>"
 def edit(section: str, post_id: int):
     if request.method == "POST":
         form = PostForm()
-        rendered = _rendered_body(form)  # before the database: see _rendered_body
-        post = _get_post(section, post_id, for_update=True)
+        rendered = rendered_body(form)  # before the database: see rendered_body
+        post = get_post(section, post_id, for_update=True)
         if post.source_path:
             return _owned_by_file(section, post, form, "Nothing was saved", "edit that file")
         return _save(section, post, form, rendered, is_new=False)
-    post = _get_post(section, post_id)
+    post = get_post(section, post_id)
     return render_template("admin/edit.html", section=section, post=post, form=_form_of(post),
                            content_dir=content_folder()[0].as_posix())
 
@@ -156,7 +156,7 @@ def _owned_by_file(section: str, post: Post, form: PostForm, refused: str, inste
                            content_dir=content_folder()[0].as_posix()), 409
 
 
-def _check_slug(form: PostForm, post: Post) -> str | None:
+def check_slug(form: PostForm, post: Post) -> str | None:
     slug = form.slug.data or slugify(form.title.data or "")
     if not slug:
         form.slug.errors = [*form.slug.errors, "Give it a slug made of letters, digits and -."]
@@ -220,7 +220,7 @@ def _keep_old_url(post: Post, old_slug: str) -> None:
         existing.post_id = post.id
 
 
-def _rendered_body(form: PostForm) -> RenderedBody | None:
+def rendered_body(form: PostForm) -> RenderedBody | None:
     """The submitted form checked and its Markdown rendered, or None when the form is invalid.
 
     Called before the view's first database statement: on SQLite a writing request's
@@ -248,7 +248,7 @@ def newer_save(form: PostForm, post: Post) -> str | None:
             "you wrote, then reload the page to see the newer version.")
 
 
-def _store_fields(form: PostForm, post: Post, slug: str, rendered: RenderedBody) -> None:
+def store_fields(form: PostForm, post: Post, slug: str, rendered: RenderedBody) -> None:
     """Write the form's fields and rendered text on the post (touch: one more revision)."""
     post.title = form.title.data
     post.slug = slug
@@ -274,13 +274,13 @@ def _save(
     if conflict:
         form.body.errors = [*form.body.errors, conflict]
         return invalid(409)
-    slug = _check_slug(form, post)
+    slug = check_slug(form, post)
     was_public = not is_new and post.is_published
     old_slug = post.slug
     message = _apply_action(form, post, is_new) if slug else None
     if slug is None or message is None:
         return invalid()
-    _store_fields(form, post, slug, rendered)
+    store_fields(form, post, slug, rendered)
     db.session.add(post)
     try:
         db.session.flush()
@@ -305,7 +305,7 @@ def _save(
 
 @bp.route(EDIT_URL + "/delete", methods=["GET", "POST"])
 def delete_post(section: str, post_id: int):
-    post = _get_post(section, post_id, for_update=request.method == "POST")
+    post = get_post(section, post_id, for_update=request.method == "POST")
     if request.method == "GET":
         return render_template(
             "admin/confirm_delete.html", section=section, post=post, form=ConfirmForm()

@@ -11,20 +11,20 @@ from ..extensions import db
 from ..share_links import make_link_token, revoke_links
 from . import bp
 from .forms import RevokeForm, ShareForm
-from .posts import EDIT_URL, _get_post
+from .posts import EDIT_URL, get_post
 
 
 @bp.get(EDIT_URL + "/preview")
 def full_preview(section: str, post_id: int):
     """The post in the public site's own template, from its stored HTML (nothing rendered)."""
-    post = _get_post(section, post_id)
+    post = get_post(section, post_id)
     back = url_for("admin.edit", section=section, post_id=post.id)
     return reader_view(post, banner="Preview: readers cannot see this yet.", back_url=back)
 
 
 @bp.post(EDIT_URL + "/share")
 def share(section: str, post_id: int):
-    post = _get_post(section, post_id, for_update=True)
+    post = get_post(section, post_id, for_update=True)
     form = ShareForm()
     if not form.validate():
         db.session.rollback()
@@ -44,7 +44,7 @@ def share(section: str, post_id: int):
 
 @bp.post(EDIT_URL + "/share/revoke")
 def revoke_share(section: str, post_id: int):
-    post = _get_post(section, post_id, for_update=True)
+    post = get_post(section, post_id, for_update=True)
     if not RevokeForm().validate():
         db.session.rollback()
         flash("The form expired; reload the page and try again.", "error")
