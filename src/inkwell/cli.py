@@ -203,15 +203,21 @@ def restore_command(file: Path, force: bool) -> None:
 
 
 @click.command("setup")
+@click.option("--check", is_flag=True,
+              help="Import the content folder and undo it: say what is wrong, write nothing "
+                   "(a push runs this before it switches to a new release).")
 @with_appcontext
-def setup_command() -> None:
+def setup_command(check: bool) -> None:
     """Migrate the database, then import the content folder (CONTENT_DIR, default `content`)
-    when there is one: all or nothing, each error as `file:line: what is wrong`."""
+    when there is one: all or nothing, each error as `file:line: what is wrong`. The service
+    runs this at every start (deploy/templates/inkwell.service)."""
     from .content.files import content_folder
     from .extensions import db
     from .migrations import upgrade
     from .rerender import forget_stale_file_renders
 
+    if check:
+        sys.exit(_check_content())
     with write_intent():
         upgrade(db.engine)
         folder, named = content_folder()
@@ -259,13 +265,33 @@ def _rerender() -> int:
     return 1 if report.errors else 0
 
 
-def _import_content(folder: Path) -> int:
+def _check_content() -> int:
+    """`inkwell setup --check`: the content folder imported and undone; 1 when refused."""
+    from .content.files import content_folder
+    from .extensions import db
+    from .migrations import current_revision, head_revision
+
+    now, head = current_revision(db.engine), head_revision()
+    if now != head:
+        raise click.ClickException(f"the database is at schema revision {now or '(none)'}, not "
+                                   f"{head}: the content can only be checked once it is")
+    folder, named = content_folder()
+    if not folder.is_dir():
+        if named:
+            raise click.ClickException(f"CONTENT_DIR is {folder}, which is not a folder")
+        click.echo(f"No content folder ({folder}): nothing to check.")
+        return 0
+    with write_intent():
+        return _import_content(folder, check_only=True)
+
+
+def _import_content(folder: Path, check_only: bool = False) -> int:
     """Import the content folder all or nothing; 1 (and every error) when refused."""
     from .content.files import import_content
 
-    bar = _progress(f"Importing {folder}")
+    bar = _progress(f"{'Checking' if check_only else 'Importing'} {folder}")
     report = import_content(folder, current_app.config["IMPORT_MAX_FILE_SIZE"],
-                            progress=lambda files: _iterate(bar(files)))
+                            progress=lambda files: _iterate(bar(files)), check_only=check_only)
     for warning in report.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     for error in report.errors:
@@ -274,7 +300,8 @@ def _import_content(folder: Path) -> int:
         click.secho(f"{folder} was not imported: nothing changed. Fix the files above and run "
                     "again.", fg="red", err=True)
         return 1
-    click.echo(f"Imported {folder}: {len(report.created)} created, {len(report.updated)} "
+    done = "Checked (nothing written)" if check_only else "Imported"
+    click.echo(f"{done} {folder}: {len(report.created)} created, {len(report.updated)} "
                f"updated, {len(report.unchanged)} unchanged, {len(report.unpublished)} "
                f"unpublished (their file is gone), {len(report.warnings)} warnings.")
     return 0

@@ -6,7 +6,8 @@ machine has no systemd as PID 1).
 
 `serve` keeps the listening socket open for as long as it lives, as the socket unit does. On
 SIGHUP it restarts the service as systemd would: SIGTERM to gunicorn and wait (the graceful stop),
-then ExecStartPre (`inkwell db upgrade`) and ExecStart (gunicorn, handed the socket as fd 3 with
+then ExecStartPre (`inkwell setup`: migrate, import the content folder) and ExecStart
+(gunicorn, handed the socket as fd 3 with
 LISTEN_FDS/LISTEN_PID), both run from ROOT/current with the environment of shared/.env, like
 WorkingDirectory= and EnvironmentFile=. `restart` signals it and waits for the outcome, exiting
 non-zero when the start failed, as systemctl does. State lives in ROOT/service/.
@@ -77,10 +78,10 @@ def _start(root: Path, held) -> tuple[subprocess.Popen | None, str | None]:
     release = (root / "current").resolve()
     env = _environment(root)
     log = (_state_dir(root) / "journal.log").open("ab")
-    upgrade = subprocess.run([str(release / ".venv/bin/inkwell"), "db", "upgrade"], cwd=release,
+    upgrade = subprocess.run([str(release / ".venv/bin/inkwell"), "setup"], cwd=release,
                              env=env, stdout=log, stderr=subprocess.STDOUT)
     if upgrade.returncode != 0:
-        return None, f"ExecStartPre (inkwell db upgrade) exited with {upgrade.returncode}"
+        return None, f"ExecStartPre (inkwell setup) exited with {upgrade.returncode}"
     argv, extra = handed_over(held, [str(release / ".venv/bin/gunicorn"), "inkwell.wsgi:app"])
     proc = subprocess.Popen(argv, cwd=release, env=env | extra, pass_fds=(held.fileno(),),
                             stdout=log, stderr=subprocess.STDOUT)

@@ -201,3 +201,35 @@ def test_app_servers_starting_together_migrate_postgresql_once(tmp_path, empty_p
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_app_servers_starting_together_import_the_content_once(tmp_path, empty_pg_database):
+    """Each app server's start runs `inkwell setup` (migrate, then import the content folder)
+    on the one PostgreSQL database: the imports take turns, every start succeeds, and each
+    post exists once."""
+    from sqlalchemy import create_engine, text
+
+    from ..conftest import pg_url
+
+    content = tmp_path / "content" / "posts"
+    content.mkdir(parents=True)
+    for n in range(300):
+        (content / f"post-{n}.md").write_text(
+            f"---\ntitle: Post {n}\ndate: 2026-01-{n % 28 + 1:02d}\n---\n\nText {n}.\n")
+    url = pg_url(empty_pg_database)
+    env = {**os.environ, "INKWELL_ENV": "testing", "SECRET_KEY": "x" * 40, "DATABASE_URL": url,
+           "CONTENT_DIR": str(tmp_path / "content")}
+    starts = [subprocess.Popen([str(BIN / "inkwell"), "setup"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for _ in range(3)]
+    outputs = [(p.wait(300), p.stdout.read()) for p in starts]
+    assert [code for code, _ in outputs] == [0, 0, 0], outputs
+    assert sum("300 created" in out for _, out in outputs) == 1, outputs
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            count = connection.execute(text("SELECT count(*) FROM posts WHERE slug LIKE "
+                                            "'post-%'")).scalar()
+        assert count == 300
+    finally:
+        engine.dispose()

@@ -479,3 +479,69 @@ def test_a_push_with_a_migration_and_a_bad_file_goes_back_to_the_running_release
     assert site.deployed_commit() == before != pushed
     assert site.tables() == tables  # content_probe migrated up, then down again
     assert not any(name.endswith(pushed[:10]) for name in site.releases())
+
+
+def test_a_code_push_with_new_posts_shows_both_at_once(site):
+    """New code and a new post in one push: the content is checked before the switch and
+    imported by the new release's start (ExecStartPre=inkwell setup), after the old release
+    stopped serving. A reader polling the home page throughout sees either the old template
+    without the post or the new template with it, never one without the other."""
+    from datetime import UTC, datetime, timedelta
+
+    _git("reset", "-q", "--hard", site.deployed_commit(), cwd=site.work)
+    _git("clean", "-fdq", cwd=site.work)
+    marker = "<!-- deployed: together -->"
+    base = site.work / "src/inkwell/templates/base.html"
+    base.write_text(base.read_text().replace("</body>", f"{marker}\n</body>"))
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    (site.work / "content" / "posts" / "together.md").write_text(
+        f"---\ntitle: Arrives with its template\ndate: {yesterday}\n---\n\nText.\n")
+    pushed = site.commit("a template change and a new post")
+
+    seen: list[tuple[bool, bool]] = []
+    failures: list[object] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                status, body = _get(site.address, "/")
+            except OSError as e:
+                failures.append(type(e).__name__)
+                continue
+            if status != 200:
+                failures.append(status)
+                continue
+            seen.append((marker.encode() in body, b"Arrives with its template" in body))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        done = site.push()
+    finally:
+        stop.set()
+        thread.join()
+    assert done.returncode == 0, done.stderr
+    assert "Checked (nothing written)" in done.stderr, done.stderr  # before the switch
+    assert site.current().endswith(pushed[:10])
+    assert not failures, failures
+    assert (False, False) in seen and (True, True) in seen, set(seen)  # both were seen
+    assert set(seen) <= {(False, False), (True, True)}, {s: seen.count(s) for s in set(seen)}
+
+
+def test_a_code_push_with_a_bad_post_is_refused_before_the_switch(site):
+    running, before = site.current(), site.deployed_commit()
+    tables = site.tables()
+    base = site.work / "src/inkwell/templates/base.html"
+    base.write_text(base.read_text() + "<!-- never deployed -->\n")
+    (site.work / "content" / "posts" / "broken-too.md").write_text(
+        "---\ntitle: Broken\ndate: 2026-02-30\n---\n\nText.\n")
+    pushed = site.commit("new code and a bad front matter line")
+    done = site.push()
+    assert done.returncode != 0
+    assert "content/posts/broken-too.md:3:" in done.stderr, done.stderr
+    assert "is live" not in done.stderr and "restart" not in done.stderr.lower()
+    assert site.current() == running and _release_on_air(site.address) == running
+    assert site.deployed_commit() == before != pushed
+    assert site.tables() == tables
+    _git("reset", "-q", "--hard", before, cwd=site.work)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy import text as sql
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
@@ -90,12 +91,33 @@ def import_content(
     folder: Path,
     max_file_size: int,
     progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda files: files,
+    check_only: bool = False,
 ) -> ImportReport:
     """The content folder of a deploy (`inkwell setup`, a push): all or nothing, and the files
     own their posts. Any error (report.errors) leaves the database and the media store as they
     were. A file-owned post whose file is gone is unpublished (a draft, source_removed);
-    posts written in the browser are never touched, and a file may not take their slug."""
-    return _Import(folder, max_file_size, owned=True).run(progress)
+    posts written in the browser are never touched, and a file may not take their slug.
+
+    check_only: the whole import, figures decoded and posts rendered, then undone (database
+    and media store as they were), for the report: a push checks a new release's content
+    this way before it switches, and the new release's start imports it for real."""
+    _one_import_at_a_time()
+    importer = _Import(folder, max_file_size, owned=True)
+    importer.check_only = check_only
+    return importer.run(progress)
+
+
+# A PostgreSQL advisory lock key held by a content import until its transaction ends.
+CONTENT_LOCK = 0x496E6B636F6E74
+
+
+def _one_import_at_a_time() -> None:
+    """On PostgreSQL, wait until no other process imports the content folder: several app
+    servers starting one release (ExecStartPre=inkwell setup) import the same files at once,
+    and two inserting one post would fail ("duplicate key value"). The one who waited then
+    finds every post unchanged. (SQLite: the import's write transaction excludes the others.)"""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sql(f"SELECT pg_advisory_xact_lock({CONTENT_LOCK})"))
 
 
 class _Import:
@@ -119,6 +141,7 @@ class _Import:
             max_notebook_size=config["IMPORT_MAX_NOTEBOOK_SIZE"],
             media_url=config["MEDIA_URL"], fetch_limits=fetch_limits)
         self.report = ImportReport()
+        self.check_only = False
         self.redirects: list[tuple[Post, str]] = []
         self.figures = FigureStore(get_store(), current_app.config["MAX_CONTENT_LENGTH"])
 
@@ -176,6 +199,11 @@ class _Import:
         self._keep_old_addresses()
         if self.owned:
             self._unpublish_removed(posts, matched)
+        if self.check_only:
+            db.session.flush()  # what the database itself would refuse, refused now
+            db.session.rollback()
+            self.figures.discard_added()
+            return
         db.session.commit()
 
     def _read_all(self, files: Iterable[Path], existing: dict) -> list[PostSource]:

@@ -273,18 +273,26 @@ def deploy(layout: Layout, commit: str, log: Log,
         try:
             _branch_unmoved(layout, branch_was)
             previous = layout.current_release()
-            # The content folder goes into the live database before the switch (a refused
-            # import changes nothing); when the new release still has to migrate the schema
-            # (its service start does that), right after it comes up instead. The first
-            # release migrates and imports before it starts: nothing runs that could mind.
             database = (_databases_at_build.pop(release, None) or _database_revision(release)
                         if previous is not None else None)
             schema_ready = previous is None or _schema(release)[0] == database
-            if schema_ready:
+            explain = None
+            if previous is None or (schema_ready and _same_code(previous, release)):
+                # Nothing serves yet (the first release), or the same code renders the new
+                # posts (a content-only push): the content goes in before the switch.
                 publish_content(release, log)
-            switch(layout, target, release, previous, log, database_was=database)
-            if not schema_ready and previous is not None:
-                _import_or_go_back(layout, target, release, previous, log)
+            elif schema_ready:
+                # New code: checked now (refused with file:line, nothing changed), imported
+                # by the new release's own start (ExecStartPre=inkwell setup) once the old one
+                # has stopped serving: no reader sees new posts with the old code, or the new
+                # code without them.
+                publish_content(release, log, check_only=True)
+            else:
+                # New code and schema: its start migrates, then imports; when it fails, say
+                # why (the database still at its schema) before going back.
+                explain = lambda: _content_errors(release)  # noqa: E731
+            switch(layout, target, release, previous, log, database_was=database,
+                   explain=explain)
         except BaseException:
             if layout.current_release() != release:  # never remove what `current` names
                 shutil.rmtree(release, ignore_errors=True)
@@ -293,27 +301,34 @@ def deploy(layout: Layout, commit: str, log: Log,
         return release
 
 
-def publish_content(release: Path, log: Log) -> None:
+def publish_content(release: Path, log: Log, check_only: bool = False) -> None:
     """`inkwell setup` of the release: its content folder into the live database, all or
-    nothing; DeployError with each `file:line: what is wrong` when the files are refused."""
+    nothing (check_only: imported and undone, `inkwell setup --check`); DeployError with each
+    `file:line: what is wrong` when the files are refused."""
     started = time.monotonic()
-    out = _step([_bin(release, "inkwell"), "setup"], release, 1800,
-                "the content folder was not imported (nothing changed)")
-    imported = next((line for line in out.splitlines() if line.startswith(("Imported", "No "))),
-                    "content imported")
-    log(f"{imported} ({time.monotonic() - started:.1f} s)")
+    out = _step([_bin(release, "inkwell"), "setup", *(["--check"] if check_only else [])],
+                release, 1800, "the content folder was not imported (nothing changed)")
+    done = next((line for line in out.splitlines()
+                 if line.startswith(("Imported", "Checked", "No "))), "content imported")
+    log(f"{done} ({time.monotonic() - started:.1f} s)")
 
 
-def _import_or_go_back(layout: Layout, target: Target, release: Path, previous: Path,
-                       log: Log) -> None:
-    """The import after a switch (the new release migrated the schema first): when it is
-    refused, the previous release runs again (its schema too) and the push is refused."""
+def _content_errors(release: Path) -> list[str]:
+    """What `inkwell setup --check` of a release that did not come up says is wrong with its
+    content folder (nothing when it is not the content)."""
+    done = subprocess.run([_bin(release, "inkwell"), "setup", "--check"], cwd=release,
+                          env=_child_env(release), capture_output=True, text=True, timeout=1800)
+    return [line for line in (done.stdout + done.stderr).splitlines()
+            if line.startswith("error:")] if done.returncode else []
+
+
+def _same_code(running: Path, release: Path) -> bool:
+    """Whether `release` runs the very code of `running` (only its content differs): both
+    link the same venv, made for one code key."""
     try:
-        publish_content(release, log)
-    except DeployError as refused:
-        log(f"going back to {previous.name}")
-        switch(layout, target, previous, release, log)
-        raise refused from None
+        return os.readlink(running / ".venv") == os.readlink(release / ".venv")
+    except OSError:  # a release from before shared venvs: its own venv
+        return False
 
 
 def _branch_unmoved(layout: Layout, branch_was: tuple[str, str] | None) -> None:
@@ -587,9 +602,11 @@ _ASK = "ask"
 
 
 def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log: Log,
-           database_was: str | None = _ASK) -> None:
+           database_was: str | None = _ASK,
+           explain: Callable[[], list[str]] | None = None) -> None:
     """Make `to` current and restart; if it does not come up, go back to `came_from`.
-    `database_was`: the database's revision now, when the caller has just read it."""
+    `database_was`: the database's revision now, when the caller has just read it.
+    `explain`: lines saying why `to` failed, asked before anything is undone."""
     if came_from is None:
         database_was = None
     else:
@@ -602,6 +619,8 @@ def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log
         log(f"release {to.name} is live")
         return
     log(f"release {to.name} did not come up: {problem}")
+    for line in explain() if explain is not None else []:
+        log(line)
     if came_from is None:
         layout.current.unlink()
         raise DeployError(f"release {to.name} failed and there is no earlier one to go back to")
@@ -612,6 +631,7 @@ def switch(layout: Layout, target: Target, to: Path, came_from: Path | None, log
             f"release {to.name} failed ({problem}), and the database could not be brought back "
             f"to what {came_from.name} needs ({e}); {to.name} stays current"
         ) from None
+    log(f"going back to {came_from.name}")
     _point_current(layout, came_from)
     again = _restart_and_check(target, came_from.name, log)
     if again is not None:
