@@ -8,7 +8,7 @@ PORT   ?= 8000
 PYTEST_ARGS ?= -n 2 --dist loadfile
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run dev test lint bench drills setup clean lock stack audit container-test vm-test vm-stop
+.PHONY: run dev test lint bench drills setup clean lock stack audit container-test vm-test vm-stop vm-kept
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Inkwell needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -93,3 +93,8 @@ vm-test: $(STAMP)
 
 vm-stop: $(STAMP)
 	$(BIN)/python -m tests.vm stop
+
+# After VM_KEEP=1 make vm-test: check that build/vm/state.json's ssh command, ports, CA file and
+# git remote reach the kept guest.
+vm-kept: $(STAMP)
+	$(BIN)/python -m tests.vm kept

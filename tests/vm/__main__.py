@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,7 +23,7 @@ from pathlib import Path
 from .image import image
 from .machine import Machine
 from .pebble import Pebble, stop_pids
-from .scenario import Report, Scenario
+from .scenario import Report, Scenario, expect
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = REPO / "build" / "vm" / "state.json"
@@ -33,8 +35,10 @@ NEEDED = ("qemu-system-x86_64", "qemu-img", "debootstrap", "mkfs.ext4", "pebble"
 def main(argv: list[str]) -> int:
     if argv == ["stop"]:
         return stop()
+    if argv == ["kept"]:
+        return kept()
     if argv:
-        print("usage: python -m tests.vm [stop]", file=sys.stderr)
+        print("usage: python -m tests.vm [stop | kept]", file=sys.stderr)
         return 2
     return run()
 
@@ -120,6 +124,60 @@ def _write_state(machine: Machine, pebble: Pebble) -> None:
     }, indent=2) + "\n")
 
 
+def kept() -> int:
+    """`make vm-kept` (after `VM_KEEP=1 make vm-test`): what build/vm/state.json says works,
+    as someone poking at the kept guest would use it: its ssh command, the site over HTTPS with
+    Pebble's root, HTTP's redirect, the git remote, and the pids. One line per check."""
+    from .web import get
+
+    if not STATE.exists():
+        print(f"vm-kept: FAIL: {STATE} does not exist (run VM_KEEP=1 make vm-test first)")
+        return 1
+    state = json.loads(STATE.read_text())
+    report = Report()
+    env = {**os.environ, "GIT_SSH_COMMAND": state["git_ssh_command"]}
+
+    def ssh() -> str:
+        done = subprocess.run([*shlex.split(state["ssh_command"]), "systemctl is-active "
+                               "inkwell.service nginx"], capture_output=True, text=True,
+                              timeout=120)
+        expect(done.returncode == 0, f"ssh_command: {done.stdout} {done.stderr}")
+        return " ".join(done.stdout.split())
+
+    def https() -> str:
+        page = get(state["https_port"], "/", ca=Path(state["ca_file"]))
+        expect(page.status == 200, f"/ answered {page.status}")
+        return f"{state['site_url']}/ 200, verified with {state['ca_file']}"
+
+    def http() -> str:
+        page = get(state["http_port"], "/", tls=False)
+        expect(page.status == 308, f"http answered {page.status}")
+        return f"308 -> {page.headers.get('location')}"
+
+    def remote() -> str:
+        done = subprocess.run(["git", "ls-remote", state["deploy_remote"], "refs/heads/main"],
+                              env=env, capture_output=True, text=True, timeout=120)
+        expect(done.returncode == 0 and "refs/heads/main" in done.stdout,
+               f"git ls-remote: {done.stderr.strip()}")
+        return f"main is {done.stdout.split()[0][:10]}"
+
+    def pids() -> str:
+        named = [state["pids"]["qemu"], *state["pids"]["pebble"]]
+        expect(all(_ours(pid) for pid in named), f"not all running: {named}")
+        return f"QEMU and Pebble running: {named}"
+
+    started = time.monotonic()
+    for name, step in (("state.json's ssh_command: inkwell and nginx active", ssh),
+                       ("https_port with ca_file: the site verifies", https),
+                       ("http_port: 308 to HTTPS", http),
+                       ("deploy_remote with git_ssh_command: git ls-remote", remote),
+                       ("pids: the kept QEMU and Pebble", pids)):
+        report.check(name, step)
+    print(f"vm-kept: {report.passed} passed, {report.failed} failed "
+          f"({time.monotonic() - started:.0f} s)")
+    return 1 if report.failed else 0
+
+
 def stop() -> int:
     if not STATE.exists():
         print(f"vm-stop: nothing kept ({STATE} does not exist)")
@@ -129,8 +187,10 @@ def stop() -> int:
     stop_pids([pid for pid in pids if _ours(pid)])
     shutil.rmtree(state["folder"], ignore_errors=True)
     STATE.unlink()
-    print(f"vm-stop: stopped {', '.join(map(str, pids))}")
-    return 0
+    left = [pid for pid in pids if _ours(pid)]
+    print(f"vm-stop: stopped {', '.join(map(str, pids))}"
+          + (f"; still running: {left}" if left else ""))
+    return 1 if left else 0
 
 
 def _ours(pid: int) -> bool:

@@ -204,13 +204,18 @@ class Scenario:
         static = get(self.vm.https_port, css, ca=self.root_ca)
         expect(static.status == 200 and "css" in static.headers.get("content-type", ""),
                f"{css}: {static.status} {static.headers.get('content-type')}")
-        media = "/srv/inkwell/shared/instance/media/vm-test.txt"
-        self.vm.ssh(f"echo vm-test media | runuser -u inkwell -- tee {media} >/dev/null")
-        file = get(self.vm.https_port, "/media/vm-test.txt", ca=self.root_ca)
-        expect(file.status == 200 and file.body == b"vm-test media\n",
-               f"/media/vm-test.txt: {file.status} {file.body[:80]!r}")
+        # nginx serves image types only from /media/ (and nothing else the store may hold).
+        picture = self.folder / "vm-test.png"
+        picture.write_bytes(_png())
+        self.vm.copy_in(picture, "/tmp/vm-test.png")
+        self.vm.ssh("install -o inkwell -g inkwell -m 644 /tmp/vm-test.png "
+                    "/srv/inkwell/shared/instance/media/vm-test.png")
+        file = get(self.vm.https_port, "/media/vm-test.png", ca=self.root_ca)
+        expect(file.status == 200 and file.body == picture.read_bytes()
+               and file.headers.get("content-type") == "image/png",
+               f"/media/vm-test.png: {file.status} {file.headers.get('content-type')}")
         server = home.headers.get("server", "")
-        return f"/ 200, {css} 200 ({server or 'nginx'}), /media/vm-test.txt 200"
+        return f"/ 200, {css} 200 ({server or 'nginx'}), /media/vm-test.png 200 image/png"
 
     def firewall_opened(self) -> str:
         said = [line.strip() for line in self.setup_output.splitlines() if "ufw: allowed" in line]
@@ -237,27 +242,27 @@ class Scenario:
                 f"{load_summary(result)}")
 
     def service_stopped(self) -> str:
-        self.vm.ssh("systemctl stop inkwell.socket inkwell.service")
-        try:
-            done = self.vm.ssh(DOCTOR, check=False, timeout=300)
-        finally:
-            self.vm.ssh("systemctl start inkwell.socket inkwell.service")
-        said = done.stdout + done.stderr
-        expect(done.returncode == 1, f"doctor exit {done.returncode}:\n{said}")
+        said = self._doctor_while_stopped("inkwell.socket inkwell.service")
         expect("inkwell" in said and "systemctl start inkwell" in said,
                f"doctor does not name the stopped service and its fix:\n{said}")
         return _finding_line(said, "systemctl start inkwell")
 
     def nginx_stopped(self) -> str:
-        self.vm.ssh("systemctl stop nginx")
+        said = self._doctor_while_stopped("nginx")
+        expect("systemctl start nginx" in said, f"doctor does not name nginx:\n{said}")
+        return _finding_line(said, "systemctl start nginx")
+
+    def _doctor_while_stopped(self, units: str) -> str:
+        """What `inkwell doctor` says (exit 1: it found something) while `units` are stopped;
+        they are started again after."""
+        self.vm.ssh(f"systemctl stop {units}")
         try:
             done = self.vm.ssh(DOCTOR, check=False, timeout=300)
         finally:
-            self.vm.ssh("systemctl start nginx")
+            self.vm.ssh(f"systemctl start {units}")
         said = done.stdout + done.stderr
-        expect(done.returncode == 1 and "nginx" in said and "systemctl start nginx" in said,
-               f"doctor exit {done.returncode}, does not name nginx:\n{said}")
-        return _finding_line(said, "nginx")
+        expect(done.returncode == 1, f"doctor exit {done.returncode}:\n{said}")
+        return said
 
     def renew(self) -> str:
         before = get(self.vm.https_port, "/", ca=self.root_ca).certificate
@@ -445,6 +450,16 @@ for pid in $(pgrep -x nginx) $main $(pgrep -P "$main"); do
   awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup 2>/dev/null
 done | awk '{s += $1} END {print s}'
 """
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 120, 40)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _git(*args: str, cwd: Path = REPO) -> str:
