@@ -1,5 +1,5 @@
 """Link previews: a post with an image shares it (og:image, absolute, from SITE_URL, with a large
-card); a post without one keeps the small card and names no image (issue 16)."""
+card); a post without one shares its drawn card (issue 16)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def test_a_post_with_a_figure_shares_its_first_image_as_an_absolute_url(app, cli
     assert meta(html, "twitter:image") == ["http://blog.example" + first_src]
     assert meta(html, "twitter:card") == ["summary_large_image"]
 
+    # A post without an image shares its drawn card instead (test_share_card_images.py).
     plain = client.get("/posts/words/").get_data(as_text=True)
-    assert meta(plain, "og:image") == [] and meta(plain, "twitter:image") == []
-    assert meta(plain, "twitter:card") == ["summary"]
+    assert meta(plain, "og:image")[0].startswith("http://blog.example/media/cards/")
+    assert meta(plain, "twitter:card") == ["summary_large_image"]

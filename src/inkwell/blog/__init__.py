@@ -81,10 +81,20 @@ def first_image_url(body_html: str, site_url: str) -> str:
     return urljoin(site_url + "/", html.unescape(found[1])) if found else ""
 
 
+def share_card_url(post, site_url: str) -> str:
+    """The absolute URL of the post's share card (share_cards.py), '' when it has none; the
+    key is derived from stored fields, so this costs no query and draws nothing."""
+    from ..share_cards import card_url
+
+    found = card_url(post)
+    return urljoin(site_url + "/", found) if found else ""
+
+
 @bp.record_once
 def _image_filter(state) -> None:
     site_url = state.app.config["SITE_URL"]
     state.app.jinja_env.filters["first_image_url"] = partial(first_image_url, site_url=site_url)
+    state.app.jinja_env.filters["share_card_url"] = partial(share_card_url, site_url=site_url)
 
 
 def _site_links() -> SimpleNamespace:

@@ -1,0 +1,154 @@
+"""Share cards: the picture a link preview shows for a post that has no image of its own.
+
+A card is a 1200x630 PNG with the post's title, the site's name and the post's date, drawn with
+Pillow when the post is saved (publishing.touch), never during a page view. Its media key is a
+hash of the text drawn on it, so the view derives the same key from the post's stored fields
+without a query or a column, a re-save with the same text reuses the card, and a changed title
+or date makes a new one (old cards stay: a preview cached elsewhere may still point at them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from flask import current_app
+from PIL import Image, ImageDraw, ImageFont
+
+from .local_time import to_local
+from .storage import MediaStore, get_store
+
+WIDTH, HEIGHT = 1200, 630
+MARGIN = 80
+# The light theme's colours (static/css/site.css: --bg, --fg, --muted, --accent).
+BACKGROUND, TEXT, MUTED, ACCENT = "#fdfdfc", "#1d1f21", "#5d6167", "#1f5fa8"
+TITLE_SIZES = (72, 64, 56, 48, 42, 36, 32)  # tried in turn until the title fits
+TITLE_MAX_LINES = 5
+# DejaVu covers Latin, Greek, Cyrillic, Arabic, Hebrew...; Pillow's own font (Latin only) is the
+# fallback where it is not installed.
+_FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
+
+
+@dataclass(frozen=True)
+class CardText:
+    """What a card shows; its key is derived from exactly this."""
+
+    title: str
+    site_name: str
+    date: str
+
+    @property
+    def key(self) -> str:
+        drawn = "\n".join((self.title, self.site_name, self.date)).encode()
+        return f"cards/{hashlib.sha256(drawn).hexdigest()[:32]}.png"
+
+
+def card_text(title: str, published_at: datetime) -> CardText:
+    """The text of a post's card: its title, SITE_TITLE and its date in the blog's zone."""
+    day = to_local(published_at)
+    return CardText(title=title.strip(), site_name=current_app.config["SITE_TITLE"],
+                    date=f"{day.day} {day:%B %Y}")
+
+
+def wants_card(post) -> bool:
+    """Published posts whose HTML has no image get a card (drafts and pages do not)."""
+    return post.status == "published" and _shares_no_image(post)
+
+
+def card_url(post) -> str:
+    """The card's URL for og:image on a public post page, '' when the post has an image of its
+    own or is a page: computed from stored fields, never drawn, no query."""
+    if not _shares_no_image(post):
+        return ""
+    return get_store().url(card_text(post.title, post.published_at).key)
+
+
+def _shares_no_image(post) -> bool:
+    """A post (not a page) whose stored HTML has no image for og:image."""
+    from .blog import first_image_url
+
+    return post.kind == "post" and not first_image_url(post.body_html or "", "")
+
+
+def ensure_card(post, store: MediaStore | None = None) -> str | None:
+    """Draw and store the post's card unless an identical one is stored; its key, or None
+    when the post needs no card or the store refused it (logged: the post itself is saved)."""
+    if not wants_card(post):
+        return None
+    store = store or get_store()
+    text = card_text(post.title, post.published_at)
+    try:
+        if not store.exists(text.key):
+            store.save(text.key, draw_card(text), "image/png")
+    except Exception as e:  # a store that is down must not lose the author's save
+        current_app.logger.warning("share card %s not stored: %s: %s",
+                                    text.key, type(e).__name__, e)
+        return None
+    return text.key
+
+
+def draw_card(text: CardText) -> bytes:
+    """The card as PNG bytes: an accent bar, the title wrapped and shrunk to fit, then the
+    site's name and the date along the bottom."""
+    image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, WIDTH, 16), fill=ACCENT)
+    footer_font = _font(34)
+    footer_top = HEIGHT - MARGIN - 40
+    font, lines = _fit_title(draw, text.title, max_height=footer_top - MARGIN - 30)
+    draw.multiline_text((MARGIN, MARGIN), "\n".join(lines), font=font, fill=TEXT, spacing=14)
+    draw.text((MARGIN, footer_top), text.site_name, font=footer_font, fill=ACCENT)
+    date_width = draw.textlength(text.date, font=footer_font)
+    draw.text((WIDTH - MARGIN - date_width, footer_top), text.date, font=footer_font, fill=MUTED)
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def _fit_title(draw: ImageDraw.ImageDraw, title: str, max_height: int):
+    """The largest size at which the title wraps into the space; at the smallest, the lines
+    that fit, the last one ending in an ellipsis."""
+    for size in TITLE_SIZES:
+        font = _font(size)
+        lines = _wrap(draw, title, font, WIDTH - 2 * MARGIN)
+        height = draw.multiline_textbbox((0, 0), "\n".join(lines), font=font, spacing=14)[3]
+        if len(lines) <= TITLE_MAX_LINES and height <= max_height:
+            return font, lines
+    kept = lines[:TITLE_MAX_LINES]
+    kept[-1] = kept[-1].rstrip() + "…"
+    return font, kept
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
+    """Words on lines no wider than `width`; a word (or a script without spaces) wider than a
+    line is broken between characters."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if draw.textlength(candidate, font=font) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        for char in word:
+            if line and draw.textlength(line + char, font=font) > width:
+                lines.append(line)
+                line = ""
+            line += char
+    if line:
+        lines.append(line)
+    return lines or [""]
+
+
+def _font(size: int):
+    """DejaVu Sans Bold when installed, otherwise Pillow's built-in font at that size."""
+    for folder in _FONT_DIRS:
+        path = folder / "DejaVuSans-Bold.ttf"
+        if path.is_file():
+            return ImageFont.truetype(str(path), size)
+    return ImageFont.load_default(size=size)
