@@ -13,7 +13,6 @@ from sqlalchemy import select
 from .content.slugs import tag_slug
 from .extensions import db
 from .models import Post, Tag, utcnow, xml_safe
-from .share_cards import ensure_card
 
 if TYPE_CHECKING:
     from .content.render import Rendered
@@ -136,8 +135,6 @@ def post_meta(post: Post) -> dict:
 
 def touch(post: Post, updated: datetime | None = None) -> None:
     """The post changed (an editor save, an import): a new updated time, and one more revision,
-    so an editor tab opened before the change cannot overwrite it (admin/autosave.py).
-    A published post without an image gets its share card here, so a page view never draws."""
+    so an editor tab opened before the change cannot overwrite it (admin/autosave.py)."""
     post.updated_at = updated or utcnow()
     post.revision = (post.revision or 0) + 1
-    ensure_card(post)

@@ -1,7 +1,7 @@
 """Share cards: the picture a link preview shows for a post that has no image of its own.
 
 A card is a 1200x630 PNG with the post's title, the site's name and the post's date, drawn with
-Pillow when the post is saved (publishing.touch), never during a page view. Its media key is a
+Pillow when the post is saved (editor, import), never during a page view. Its media key is a
 hash of the text drawn on it, so the view derives the same key from the post's stored fields
 without a query or a column, a re-save with the same text reuses the card, and a changed title
 or date makes a new one (old cards stay: a preview cached elsewhere may still point at them).
@@ -73,21 +73,23 @@ def _shares_no_image(post) -> bool:
     return post.kind == "post" and not first_image_url(post.body_html or "", "")
 
 
-def ensure_card(post, store: MediaStore | None = None) -> str | None:
-    """Draw and store the post's card unless an identical one is stored; its key, or None
-    when the post needs no card or the store refused it (logged: the post itself is saved)."""
-    if not wants_card(post):
-        return None
+def cards_for(posts) -> list[CardText]:
+    """The cards the saved `posts` need, read before their commit expires them."""
+    return [card_text(post.title, post.published_at) for post in posts if wants_card(post)]
+
+
+def store_cards(cards: list[CardText], store: MediaStore | None = None) -> None:
+    """Draw and store each card not stored yet. Called after the posts' commit, so a refused
+    save or an import check (--check) leaves no card behind; a store that is down is logged,
+    since the posts themselves are saved (the card comes with their next save)."""
     store = store or get_store()
-    text = card_text(post.title, post.published_at)
-    try:
-        if not store.exists(text.key):
-            store.save(text.key, draw_card(text), "image/png")
-    except Exception as e:  # a store that is down must not lose the author's save
-        current_app.logger.warning("share card %s not stored: %s: %s",
-                                    text.key, type(e).__name__, e)
-        return None
-    return text.key
+    for text in cards:
+        try:
+            if not store.exists(text.key):
+                store.save(text.key, draw_card(text), "image/png")
+        except Exception as e:  # the author's save is done: a missing card must not undo it
+            current_app.logger.warning("share card %s not stored: %s: %s",
+                                        text.key, type(e).__name__, e)
 
 
 def draw_card(text: CardText) -> bytes:

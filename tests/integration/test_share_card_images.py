@@ -11,6 +11,8 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import select
 
+from inkwell.content.files import import_content
+from inkwell.database import write_intent
 from inkwell.extensions import db
 from inkwell.models import Post
 from inkwell.share_cards import CardText, draw_card
@@ -86,12 +88,25 @@ def test_the_editor_makes_one_card_per_text_and_a_new_one_for_a_new_title(app):
     assert fetch_png(client, renamed).size == (1200, 630)
 
 
+def stored_cards(app) -> list[Path]:
+    return list((Path(app.config["MEDIA_ROOT"]) / "cards").glob("*.png"))
+
+
 def test_drafts_get_no_card(app):
     add_admin(app)
     client = app.test_client()
     client_sign_in(client)
     editor_save(client, "Not yet", "not-yet", button="save")
-    assert not list((Path(app.config["MEDIA_ROOT"]) / "cards").glob("*.png"))
+    assert not stored_cards(app)
+
+
+def test_an_import_check_that_is_undone_leaves_no_card(app, tmp_path):
+    content = tmp_path / "content"
+    write(content, "posts/words.md", "---\ntitle: Words\n---\n\nJust text.\n")
+    with app.app_context(), write_intent():
+        report = import_content(content, app.config["IMPORT_MAX_FILE_SIZE"], check_only=True)
+    assert report.created and not report.errors
+    assert not stored_cards(app)
 
 
 def test_a_post_with_an_image_keeps_its_first_image(app, client, tmp_path):

@@ -25,6 +25,7 @@ from ..publishing import (
     touch,
 )
 from ..search import index_post, unindex_post
+from ..share_cards import cards_for, store_cards
 from . import ROW_ID, bp
 from .forms import ConfirmForm, PostForm, tag_names
 
@@ -298,7 +299,9 @@ def _save(
         )
     index_post(post)
     post_id = post.id  # read before the commit expires it (it may be deleted right after)
+    cards = cards_for([post])
     db.session.commit()
+    store_cards(cards)
     flash(message)
     return redirect(url_for("admin.edit", section=section, post_id=post_id))
 

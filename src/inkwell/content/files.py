@@ -34,6 +34,7 @@ from ..publishing import (
     touch,
 )
 from ..search import index_posts
+from ..share_cards import cards_for, store_cards
 from ..storage import get_store
 from .fetch import FetchLimits
 from .figures import FigureStore, link_stored_copies
@@ -143,6 +144,7 @@ class _Import:
         self.report = ImportReport()
         self.check_only = False
         self.redirects: list[tuple[Post, str]] = []
+        self.written: list[Post] = []  # created or updated: their share cards follow the commit
         self.figures = FigureStore(get_store(), current_app.config["MAX_CONTENT_LENGTH"])
 
     def run(self, progress: Callable[[Iterable[Path]], Iterable[Path]]) -> ImportReport:
@@ -193,6 +195,7 @@ class _Import:
                 self.redirects.extend((written, slug) for slug in source.old_slugs)
                 matched.add(id(written))
                 batch.append(written)
+                self.written.append(written)
                 if len(batch) >= _BATCH_SIZE:
                     _write(batch)
         _write(batch)
@@ -204,7 +207,9 @@ class _Import:
             db.session.rollback()
             self.figures.discard_added()
             return
+        cards = cards_for(self.written)
         db.session.commit()
+        store_cards(cards)
 
     def _read_all(self, files: Iterable[Path], existing: dict) -> list[PostSource]:
         reserved = reserved_page_slugs()
