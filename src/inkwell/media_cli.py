@@ -1,4 +1,4 @@
-"""`inkwell media ...`: list uploaded media and move it between storage backends.
+"""`inkwell media ...`: list uploaded media, move it between storage backends, make share cards.
 
 `migrate` copies, never moves: the source keeps every file, so the site serves images from
 either backend while the switch happens, and running it again only copies what is missing.
@@ -159,3 +159,25 @@ def list_command() -> None:
         )
     items = "1 media item" if count == 1 else f"{count} media items"
     click.echo(f"{items} on {current_app.config['MEDIA_BACKEND']}.", err=True)
+
+
+@media_group.command("cards")
+@with_appcontext
+def cards_command() -> None:
+    """Store the share card of every published post that needs one and has none yet: posts
+    published before cards existed, after SITE_TITLE or TIME_ZONE changed, or after
+    `media migrate` (cards are not media items, so migrate does not copy them)."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import Post
+    from .share_cards import cards_for, store_cards
+
+    posts = db.session.scalars(select(Post).where(Post.status == "published")).all()
+    cards = cards_for(posts)
+    failed = store_cards(cards)
+    backend = current_app.config["MEDIA_BACKEND"]
+    if failed:
+        raise click.ClickException(f"{failed} of {len(cards)} share cards could not be stored "
+                                   f"on {backend} (see the log); run this again when it answers.")
+    click.echo(f"Share cards checked: {len(cards)}, all stored on {backend}.")

@@ -78,18 +78,22 @@ def cards_for(posts) -> list[CardText]:
     return [card_text(post.title, post.published_at) for post in posts if wants_card(post)]
 
 
-def store_cards(cards: list[CardText], store: MediaStore | None = None) -> None:
+def store_cards(cards: list[CardText], store: MediaStore | None = None) -> int:
     """Draw and store each card not stored yet. Called after the posts' commit, so a refused
     save or an import check (--check) leaves no card behind; a store that is down is logged,
-    since the posts themselves are saved (the card comes with their next save)."""
+    since the posts themselves are saved (`inkwell media cards` makes it later). Returns how
+    many could not be stored."""
     store = store or get_store()
+    failed = 0
     for text in cards:
         try:
             if not store.exists(text.key):
                 store.save(text.key, draw_card(text), "image/png")
         except Exception as e:  # the author's save is done: a missing card must not undo it
+            failed += 1
             current_app.logger.warning("share card %s not stored: %s: %s",
                                         text.key, type(e).__name__, e)
+    return failed
 
 
 def draw_card(text: CardText) -> bytes:

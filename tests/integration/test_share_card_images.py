@@ -144,3 +144,16 @@ def test_a_title_too_long_for_the_card_is_cut_with_an_ellipsis_not_an_error():
     text = CardText(title="word " * 400 + "x" * 500, site_name="S" * 200, date="6 December 2026")
     card = Image.open(BytesIO(draw_card(text)))
     assert card.size == (1200, 630) and card.format == "PNG"
+
+
+def test_media_cards_makes_the_cards_of_posts_saved_before_cards_existed(app, client, tmp_path):
+    content = tmp_path / "content"
+    write(content, "posts/old.md", "---\ntitle: Old\n---\n\nFrom before cards.\n")
+    assert not run_import(app, content).errors
+    for card in stored_cards(app):  # as if published before this feature
+        card.unlink()
+    assert client.get(card_of(client, "old").removeprefix(SITE)).status_code == 404
+
+    result = app.test_cli_runner().invoke(args=["media", "cards"])
+    assert result.exit_code == 0 and "Share cards checked: 1, all stored on local" in result.output
+    assert fetch_png(client, card_of(client, "old")).size == (1200, 630)
