@@ -106,8 +106,9 @@ def draw_card(text: CardText) -> bytes:
     footer_top = HEIGHT - MARGIN - 40
     font, lines = _fit_title(draw, text.title, max_height=footer_top - MARGIN - 30)
     draw.multiline_text((MARGIN, MARGIN), "\n".join(lines), font=font, fill=TEXT, spacing=14)
-    draw.text((MARGIN, footer_top), text.site_name, font=footer_font, fill=ACCENT)
     date_width = draw.textlength(text.date, font=footer_font)
+    site_name = _cut(draw, text.site_name, footer_font, WIDTH - 2 * MARGIN - date_width - 40)
+    draw.text((MARGIN, footer_top), site_name, font=footer_font, fill=ACCENT)
     draw.text((WIDTH - MARGIN - date_width, footer_top), text.date, font=footer_font, fill=MUTED)
     out = io.BytesIO()
     image.save(out, "PNG", optimize=True)
@@ -124,8 +125,18 @@ def _fit_title(draw: ImageDraw.ImageDraw, title: str, max_height: int):
         if len(lines) <= TITLE_MAX_LINES and height <= max_height:
             return font, lines
     kept = lines[:TITLE_MAX_LINES]
-    kept[-1] = kept[-1].rstrip() + "…"
+    kept[-1] = _cut(draw, kept[-1].rstrip() + "…", font, WIDTH - 2 * MARGIN)
     return font, kept
+
+
+def _cut(draw: ImageDraw.ImageDraw, text: str, font, width: float) -> str:
+    """`text`, shortened with an ellipsis until it is no wider than `width` (a long site name
+    must not run into the date)."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
