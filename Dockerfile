@@ -16,9 +16,11 @@ RUN /venv/bin/pip install --require-hashes -r requirements.lock -r requirements-
 COPY . ./
 # Kept out of the final /venv: the 65 MB plotly package (only plotly.min.js is served, copied
 # out first), pip and setuptools (build tools), the models of every AWS service but S3 and
-# the credential services (27 MB), native libraries' debug symbols, and the bytecode of
-# Pygments' ~250 language modules (3.8 MB: one is compiled when a post's code block first
-# needs it, at save time, never for a page view). The posts in content/ (if any) go to
+# the credential services (27 MB), native libraries' debug symbols, Pillow's AVIF codec (5 MB:
+# Inkwell neither accepts nor writes AVIF; without it Pillow says AVIF is unsupported), the
+# helpers of SQLAlchemy's and Alembic's own test suites (2.5 MB, never imported), and the
+# bytecode of Pygments' ~250 language modules (3.8 MB: one is compiled when a post's code block
+# first needs it, at save time, never for a page view). The posts in content/ (if any) go to
 # /app/content for `inkwell setup`.
 RUN /venv/bin/pip install --no-deps --no-build-isolation . \
     && /venv/bin/python -c "from inkwell.assets import bundle_plotly; bundle_plotly()" \
@@ -28,6 +30,10 @@ RUN /venv/bin/pip install --no-deps --no-build-isolation . \
         ! -name s3 ! -name sts ! -name sso ! -name sso-oidc -exec rm -rf {} + \
     && find /venv/lib/python3*/site-packages/boto3/data -mindepth 1 -maxdepth 1 -type d \
         ! -name s3 -exec rm -rf {} + \
+    && rm -rf /venv/lib/python3*/site-packages/PIL/_avif.*.so \
+        /venv/lib/python3*/site-packages/pillow.libs/libavif-*.so* \
+        /venv/lib/python3*/site-packages/sqlalchemy/testing \
+        /venv/lib/python3*/site-packages/alembic/testing \
     && find /venv -type f \( -name "*.so" -o -name "*.so.*" \) -exec strip --strip-unneeded {} + \
     && /venv/bin/python -m compileall -q /venv \
     && find /venv/lib/python3*/site-packages/pygments/lexers/__pycache__ -name "*.pyc" \

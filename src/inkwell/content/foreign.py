@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import ftfy
-
 from .figures import FigureLink, images_not_beside
 from .frontmatter import SourceError, check_front_matter_size, normalise_meta, parse_source
 from .render import parse
@@ -72,6 +70,8 @@ class ForeignSource:
 def read_foreign(text: str, path: str) -> ForeignSource:
     """Front matter (YAML, TOML or a Pelican header) and body of a Markdown file from any of
     the blogs understood, its text repaired and its attribute lists dropped."""
+    import ftfy  # here, not at the top: the app's workers never import content (~40 ms)
+
     guesses: list[Guess] = []
     repaired = ftfy.fix_encoding(text)
     if repaired != text:

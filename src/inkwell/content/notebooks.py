@@ -22,10 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-from ftfy.fixes import remove_terminal_escapes
-from nbformat.warnings import MissingIDFieldWarning
-
 from .figures import FigureLink, embedded_figure
 from .frontmatter import SourceError, normalise_meta, parse_source
 from .sanitize import sanitize_html
@@ -70,6 +66,11 @@ def read_notebook(raw: bytes, path: Path) -> NotebookPost:
 
 
 def _load(raw: bytes, path: str) -> Any:
+    # Imported here, not at the top: the app's workers never read notebooks (nbformat and
+    # its jsonschema take ~60 ms to import, at every start).
+    import nbformat
+    from nbformat.warnings import MissingIDFieldWarning
+
     try:
         with warnings.catch_warnings():  # cells without ids (older Jupyter): nothing to fix
             warnings.simplefilter("ignore", MissingIDFieldWarning)
@@ -177,11 +178,11 @@ class _BodyBuilder:
     def _output(self, number: int, output: Any) -> str:
         kind = output.output_type
         if kind == "stream":
-            text = remove_terminal_escapes(_text(output.get("text", "")))
+            text = _no_escapes(_text(output.get("text", "")))
             name = "notebook-stderr" if output.get("name") == "stderr" else "notebook-stream"
             return _wrap(fence(text), f"notebook-output {name}") if text.strip() else ""
         if kind == "error":
-            trace = remove_terminal_escapes("\n".join(output.get("traceback", [])))
+            trace = _no_escapes("\n".join(output.get("traceback", [])))
             text = trace or f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
             return _wrap(fence(text), "notebook-output notebook-error")
         return self._rich(number, output.get("data", {}))
@@ -240,3 +241,10 @@ def _latex(latex: str) -> str:
     or not)."""
     latex = latex.strip().removeprefix("$$").removesuffix("$$").strip("$").strip()
     return f"$$\n{latex}\n$$" if latex else ""
+
+
+def _no_escapes(text: str) -> str:
+    """ANSI colour and cursor codes out (a traceback's colours, a progress bar's)."""
+    from ftfy.fixes import remove_terminal_escapes  # only while importing: see _load
+
+    return remove_terminal_escapes(text)
