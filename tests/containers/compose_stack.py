@@ -326,7 +326,7 @@ def compose_stack(checks: Checks, guide: Guide, stack: Stack, measures: dict) ->
 
     def renewal_under_load() -> str:
         before = stack.presented().serial_number
-        with Load(DOMAIN, stack.https_port, reading) as load:
+        with Load(DOMAIN, stack.https_port, reading, close=True) as load:
             guide.run(RENEW, timeout=180)
             renewed = stack.wait_for_certificate(before)
             time.sleep(1)

@@ -81,6 +81,10 @@ class Load:
     https_port: int
     paths: list[str]
     threads: int = 4
+    # A new connection per request: nginx's reload closes idle keep-alive connections, and a
+    # GET sent on one at that instant is an error to this client, where a browser sends it again
+    # on a new connection (tests/vm's renewal check does the same).
+    close: bool = False
     sent: int = 0
     failed: int = 0
     failures: list[str] = field(default_factory=list)
@@ -101,7 +105,8 @@ class Load:
             path = self.paths[i % len(self.paths)]
             i += 1
             try:
-                status = reader.get(path, timeout=15).status_code
+                headers = {"Connection": "close"} if self.close else None
+                status = reader.get(path, timeout=15, headers=headers).status_code
                 error = None if status == 200 else f"{path}: {status}"
             except requests.RequestException as e:
                 error = f"{path}: {type(e).__name__}"
