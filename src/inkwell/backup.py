@@ -65,6 +65,7 @@ from .backup_checks import (
 from .database import write_intent
 from .extensions import db
 from .models import utcnow
+from .share_cards import CARDS
 from .storage import get_store
 
 FORMAT = 1
@@ -155,6 +156,8 @@ def create(path: Path) -> dict:
                 with tarfile.open(fileobj=raw, mode="w:gz") as archive:
                     _add(archive, ROWS, _rows(), files)
                     for key in sorted(store.keys()):
+                        if key.startswith(CARDS):  # drawn from the rows again at restore
+                            continue
                         _add(archive, MEDIA + key, store.read(key), files)
                     manifest = {
                         "format": FORMAT,
@@ -281,7 +284,8 @@ def check(path: Path) -> Checked:
     for name, chunks in _each_member(path):
         if name in seen or (name == MANIFEST and manifest_data is not None):
             raise BackupError(f"{path}: {name!r} is in the file twice")
-        if name.startswith(MEDIA) and not MEDIA_NAME.match(name[len(MEDIA):]):
+        card = name.startswith(MEDIA + CARDS)  # in backups made before cards were left out
+        if name.startswith(MEDIA) and not card and not MEDIA_NAME.match(name[len(MEDIA):]):
             raise BackupError(f"{path}: {name} is not a media file name ({MEDIA_NAME_HELP}); "
                               "nothing was restored")
         if name not in (MANIFEST, ROWS) and not name.startswith(MEDIA):
@@ -462,7 +466,18 @@ def restore(path: Path, force: bool = False) -> Checked:
     if force:  # what the backup does not have is not part of the restored blog
         for key in before - set(checked.media):
             store.delete(key)
+    _draw_share_cards(store)
     return checked
+
+
+def _draw_share_cards(store) -> None:
+    """The published posts' share cards, drawn from the restored rows (a backup does not carry
+    them); one that cannot be stored is logged, and `inkwell media cards` makes it later."""
+    from .models import Post
+    from .share_cards import cards_for, store_cards
+
+    posts = db.session.scalars(select(Post).where(Post.status == "published")).all()
+    store_cards(cards_for(posts), store)
 
 
 def _rows_at_head(rows: dict[str, list[dict]], revision: str) -> dict[str, list[dict]]:

@@ -32,6 +32,11 @@ TITLE_MAX_LINES = 5
 _FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
 
 
+# Where cards live in the media store. They are drawn from the posts' rows, so a backup leaves
+# them out and a restore draws them again (backup.py).
+CARDS = "cards/"
+
+
 @dataclass(frozen=True)
 class CardText:
     """What a card shows; its key is derived from exactly this."""
@@ -43,7 +48,7 @@ class CardText:
     @property
     def key(self) -> str:
         drawn = "\n".join((self.title, self.site_name, self.date)).encode()
-        return f"cards/{hashlib.sha256(drawn).hexdigest()[:32]}.png"
+        return f"{CARDS}{hashlib.sha256(drawn).hexdigest()[:32]}.png"
 
 
 def card_text(title: str, published_at: datetime) -> CardText:

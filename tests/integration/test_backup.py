@@ -89,7 +89,9 @@ def snapshot(app) -> dict:
             rows[table.name] = [{k: v.isoformat() if hasattr(v, "isoformat") else v
                                  for k, v in row._mapping.items()} for row in result]
         store = get_store()
-        media = {key: hashlib.sha256(store.read(key)).hexdigest() for key in store.keys()}
+        # Share cards are drawn from the rows (test_share_cards_are_drawn_again_not_carried).
+        media = {key: hashlib.sha256(store.read(key)).hexdigest() for key in store.keys()
+                 if not key.startswith("cards/")}
     return {"rows": rows, "media": media}
 
 
@@ -527,7 +529,7 @@ def test_a_file_the_rows_do_not_name_is_not_restored(app, runner, tmp_path):
         result = restored.test_cli_runner().invoke(args=["restore", str(bad)])
         assert result.exit_code == 0, result.output
         with restored.app_context():
-            assert set(get_store().keys()) == set(MEDIA)
+            assert {k for k in get_store().keys() if not k.startswith("cards/")} == set(MEDIA)
 
 
 def test_a_file_larger_than_the_limit_is_refused_unread(app, runner, tmp_path):
@@ -618,3 +620,25 @@ def test_a_large_media_file_is_restored_without_being_held_in_memory(app, runner
             assert hashlib.sha256(get_store().read(f"{STEM}.webp")).digest() \
                 == hashlib.sha256(padded).digest()
     assert peak < len(padded) // 4, f"peak {peak / 1e6:.1f} MB, file {len(padded) / 1e6:.0f} MB"
+
+
+def test_share_cards_are_drawn_again_not_carried(app, runner, tmp_path):
+    """A published post's share card is drawn from its row: the backup leaves cards out and
+    the restore draws the same card (same key, same bytes) again."""
+    from inkwell.share_cards import CARDS
+
+    fill(app, tmp_path / "posts")
+    with app.app_context():
+        cards = {key: get_store().read(key) for key in get_store().keys()
+                 if key.startswith(CARDS)}
+    assert cards, "the imported posts have no share card"
+    good = tmp_path / "good.tar.gz"
+    assert runner.invoke(args=["backup", str(good)]).exit_code == 0
+    with tarfile.open(good) as archive:
+        assert not [n for n in archive.getnames() if n.startswith(f"media/{CARDS}")]
+    with target(tmp_path, f"sqlite:///{tmp_path / 't.sqlite3'}") as restored:
+        result = restored.test_cli_runner().invoke(args=["restore", str(good)])
+        assert result.exit_code == 0, result.output
+        with restored.app_context():
+            store = get_store()
+            assert {key: store.read(key) for key in cards} == cards
