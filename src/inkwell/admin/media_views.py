@@ -90,6 +90,9 @@ def upload():
             same.alt = alt
         db.session.commit()
         return _uploaded(same, alt, created=False)
+    # End the lookup's transaction before the slow part: on SQLite a request that writes holds
+    # the database's write lock from its first statement, and resizing must not hold it.
+    db.session.rollback()
     try:
         media = store_upload(data, upload_file.filename, get_store(), alt=alt)
     except ImageRejected as e:
