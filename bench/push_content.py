@@ -5,8 +5,8 @@ Push: `inkwell deploy init`, the real pre-receive hook and deploy/releases.py, t
 restarted on its held socket by tests/integration/service_manager.py (the stand-in for systemd),
 nginx in front (make stack's). Each push adds one new post; measured: `git push` alone, and from
 `git push` starting to the new post answering 200 through nginx. A code push (a template change)
-builds a virtualenv with pip; a content-only push reuses the running release's. Goal for the
-content-only push: <= 10 s.
+gets a copy of the running release's virtualenv (same lock files) with Inkwell installed again;
+a content-only push reuses the running release's. Goal for the content-only push: <= 10 s.
 
 Import: `inkwell setup` of a content folder of 1,000 generated posts, each in its own folder
 with one distinct PNG figure (every figure decoded, cleaned, resized, WebP-encoded and stored),
@@ -194,7 +194,7 @@ def main(results_dir: Path) -> dict:
                 note=f"git push itself {content['push_s']:.1f} s; venv reused"),
             "code push: git push to 200 via nginx": figure(
                 round(code["to_200_s"], 1), unit="s",
-                note=f"git push itself {code['push_s']:.1f} s; venv built with pip"),
+                note=f"git push itself {code['push_s']:.1f} s; venv copied, Inkwell installed"),
             "content-only / code push": figure(
                 round(content["to_200_s"] / code["to_200_s"], 3)),
             f"inkwell setup, {count} posts with {count} figures": figure(
