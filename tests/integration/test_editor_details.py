@@ -23,13 +23,6 @@ def site(tmp_path_factory):
         yield site
 
 
-@pytest.fixture
-def author(site):
-    browser = site.browser()
-    assert browser.login().status_code == 302
-    return browser
-
-
 def test_tags_keep_the_order_they_were_written_in(site, author):
     post_id, slug = create(author, tags="Zebra, apple, Mango", body="Words.")
     page = public(site, f"/posts/{slug}/").text

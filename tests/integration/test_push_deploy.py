@@ -102,6 +102,23 @@ class Site:
         return (self.root / "service" / "journal.log").read_text(errors="replace")
 
 
+def _push_while(site, read) -> subprocess.CompletedProcess:
+    """`site.push()`, with `read()` called again and again in another thread meanwhile."""
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            read()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        return site.push()
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _copy_checkout(into: Path) -> None:
     """The project as it is on disk (committed or not), without ignored files."""
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
@@ -177,22 +194,14 @@ def test_second_push_switches_without_refusing_a_request(site):
     pushed = site.commit("release two: a template change and a migration")
 
     answers: list[object] = []
-    stop = threading.Event()
 
-    def readers() -> None:
-        while not stop.is_set():
-            try:
-                answers.append(_get(site.address, "/")[0])
-            except OSError as e:
-                answers.append(type(e).__name__)
+    def read() -> None:
+        try:
+            answers.append(_get(site.address, "/")[0])
+        except OSError as e:
+            answers.append(type(e).__name__)
 
-    thread = threading.Thread(target=readers)
-    thread.start()
-    try:
-        done = site.push()
-    finally:
-        stop.set()
-        thread.join()
+    done = _push_while(site, read)
     assert done.returncode == 0, done.stderr
     # The same lock files: release one's venv copied, only Inkwell installed again.
     assert re.search(r"copied the virtualenv \w+ \(same lock files\)", done.stderr), done.stderr
@@ -500,27 +509,19 @@ def test_a_code_push_with_new_posts_shows_both_at_once(site):
 
     seen: list[tuple[bool, bool]] = []
     failures: list[object] = []
-    stop = threading.Event()
 
-    def reader() -> None:
-        while not stop.is_set():
-            try:
-                status, body = _get(site.address, "/")
-            except OSError as e:
-                failures.append(type(e).__name__)
-                continue
-            if status != 200:
-                failures.append(status)
-                continue
-            seen.append((marker.encode() in body, b"Arrives with its template" in body))
+    def read() -> None:
+        try:
+            status, body = _get(site.address, "/")
+        except OSError as e:
+            failures.append(type(e).__name__)
+            return
+        if status != 200:
+            failures.append(status)
+            return
+        seen.append((marker.encode() in body, b"Arrives with its template" in body))
 
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
-        done = site.push()
-    finally:
-        stop.set()
-        thread.join()
+    done = _push_while(site, read)
     assert done.returncode == 0, done.stderr
     assert "Checked (nothing written)" in done.stderr, done.stderr  # before the switch
     assert site.current().endswith(pushed[:10])

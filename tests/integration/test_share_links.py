@@ -22,13 +22,6 @@ def site(tmp_path_factory):
         yield site
 
 
-@pytest.fixture
-def author(site):
-    browser = site.browser()
-    assert browser.login().status_code == 302
-    return browser
-
-
 def share_path(author, post_id: int, days: int = 7) -> str:
     """Make a share link on the editor page; the link's path (SITE_URL is not this server)."""
     edit = f"/admin/posts/{post_id}"

@@ -23,13 +23,6 @@ def site(tmp_path_factory):
         yield site
 
 
-@pytest.fixture
-def author(site):
-    browser = site.browser()
-    assert browser.login().status_code == 302
-    return browser
-
-
 def stored_date(site, slug: str) -> str:
     database = site.env["DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(database) as db:
