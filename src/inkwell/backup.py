@@ -473,11 +473,9 @@ def restore(path: Path, force: bool = False) -> Checked:
 def _draw_share_cards(store) -> None:
     """The published posts' share cards, drawn from the restored rows (a backup does not carry
     them); one that cannot be stored is logged, and `inkwell media cards` makes it later."""
-    from .models import Post
-    from .share_cards import cards_for, store_cards
+    from .share_cards import cards_of_published_posts, store_cards
 
-    posts = db.session.scalars(select(Post).where(Post.status == "published")).all()
-    store_cards(cards_for(posts), store)
+    store_cards(cards_of_published_posts(), store)
 
 
 def _rows_at_head(rows: dict[str, list[dict]], revision: str) -> dict[str, list[dict]]:

@@ -231,7 +231,23 @@ def setup_command(check: bool) -> None:
             click.echo(f"No content folder ({folder}): no posts imported from files.")
         if _rerender():
             sys.exit(1)
+    _store_missing_cards()
     click.echo("Database is ready.")
+    _compress_static()
+
+
+def _compress_static() -> None:
+    """gzip copies of the static files for WhiteNoise (`make run`, a PaaS: no nginx in front)."""
+    from .assets import compress_static
+
+    try:
+        written = compress_static()
+    except OSError as e:  # a read-only install: the files still go out, only larger
+        click.secho(f"warning: could not write compressed static files ({e}); they are sent "
+                    "uncompressed unless nginx compresses them", fg="yellow", err=True)
+        return
+    if written:
+        click.echo(f"Compressed {len(written)} static files.")
 
 
 @click.command("rerender")
@@ -263,6 +279,23 @@ def _rerender() -> int:
     else:
         click.echo(f"Every post is rendered with the current version ({RENDER_VERSION}).")
     return 1 if report.errors else 0
+
+
+def _store_missing_cards() -> None:
+    """Cards for posts that have none (share_cards.store_missing_cards): after the write
+    lock, since drawing takes ~50 ms a card and needs no lock."""
+    from .share_cards import store_missing_cards
+
+    checked = store_missing_cards()
+    if checked is None:
+        return
+    cards, failed = checked
+    if failed:
+        click.secho(f"warning: {failed} of {cards} share cards could not be stored (see the "
+                    "log); the next start, or `inkwell media cards`, tries again",
+                    fg="yellow", err=True)
+    else:
+        click.echo(f"Share cards checked: {cards}.")
 
 
 def _check_content() -> int:

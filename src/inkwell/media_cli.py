@@ -167,14 +167,9 @@ def cards_command() -> None:
     """Store the share card of every published post that needs one and has none yet: posts
     published before cards existed, after SITE_TITLE or TIME_ZONE changed, or after
     `media migrate` (cards are not media items, so migrate does not copy them)."""
-    from sqlalchemy import select
+    from .share_cards import cards_of_published_posts, store_cards
 
-    from .extensions import db
-    from .models import Post
-    from .share_cards import cards_for, store_cards
-
-    posts = db.session.scalars(select(Post).where(Post.status == "published")).all()
-    cards = cards_for(posts)
+    cards = cards_of_published_posts()
     failed = store_cards(cards)
     backend = current_app.config["MEDIA_BACKEND"]
     if failed:

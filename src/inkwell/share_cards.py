@@ -64,9 +64,10 @@ def wants_card(post) -> bool:
 
 
 def card_url(post) -> str:
-    """The card's URL for og:image on a public post page, '' when the post has an image of its
-    own or is a page: computed from stored fields, never drawn, no query."""
-    if not _shares_no_image(post):
+    """The card's URL for og:image on the page of a post that has no image of its own (the
+    caller has looked: post.html does, for twitter:image), '' for a page: computed from stored
+    fields, never drawn, no query."""
+    if post.kind != "post":
         return ""
     return get_store().url(card_text(post.title, post.published_at).key)
 
@@ -81,6 +82,18 @@ def _shares_no_image(post) -> bool:
 def cards_for(posts) -> list[CardText]:
     """The cards the saved `posts` need, read before their commit expires them."""
     return [card_text(post.title, post.published_at) for post in posts if wants_card(post)]
+
+
+def cards_of_published_posts() -> list[CardText]:
+    """The cards every published post needs; the read ends before any is drawn."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import Post
+
+    cards = cards_for(db.session.scalars(select(Post).where(Post.status == "published")))
+    db.session.rollback()  # no transaction held open while cards are drawn (~50 ms each)
+    return cards
 
 
 def store_cards(cards: list[CardText], store: MediaStore | None = None) -> int:
@@ -99,6 +112,38 @@ def store_cards(cards: list[CardText], store: MediaStore | None = None) -> int:
             current_app.logger.warning("share card %s not stored: %s: %s",
                                         text.key, type(e).__name__, e)
     return failed
+
+
+def store_missing_cards(store: MediaStore | None = None) -> tuple[int, int] | None:
+    """`inkwell setup`: store every published post's missing card, once per card text
+    settings (SITE_TITLE, TIME_ZONE) and media store. Posts saved before cards existed, or
+    after either setting changed, would otherwise link an og:image that is a 404 until
+    `inkwell media cards` runs.
+
+    A marker in the store (cards/checked-<hash of the settings>) says it is done, so a start
+    costs one exists() while nothing changed. Returns (cards checked, not stored), or None when
+    the marker was there; a store that does not answer is logged and left for the next start
+    (a missing card must not stop the blog from starting)."""
+    store = store or get_store()
+    settings = "\n".join((current_app.config["SITE_TITLE"],
+                          current_app.config.get("TIME_ZONE") or "UTC"))
+    marker = f"{CARDS}checked-{hashlib.sha256(settings.encode()).hexdigest()[:16]}"
+    try:
+        if store.exists(marker):
+            return None
+    except Exception as e:
+        current_app.logger.warning("share cards not checked, the media store did not answer: "
+                                   "%s: %s", type(e).__name__, e)
+        return None
+    cards = cards_of_published_posts()
+    failed = store_cards(cards, store)
+    if not failed:
+        try:
+            store.save(marker, b"", "text/plain")
+        except Exception as e:
+            current_app.logger.warning("share cards marker not stored: %s: %s",
+                                       type(e).__name__, e)
+    return len(cards), failed
 
 
 def draw_card(text: CardText) -> bytes:

@@ -157,3 +157,31 @@ def test_media_cards_makes_the_cards_of_posts_saved_before_cards_existed(app, cl
     result = app.test_cli_runner().invoke(args=["media", "cards"])
     assert result.exit_code == 0 and "Share cards checked: 1, all stored on local" in result.output
     assert fetch_png(client, card_of(client, "old")).size == (1200, 630)
+
+
+def test_setup_stores_missing_cards_once_per_site_title_and_time_zone(app, client, tmp_path):
+    """Posts saved before cards existed get theirs at the next `inkwell setup` (every start
+    runs it), with no command to remember; then a marker spares the check until SITE_TITLE or
+    TIME_ZONE (the cards' text) changes."""
+    content = tmp_path / "content"
+    write(content, "posts/old.md", "---\ntitle: Old\n---\n\nFrom before cards.\n")
+    app.config["CONTENT_DIR"] = str(content)
+    assert not run_import(app, content).errors
+    for card in stored_cards(app):  # as if published before this feature
+        card.unlink()
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 0 and "Share cards checked: 1." in result.output
+    assert fetch_png(client, card_of(client, "old")).size == (1200, 630)
+
+    for card in stored_cards(app):
+        card.unlink()
+    result = runner.invoke(args=["setup"])  # checked already for these settings
+    assert result.exit_code == 0 and "Share cards checked" not in result.output
+    assert stored_cards(app) == []
+
+    app.config["SITE_TITLE"] = "A new name"  # a new text on every card: they are drawn again
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 0 and "Share cards checked: 1." in result.output
+    assert len(stored_cards(app)) == 1
