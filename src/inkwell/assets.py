@@ -1,22 +1,80 @@
-"""Static files: fingerprinted URLs, WhiteNoise when no nginx is in front, plotly.js from its wheel.
+"""Static files: fingerprinted URLs, WhiteNoise when no nginx is in front, plotly.js bundles.
 
 Every static URL carries `?v=<content hash>`, so nginx and browsers may cache it for a year
 (`immutable`): a changed file gets a new URL.
+
+plotly.js comes in three sizes. A chart whose traces are all in plotly.js's "basic" partial
+bundle (scatter, bar, pie: 1.2 MB, 0.40 MB gzipped) or its "cartesian" one (adds heatmap,
+histogram, box, violin, contour, image...: 1.5 MB, 0.50 MB gzipped) gets that bundle; anything
+else (maps, 3D, WebGL, sankey...) the full plotly.min.js of the plotly wheel (4.8 MB, 1.47 MB
+gzipped). The partial bundles are vendored in static/vendor/plotly/ (npm's minified dist
+packages, licence header kept, with their .gz), re-made by tools/vendor_plotly.py for the
+plotly.js version the plotly wheel carries (a test fails when the two differ). Vendored rather
+than fetched at install time: no install path (make run, Docker, a PaaS build, the Debian
+server) needs npm or the network, and they are package data like the rest of static/.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
+import re
 import shutil
 import sys
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, url_for
+from whitenoise import WhiteNoise
 
 STATIC_MAX_AGE = 365 * 24 * 3600
+STATIC_DIR = Path(__file__).parent / "static"
+
+# plotly.js's partial bundles, smallest first, with the trace types each draws (the dist
+# package's README; tests/unit/test_plotly_bundles.py checks them against the files).
+PLOTLY_BUNDLES: dict[str, frozenset[str]] = {
+    "basic": frozenset({"bar", "pie", "scatter"}),
+    "cartesian": frozenset({
+        "bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
+        "image", "pie", "scatter", "scatterternary", "violin",
+    }),
+}  # fmt: skip
+FULL_PLOTLY = "full"
+VENDORED_PLOTLY = STATIC_DIR / "vendor" / "plotly"
+_PLOTLY_JS_VERSION_RE = re.compile(rb"plotly\.js(?: \([\w -]+\))? v(\d[\w.+-]*)")
+
+
+def plotly_bundle_for(figure: dict) -> str:
+    """The smallest plotly.js bundle that draws every trace of a figure: "basic", "cartesian"
+    or "full". A trace without a type is a scatter (plotly's default); a type that is not a
+    string (plotly would refuse it) or that no partial bundle holds gets the full one."""
+    types: set[str] = set()
+    for trace in figure.get("data") or []:
+        kind = trace.get("type", "scatter") if isinstance(trace, dict) else "scatter"
+        if not isinstance(kind, str):
+            return FULL_PLOTLY
+        types.add(kind)
+    for name, traces in PLOTLY_BUNDLES.items():
+        if types <= traces:
+            return name
+    return FULL_PLOTLY
+
+
+def plotly_bundle_file(name: str) -> Path:
+    """The file of a partial bundle (PLOTLY_BUNDLES) in the vendored folder."""
+    return VENDORED_PLOTLY / f"plotly-{name}.min.js"
+
+
+def plotly_js_version(path: Path) -> str:
+    """The plotly.js version a bundle says it is in its licence header ("plotly.js v4.1.1",
+    "plotly.js (basic - minified) v4.1.1")."""
+    with open(path, "rb") as f:
+        found = _PLOTLY_JS_VERSION_RE.search(f.read(400))
+    if not found:
+        raise ValueError(f"{path} does not start with plotly.js's header")
+    return found.group(1).decode()
 
 
 # The Docker image keeps plotly.min.js (and its .gz) and plotly's version here, made by
@@ -78,12 +136,20 @@ def register(app: Flask) -> None:
             hashes[filename] = file_hash(full) if os.path.isfile(full) else "0"
         values["v"] = hashes[filename]
 
-    app.jinja_env.globals["plotly_js_url"] = plotly_url_prefix() + "plotly.min.js"
+    full_url = plotly_url_prefix() + "plotly.min.js"
 
-    from whitenoise import WhiteNoise
+    def plotly_bundle_urls() -> dict[str, str]:
+        """Each bundle's URL by name, for js/charts.js (data-plotly-bundles on its script)."""
+        urls = {
+            name: url_for("static", filename=f"vendor/plotly/plotly-{name}.min.js")
+            for name in PLOTLY_BUNDLES
+        }
+        return {**urls, FULL_PLOTLY: full_url}
+
+    app.jinja_env.globals["plotly_bundle_urls"] = plotly_bundle_urls
 
     # Files are fingerprinted by URL, so a year of caching is safe; nginx serves them in the stack.
-    served = WhiteNoise(
+    served = _FreshWhiteNoise(
         app.wsgi_app,
         root=static_folder,
         prefix="static/",
@@ -98,18 +164,39 @@ def register(app: Flask) -> None:
     app.wsgi_app = served
 
 
+class _FreshWhiteNoise(WhiteNoise):
+    """WhiteNoise that leaves out a .gz older than its file: a static file edited since
+    `inkwell setup` last compressed it goes out whole rather than as its old content. The
+    vendored plotly.js bundles are trusted: their .gz is committed with them (a checkout may
+    write it a moment before the file) and tests/unit/test_plotly_bundles.py checks it."""
+
+    def get_static_file(self, path, url, stat_cache=None):  # type: ignore[no-untyped-def]
+        static_file = super().get_static_file(path, url, stat_cache=stat_cache)
+        if Path(path).parent == VENDORED_PLOTLY:
+            return static_file
+        mtime = os.stat(path).st_mtime
+        static_file.alternatives = [
+            (accepts, alternative, headers)
+            for accepts, alternative, headers in static_file.alternatives
+            if alternative == path or os.stat(alternative).st_mtime >= mtime
+        ]
+        return static_file
+
+
 def compress_static(folders: list[Path] | None = None) -> list[Path]:
-    """Write a .gz beside every compressible static file (and plotly.min.js); return them.
+    """Write a .gz beside every compressible static file (and plotly.min.js) that has none or a
+    stale one (its content is checked, not its date); return the ones written.
 
     WhiteNoise then answers gzip-capable clients with the smaller file, so setups without nginx
-    (a PaaS, a bare container) send plotly.js as ~1.5 MB instead of ~4.8 MB. Run it at build
-    time: a .gz written before a file changes would be served stale.
+    (`make run`, a PaaS, a bare container) send plotly.js's full bundle as 1.47 MB instead of
+    4.8 MB. `inkwell setup` runs it at every start, the Dockerfile at build time. gzip only:
+    brotli would save another ~15% but needs the brotli package, which Inkwell does not use.
     """
     from whitenoise.compress import Compressor
 
     compressor = Compressor(use_brotli=False, quiet=True)
     if folders is None:
-        folders = [Path(__file__).parent / "static"]
+        folders = [STATIC_DIR]
         files = [plotly_dir() / "plotly.min.js"]
     else:
         files = []
@@ -117,6 +204,26 @@ def compress_static(folders: list[Path] | None = None) -> list[Path]:
         files += [p for p in sorted(folder.rglob("*")) if p.is_file()]
     written: list[Path] = []
     for path in files:
-        if compressor.should_compress(str(path)):
-            written += [Path(name) for name in compressor.compress(str(path))]
+        if not compressor.should_compress(str(path)):
+            continue
+        data = path.read_bytes()
+        target = path.with_name(path.name + ".gz")
+        if target.is_file() and _gunzip(target) == data:
+            if target.stat().st_mtime < path.stat().st_mtime:
+                os.utime(target)  # same content, older date: _FreshWhiteNoise would skip it
+            continue
+        compressed = gzip.compress(data, compresslevel=9, mtime=0)
+        if len(compressed) >= len(data) * 0.95:
+            continue  # not worth a second file (WhiteNoise's own rule)
+        partial = target.with_name(f".{target.name}.{os.getpid()}")
+        partial.write_bytes(compressed)
+        os.replace(partial, target)  # a server starting at the same time never reads half
+        written.append(target)
     return written
+
+
+def _gunzip(path: Path) -> bytes | None:
+    try:
+        return gzip.decompress(path.read_bytes())
+    except (OSError, EOFError):
+        return None

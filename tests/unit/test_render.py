@@ -118,7 +118,7 @@ def test_math_cannot_smuggle_html_in():
 def test_a_plotly_block_becomes_a_chart_with_its_figure():
     figure = {"data": [{"x": [1, 2], "y": [3, 4], "name": "<b>\"q'</b>"}], "layout": {"title": "T"}}
     rendered = render_markdown(f"```plotly\n{json.dumps(figure, indent=2)}\n```\n")
-    assert '<figure class="chart"><div class="plotly-chart" data-plotly="' in rendered.html
+    assert '<div class="plotly-chart" data-plotly-bundle="basic" data-plotly="' in rendered.html
     assert data_plotly(rendered.html) == figure
     assert rendered.has_chart
 

@@ -26,13 +26,15 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from ..assets import plotly_bundle_for
 from .sanitize import sanitize_html
 
 WORDS_PER_MINUTE = 220
 # Bump whenever rendering or sanitizing changes what a stored post's HTML would be: `inkwell
 # rerender` (and every `inkwell setup`) re-renders the posts an older version made.
 # 1: pre and table focusable (tabindex), code themes with AA contrast (issue 16).
-RENDER_VERSION = 1
+# 2: a chart names the plotly.js bundle it needs and has a visible fallback line (issue 16).
+RENDER_VERSION = 2
 _LANG_RE = re.compile(r"^[\w#+.-]+$")
 _MATH_TOKENS = {"math_inline", "math_inline_double", "math_block", "math_block_label"}
 
@@ -268,10 +270,32 @@ def _render_chart(source: str, env: dict[str, Any]) -> str:
     except ValueError:
         return _chart_error("A chart cannot contain NaN or Infinity; use null for missing values.")
     env["has_chart"] = True
+    # Until js/charts.js draws the chart (or forever, with no JavaScript or in a feed reader),
+    # the figure says what it is and links to itself: in the feed the link (xml:base) is the post.
+    anchor = _numbered_slug("chart")
+    title = _chart_title(figure)
     return (
-        '<figure class="chart"><div class="plotly-chart" '
-        f'data-plotly="{html.escape(compact, quote=True)}"></div></figure>\n'
+        f'<figure class="chart" id="{anchor}"><div class="plotly-chart" '
+        f'data-plotly-bundle="{plotly_bundle_for(figure)}" '
+        f'data-plotly="{html.escape(compact, quote=True)}"></div>'
+        f'<figcaption class="chart-fallback">Interactive chart{": " if title else ""}'
+        f"{html.escape(title)} (<a href=\"#{anchor}\">drawn on the post's page</a>"
+        " with JavaScript)</figcaption></figure>\n"
     )
+
+
+_PLOTLY_MARKUP_RE = re.compile(r"<[^>]*>")
+
+
+def _chart_title(figure: dict[str, Any]) -> str:
+    """A figure's title as plain text (plotly's title may be a string or {"text": ...} and may
+    hold plotly's own <b>, <br> markup); "" when it has none."""
+    title = figure.get("layout", {}).get("title")
+    if isinstance(title, dict):
+        title = title.get("text")
+    if not isinstance(title, str):
+        return ""
+    return " ".join(html.unescape(_PLOTLY_MARKUP_RE.sub(" ", title)).split())
 
 
 def _chart_error(message: str) -> str:

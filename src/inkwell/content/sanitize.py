@@ -40,7 +40,7 @@ _ATTRIBUTES = {
     "td": {"colspan", "rowspan", "align"},
     "th": {"colspan", "rowspan", "align", "scope"},
     "ol": {"start", "reversed"},
-    "div": {"data-plotly"},
+    "div": {"data-plotly", "data-plotly-bundle"},
     "nav": {"aria-label"},
     "details": {"open"},
     "time": {"datetime"},

@@ -12,7 +12,6 @@
   var picker = document.getElementById("upload-input");
   if (!body || !preview) return;
   var token = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
-  var plotlyLoading = null;
   var timer = null;
   var latest = 0;
 
@@ -36,21 +35,11 @@
     });
   }
 
-  function loadPlotly() {
-    if (window.Plotly) return Promise.resolve();
-    if (!plotlyLoading) {
-      plotlyLoading = new Promise(function (resolve, reject) {
-        var script = document.createElement("script");
-        script.src = body.getAttribute("data-plotly-src");
-        script.onload = resolve;
-        script.onerror = function () { reject(new Error("Could not load the chart library.")); };
-        document.head.appendChild(script);
-      });
-    }
-    return plotlyLoading;
+  // From js/charts.js: the smallest plotly.js bundle the preview's charts need (a larger one
+  // when a new chart needs it), then every chart in the preview drawn.
+  function drawCharts() {
+    return window.loadPlotlyFor(preview).then(function () { window.drawCharts(preview); });
   }
-
-  function drawCharts() { window.drawCharts(preview); }  // from js/charts.js
 
   function refresh() {
     var ticket = ++latest;
@@ -58,7 +47,7 @@
       if (ticket !== latest) return;  // an older answer arriving late must not win
       preview.innerHTML = json.html;  // sanitized by the server with the published posts' allowlist
       if (previewError) say("");
-      if (json.has_chart) loadPlotly().then(drawCharts).catch(function (err) { say(err.message); });
+      if (json.has_chart) drawCharts().catch(function (err) { say(err.message); });
     }).catch(function (err) { say("Preview: " + err.message); previewError = true; });
   }
 
@@ -76,7 +65,6 @@
     if (room > 0 && previewRoom > 0) previewBox.scrollTop = previewRoom * body.scrollTop / room;
   }
   body.addEventListener("scroll", follow);
-  if (preview.querySelector(".plotly-chart")) loadPlotly().then(drawCharts).catch(function () {});
 
   function insertAtCursor(text) {
     var start = body.selectionStart, end = body.selectionEnd;

@@ -1,57 +1,89 @@
 // Draws the Plotly charts in a post. Loaded with defer, only on pages that have a chart; the
-// figures live in data-plotly because the CSP forbids inline JS. On a post, plotly.js (several
-// MB) is fetched only when a chart is about to scroll into view (data-plotly-src on this script).
-// The editor loads it too (with no data-plotly-src), loads plotly.js itself and calls drawCharts.
+// figures live in data-plotly because the CSP forbids inline JS. plotly.js is fetched only when
+// a chart is about to scroll into view, and only the smallest bundle that draws every chart on
+// the page: each chart names the one it needs (data-plotly-bundle, chosen when the post was
+// rendered: basic < cartesian < full), data-plotly-bundles on this script gives their URLs.
+// The editor uses window.loadPlotlyFor and window.drawCharts for its preview.
 "use strict";
 
-// Unless a figure sets its own colours, a chart sits on the page's background and takes its
-// text colour, so it reads in dark mode too (Plotly's default is black on white).
-function pageColours(el, layout) {
-  var style = getComputedStyle(el);
-  if (layout.paper_bgcolor === undefined) layout.paper_bgcolor = "rgba(0,0,0,0)";
-  if (layout.plot_bgcolor === undefined) layout.plot_bgcolor = "rgba(0,0,0,0)";
-  layout.font = layout.font || {};
-  if (layout.font.color === undefined) layout.font.color = style.color;
-  return layout;
-}
-
-function drawChart(el) {
-  try {
-    var fig = JSON.parse(el.getAttribute("data-plotly"));
-    var layout = pageColours(el, fig.layout || {});
-    Plotly.newPlot(el, fig.data, layout, { responsive: true, displaylogo: false });
-  } catch (err) {
-    // One broken chart must not stop the others from drawing.
-    console.error("Could not draw chart", el, err);
-  }
-}
-
-window.drawCharts = function (root) {
-  root.querySelectorAll(".plotly-chart[data-plotly]").forEach(drawChart);
-};
-
 (function () {
-  var plotlySrc = document.currentScript && document.currentScript.getAttribute("data-plotly-src");
-  if (!plotlySrc) {
-    if (window.Plotly) window.drawCharts(document);
-    return;
+  var BUNDLES = ["basic", "cartesian", "full"];  // each draws every trace the one before does
+  var script = document.currentScript;
+  var urls = JSON.parse((script && script.getAttribute("data-plotly-bundles")) || "{}");
+  var loaded = -1;  // index in BUNDLES of the bundle window.Plotly is
+  var loading = null, loadingRank = -1;
+
+  // Unless a figure sets its own colours, a chart sits on the page's background and takes its
+  // text colour, so it reads in dark mode too (Plotly's default is black on white).
+  function pageColours(el, layout) {
+    var style = getComputedStyle(el);
+    if (layout.paper_bgcolor === undefined) layout.paper_bgcolor = "rgba(0,0,0,0)";
+    if (layout.plot_bgcolor === undefined) layout.plot_bgcolor = "rgba(0,0,0,0)";
+    layout.font = layout.font || {};
+    if (layout.font.color === undefined) layout.font.color = style.color;
+    return layout;
   }
-  var loading = null;
-  function withPlotly(then) {
-    if (!loading) {
-      loading = new Promise(function (resolve, reject) {
-        var script = document.createElement("script");
-        script.src = plotlySrc;
-        script.onload = resolve;
-        script.onerror = reject;
-        document.head.appendChild(script);
-      });
+
+  function drawChart(el) {
+    try {
+      var fig = JSON.parse(el.getAttribute("data-plotly"));
+      var layout = pageColours(el, fig.layout || {});
+      Plotly.newPlot(el, fig.data, layout, { responsive: true, displaylogo: false });
+      // The line that stood in for the chart (no JavaScript, a feed reader) has done its job.
+      var fallback = el.parentNode.querySelector(".chart-fallback");
+      if (fallback) fallback.remove();
+    } catch (err) {
+      // One broken chart must not stop the others from drawing.
+      console.error("Could not draw chart", el, err);
     }
-    loading.then(then, function () { console.error("Could not load " + plotlySrc); });
   }
-  var charts = document.querySelectorAll(".plotly-chart[data-plotly]");
+
+  // The rank of the bundle a chart needs; a chart that names none (raw HTML, an old render)
+  // gets the full bundle.
+  function rankOf(el) {
+    var rank = BUNDLES.indexOf(el.getAttribute("data-plotly-bundle"));
+    return rank < 0 ? BUNDLES.length - 1 : rank;
+  }
+
+  function charts(root) { return root.querySelectorAll(".plotly-chart[data-plotly]"); }
+
+  // Resolves once window.Plotly draws every chart in root: the smallest bundle that does, or
+  // the one already loaded if it is as large. A larger bundle replaces a smaller one.
+  window.loadPlotlyFor = function (root) {
+    var need = 0;
+    charts(root).forEach(function (el) { need = Math.max(need, rankOf(el)); });
+    if (loaded >= need) return Promise.resolve();
+    if (loading && loadingRank >= need) return loading;
+    var name = BUNDLES[need];
+    if (!urls[name]) return Promise.reject(new Error("No URL for plotly.js's " + name + " bundle."));
+    loadingRank = need;
+    // After the one under way, if any: a smaller bundle arriving last would replace this one.
+    loading = (loading || Promise.resolve()).catch(function () {}).then(function () {
+      return new Promise(function (resolve, reject) {
+        var tag = document.createElement("script");
+        tag.src = urls[name];
+        tag.onload = function () { loaded = need; resolve(); };
+        tag.onerror = function () {
+          loadingRank = loaded;  // let a later call try again
+          reject(new Error("Could not load the chart library."));
+        };
+        document.head.appendChild(tag);
+      });
+    });
+    return loading;
+  };
+
+  window.drawCharts = function (root) { charts(root).forEach(drawChart); };
+
+  var all = charts(document);
+  if (!all.length || !urls.full) return;  // the editor, with no chart yet: it calls us itself
+  function show(el) {
+    window.loadPlotlyFor(document).then(function () { drawChart(el); }, function (err) {
+      console.error(err.message);
+    });
+  }
   if (!("IntersectionObserver" in window)) {
-    withPlotly(function () { window.drawCharts(document); });
+    all.forEach(show);
     return;
   }
   // Start a little ahead of the chart (300 px), so it is usually drawn by the time it is seen.
@@ -59,8 +91,8 @@ window.drawCharts = function (root) {
     entries.forEach(function (entry) {
       if (!entry.isIntersecting) return;
       watcher.unobserve(entry.target);
-      withPlotly(function () { drawChart(entry.target); });
+      show(entry.target);
     });
   }, { rootMargin: "300px 0px" });
-  charts.forEach(function (el) { watcher.observe(el); });
+  all.forEach(function (el) { watcher.observe(el); });
 })();
