@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .redirects import moved_post
 
 _TITLES = {
     400: "Bad request",
@@ -70,6 +71,13 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
+        if e.code == 404 and request.method in ("GET", "HEAD"):
+            try:  # an imported post's address on its old blog (redirects.py)
+                moved = moved_post(request.path)
+            except OperationalError as outage:
+                return database_unavailable(outage)
+            if moved is not None:
+                return moved
         response = error_response(e.code or 500, e.description if e.code != 404 else "")
         if e.code == 405 and e.valid_methods:
             response.headers["Allow"] = ", ".join(e.valid_methods)

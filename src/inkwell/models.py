@@ -157,6 +157,20 @@ class SlugRedirect(db.Model):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
 
 
+class PathRedirect(db.Model):
+    """An old address of an imported post on the blog it came from (a Hugo alias, a Jekyll
+    permalink): a request that would be a 404 there answers 301 to the post (redirects.py).
+    The path is kept as redirects.normal_path makes it; its file owns the row (files.py)."""
+
+    __tablename__ = "path_redirects"
+    __table_args__ = (UniqueConstraint("path", name="uq_path_redirects_path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(500))
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+
+
 class User(db.Model):
     __tablename__ = "users"
 

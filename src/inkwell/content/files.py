@@ -23,7 +23,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
-from ..models import Post, SlugRedirect, xml_safe
+from ..models import Post, xml_safe
 from ..publishing import (
     TagCache,
     apply_meta,
@@ -40,8 +40,9 @@ from .fetch import FetchLimits
 from .figures import FigureStore, link_stored_copies
 from .foreign import Guess
 from .frontmatter import SourceError, dump_source
+from .old_addresses import OldAddresses
 from .slugs import tag_slug
-from .sources import PostSource, SourceReader, find_post_files, warning_line
+from .sources import PostSource, SourceReader, find_post_files, refusal, warning_line
 
 # Posts written per flush: large enough to amortise the unit of work, small enough to keep
 # each multi-row INSERT and the pending objects modest.
@@ -143,7 +144,6 @@ class _Import:
             media_url=config["MEDIA_URL"], fetch_limits=fetch_limits)
         self.report = ImportReport()
         self.check_only = False
-        self.redirects: list[tuple[Post, str]] = []
         self.written: list[Post] = []  # created or updated: their share cards follow the commit
         self.figures = FigureStore(get_store(), current_app.config["MAX_CONTENT_LENGTH"])
 
@@ -168,6 +168,7 @@ class _Import:
         tags = TagCache()
         wanted = {source.key for source in sources}
         matched: set[int] = set()
+        made: list[tuple[Post, PostSource]] = []  # written or unchanged: their old addresses
         batch: list[Post] = []
         for source in sources:
             # By slug first (the URL is the post's identity); else the post its file made
@@ -191,15 +192,15 @@ class _Import:
                 self.report.errors.append(str(e))
                 self.figures.discard_since(added)
                 continue
+            made.append((written or post, source))
             if written is not None:
-                self.redirects.extend((written, slug) for slug in source.old_slugs)
                 matched.add(id(written))
                 batch.append(written)
                 self.written.append(written)
                 if len(batch) >= _BATCH_SIZE:
                     _write(batch)
         _write(batch)
-        self._keep_old_addresses()
+        self.addresses.write(made)
         if self.owned:
             self._unpublish_removed(posts, matched)
         if self.check_only:
@@ -240,7 +241,23 @@ class _Import:
             else:
                 seen[key] = file
                 sources.append(source)
-        return sources
+        return self._claim_old_addresses(sources, list(existing.values()))
+
+    def _claim_old_addresses(self, sources: list[PostSource],
+                             posts: list[Post]) -> list[PostSource]:
+        """The old addresses each file keeps (old_addresses.py), in path order; a refused one
+        is a warning, or with --strict fails its file."""
+        self.addresses = OldAddresses(posts, sources, self.owned)
+        accepted: list[PostSource] = []
+        for source in sources:
+            kept, refused = self.addresses.check(source)
+            if refused and self.strict:
+                self.report.errors.append(str(refusal(source.file, refused)))
+                continue
+            self.report.warnings.extend(warning_line(source.file, g) for g in refused)
+            self.addresses.take(source, kept)
+            accepted.append(source)
+        return accepted
 
     def _write_post(self, source: PostSource, post: Post | None,
                     tags: TagCache) -> Post | None:
@@ -282,21 +299,6 @@ class _Import:
             post.source_path, post.source_removed = source.relative, False
         (report.created if is_new else report.updated).append(str(source.file))
         return post
-
-    def _keep_old_addresses(self) -> None:
-        """Hugo aliases: each old slug answers with a 301 to its post (as a renamed post's
-        does), loaded in one query, updated in place when it pointed elsewhere."""
-        wanted = {(post.kind, slug): post for post, slug in self.redirects if slug != post.slug}
-        if not wanted:
-            return
-        existing = {(row.kind, row.old_slug): row for row in db.session.scalars(
-            select(SlugRedirect).where(SlugRedirect.old_slug.in_({s for _, s in wanted})))}
-        for (kind, slug), post in wanted.items():
-            row = existing.get((kind, slug))
-            if row is None:
-                db.session.add(SlugRedirect(kind=kind, old_slug=slug, post_id=post.id))
-            else:
-                row.post_id = post.id
 
     def _guessed(self, source: PostSource, guess: Guess) -> None:
         """A guess made while writing (the date): a warning, or with --strict the file's end."""

@@ -2,7 +2,8 @@
 
 What is understood: YAML (`---`) and TOML (`+++`, Hugo) front matter and Pelican's `Key: value`
 header block; the keys those tools use for the same things (Hugo's lastmod, Pelican's Modified
-and Summary, Jekyll's `published: false`, Hugo's aliases); a Jekyll file name's date
+and Summary, Jekyll's `published: false` and space-separated `tags: a b`); the post's old
+addresses (Hugo's aliases, a Jekyll permalink: old_paths); a Jekyll file name's date
 (2024-05-01-slug.md); kramdown/pandoc attribute lists (`# Heading {#id}`, `{: .class}`), which
 are dropped rather than shown as text; text whose encoding was garbled once (mojibake), repaired
 with ftfy. What is only guessed is said: each file gets warnings (Guess) with their line.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..redirects import MAX_PATH_LENGTH, normal_path
 from .figures import FigureLink, images_not_beside
 from .frontmatter import SourceError, check_front_matter_size, normalise_meta, parse_source
 from .render import parse
@@ -37,6 +39,10 @@ _PELICAN_KEYS = {
 }  # fmt: skip
 _PELICAN_LINE = re.compile(r"^([A-Za-z][\w-]*)\s*:\s*(.*)$")
 _JEKYLL_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
+# Keys Jekyll reads as a list from a space-separated string too ("tags: a b").
+_JEKYLL_LISTS = ("tags", "categories")
+# A Jekyll permalink only the site's _config.yml can fill in: :year, :title, ... or a style name.
+_PERMALINK_TEMPLATE = re.compile(r":[A-Za-z_]|^(?:pretty|date|ordinal|weekdate|none)$")
 _TOML_FENCE = "+++"
 
 # One item of a kramdown/pandoc attribute list: #id, .class, key="value", or pandoc's "-".
@@ -81,7 +87,7 @@ def read_foreign(text: str, path: str) -> ForeignSource:
     if text.startswith(_TOML_FENCE):
         raw, body = _toml(text, path)
     elif text.lstrip("\ufeff").startswith("---"):
-        raw, body = parse_source(text, path)
+        raw, body = parse_source(text, path, _jekyll_lists if is_jekyll_post(Path(path)) else None)
     else:
         raw, body = _pelican(text)
     body_line = text.count("\n") - body.count("\n") + 1
@@ -91,6 +97,18 @@ def read_foreign(text: str, path: str) -> ForeignSource:
         meta["title"] = _ATTR_LIST.sub("", meta["title"]).strip()
     guesses.extend(_templating(body, body_line))
     return ForeignSource(meta, body, body_line, guesses)
+
+
+def is_jekyll_post(path: Path) -> bool:
+    """A file Jekyll would read as a post: named 2024-05-01-title.md, or in a _posts folder."""
+    return bool(_JEKYLL_NAME.match(path.name)) or "_posts" in path.parts
+
+
+def _jekyll_lists(raw: dict) -> dict:
+    """Jekyll's `tags: a b` (and categories) as the list it means. A string with commas is
+    left to be split at them (`tags: a, b`), as Inkwell reads it."""
+    return raw | {key: raw[key].split() for key in _JEKYLL_LISTS
+                  if isinstance(raw.get(key), str) and "," not in raw[key]}
 
 
 def date_from_name(name: str) -> datetime | None:
@@ -261,23 +279,35 @@ def _inside(path: Path, root: Path) -> bool:
     return target.is_relative_to(root.resolve()) and target.is_file()
 
 
-def alias_slugs(aliases: Any, kind: str) -> tuple[list[str], list[Guess]]:
-    """Hugo's aliases (old addresses of the post) as the old slugs Inkwell redirects from:
-    /posts/<old>/ for a post, /<old>/ for a page. Others are said, not kept."""
+def old_paths(meta: dict) -> tuple[list[str], list[Guess]]:
+    """The post's addresses on the blog it came from, to answer with a 301 to it: Hugo's
+    `aliases` and a Jekyll `permalink` without placeholders, each as redirects.normal_path
+    keeps it (a full URL: its path). What cannot be kept is said."""
+    guesses: list[Guess] = []
+    aliases = meta.get("aliases", [])
     if isinstance(aliases, str):
         aliases = [aliases]
     if not isinstance(aliases, list):
-        return [], [Guess(None, "aliases must be a list of addresses; none was kept")]
-    slugs: list[str] = []
-    guesses: list[Guess] = []
-    for alias in aliases:
-        parts = urlsplit(str(alias)).path.strip("/").split("/")
-        if kind == "post" and len(parts) == 2 and parts[0] == "posts" and parts[1]:
-            slugs.append(parts[1])
-        elif kind == "page" and len(parts) == 1 and parts[0]:
-            slugs.append(parts[0])
-        else:
-            where = "/posts/<old-slug>/" if kind == "post" else "/<old-slug>/"
-            guesses.append(Guess(None, f"the alias {alias} cannot redirect here: Inkwell "
-                                 f"redirects old addresses of the form {where} only"))
-    return slugs, guesses
+        guesses.append(Guess(None, "aliases must be a list of addresses; none was kept"))
+        aliases = []
+    addresses = list(aliases)
+    permalink = meta.get("permalink")
+    if isinstance(permalink, str) and _PERMALINK_TEMPLATE.search(permalink.strip()):
+        guesses.append(Guess(None, f"the permalink {permalink} has placeholders only the old "
+                             "site's _config.yml fills in; to keep its old address answering, "
+                             "add the address it made to `aliases: [...]`"))
+    elif permalink is not None:
+        addresses.append(permalink)
+    paths: list[str] = []
+    for address in addresses:
+        if not isinstance(address, str) or not urlsplit(address.strip()).path:
+            guesses.append(Guess(None, f"the old address {address!r} is not a path such as "
+                                 "/2019/01/old-name/; it was not kept"))
+            continue
+        path = normal_path(unquote(urlsplit(address.strip()).path))
+        if len(path) > MAX_PATH_LENGTH:
+            guesses.append(Guess(None, f"the old address {address[:60]}... is longer than "
+                                 f"{MAX_PATH_LENGTH} characters; it was not kept"))
+        elif path not in paths:
+            paths.append(path)
+    return paths, guesses

@@ -57,8 +57,10 @@ class SourceError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
-def parse_source(text: str, path: str) -> tuple[dict, str]:
-    """Split a document into (front matter, Markdown body); ({}, text) when it has none."""
+def parse_source(text: str, path: str,
+                 adapt: Callable[[dict], dict] | None = None) -> tuple[dict, str]:
+    """Split a document into (front matter, Markdown body); ({}, text) when it has none.
+    `adapt`: applied to the settings as read, before they are checked (foreign.py)."""
     lines = text.removeprefix("\ufeff").splitlines(keepends=True)
     if not lines or lines[0].rstrip() != _OPENING:
         return {}, text
@@ -95,7 +97,7 @@ def parse_source(text: str, path: str) -> tuple[dict, str]:
             "The front matter must be settings, one 'name: value' per line,"
             f" but it reads as {_describe(data)}.",
         )
-    return _normalise(data, header, path), body
+    return _normalise(adapt(data) if adapt else data, header, path), body
 
 
 def check_front_matter_size(source: str, path: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .fetch import FetchLimits, copy_remote_images
 from .figures import FigureLink, figure_links
-from .foreign import Guess, alias_slugs, date_from_name, read_foreign, site_images
+from .foreign import Guess, date_from_name, old_paths, read_foreign, site_images
 from .frontmatter import SourceError, title_from_body
 from .notebooks import NOTEBOOK_SUFFIX, read_notebook
 from .slugs import slugify
@@ -33,7 +33,8 @@ class PostSource:
     key: tuple[str, str]
     figures: list[FigureLink]
     guesses: list[Guess] = field(default_factory=list)
-    old_slugs: list[str] = field(default_factory=list)  # Hugo aliases: redirected to the post
+    # Its addresses on the old blog (aliases, permalink), normalized: 301 to the post.
+    old_paths: list[str] = field(default_factory=list)
 
 
 def find_post_files(path: Path) -> list[Path]:
@@ -128,13 +129,11 @@ class SourceReader:
             meta["page"] = True  # content/pages/about.md is a page without saying so
         meta, body = _complete_meta(meta, body, file)
         key = ("page" if meta.get("page") else "post", meta["slug"])
-        old_slugs: list[str] = []
-        if "aliases" in meta:
-            old_slugs, more = alias_slugs(meta["aliases"], key[0])
-            guesses = guesses + more
+        paths, more = old_paths(meta)
+        guesses = guesses + more
         if self.strict and guesses:
-            raise _refusal(file, guesses)
-        return PostSource(file, relative, meta, body, raw, key, figures, guesses, old_slugs)
+            raise refusal(file, guesses)
+        return PostSource(file, relative, meta, body, raw, key, figures, guesses, paths)
 
     def _read_markdown(self, file: Path) -> tuple[dict, str, bytes, list[FigureLink], list]:
         """A Markdown file, from Inkwell or another blog (foreign.py), its figures, and what
@@ -164,7 +163,7 @@ def warning_line(file: Path, guess: Guess) -> str:
         f"{file}:{guess.line}: {guess.message}"
 
 
-def _refusal(file: Path, guesses: list[Guess]) -> SourceError:
+def refusal(file: Path, guesses: list[Guess]) -> SourceError:
     """--strict: the file fails, with every guess (the first one's line is the error's)."""
     first, *more = guesses
     rest = [g.message if g.line is None else f"line {g.line}: {g.message}" for g in more]

@@ -1,0 +1,139 @@
+"""The old addresses an import keeps (Hugo aliases, Jekyll permalinks: foreign.old_paths), as
+path redirects; redirects.py answers them.
+
+Each import decides, before it writes anything, which addresses its files keep:
+- an address the site answers itself is refused: one under the site's own folders (/admin/,
+  /static/, /media/, /tags/, /archive/, ...), the home page, a route, or a post's or page's own
+  URL, whatever its status, also one this import makes;
+- an address two files claim goes to the first file in path order (files are read sorted);
+  one that already redirects to a post no file of this import makes stays with that post.
+Each refusal is a warning on its file (with --strict, the file fails). Then the rows of the
+posts the import's files made are made to match the files: an address taken out of a file is
+deleted, a new one added. Deleting a post deletes its rows (ON DELETE CASCADE).
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import RequestRedirect
+
+from ..extensions import db
+from ..models import PathRedirect, Post
+from ..publishing import reserved_page_slugs
+from ..redirects import normal_path
+from .foreign import Guess
+from .sources import PostSource
+
+
+def _own_url(kind: str, slug: str) -> str:
+    return f"/posts/{slug}/" if kind == "post" else f"/{slug}/"
+
+
+class OldAddresses:
+    """What the files of one import may keep, given the posts there are (`posts`) and those
+    its files make (`sources`, read and checked). One query: every path redirect."""
+
+    def __init__(self, posts: list[Post], sources: list[PostSource], owned: bool) -> None:
+        self.rows = {row.path: row for row in db.session.scalars(select(PathRedirect))}
+        self.keys = {(p.kind, p.slug) for p in posts} | {s.key for s in sources}
+        relatives = {s.relative for s in sources}
+        # The posts whose addresses this import decides: those its files make (as _Import
+        # matches them: by slug, or a content folder's file by its path).
+        self.decided = {
+            p.id
+            for p in posts
+            if (p.kind, p.slug) in {s.key for s in sources} or owned and p.source_path in relatives
+        }
+        self.url_of = {p.id: _own_url(p.kind, p.slug) for p in posts}
+        self.taken: dict[str, PostSource] = {}
+        self.routes = current_app.url_map.bind("localhost")
+        self.reserved = reserved_page_slugs()
+
+    def check(self, source: PostSource) -> tuple[list[str], list[Guess]]:
+        """The addresses `source` may keep, and a warning for each it may not."""
+        kept: list[str] = []
+        refused: list[Guess] = []
+        own = normal_path(_own_url(*source.key))
+        for path in source.old_paths:
+            row = self.rows.get(path)
+            if path == own:
+                continue  # its own address: nothing to redirect
+            if self._site_answers(path):
+                refused.append(
+                    Guess(
+                        None,
+                        f"the old address {path} is an address of this site "
+                        "itself; it cannot redirect to this post",
+                    )
+                )
+            elif path in self.taken:
+                refused.append(
+                    Guess(
+                        None,
+                        f"the old address {path} is also one of "
+                        f"{self.taken[path].relative}, which keeps it (the first "
+                        "file in path order does)",
+                    )
+                )
+            elif row is not None and row.post_id not in self.decided:
+                refused.append(
+                    Guess(
+                        None,
+                        f"the old address {path} already redirects to "
+                        f"{self.url_of.get(row.post_id, 'another post')}, which "
+                        "keeps it",
+                    )
+                )
+            else:
+                kept.append(path)
+        return kept, refused
+
+    def take(self, source: PostSource, kept: list[str]) -> None:
+        """`source` keeps `kept` (from check): no later file may have them."""
+        source.old_paths = kept
+        self.taken.update(dict.fromkeys(kept, source))
+
+    def write(self, made: list[tuple[Post, PostSource]]) -> None:
+        """Rows for the addresses of the posts `made` (written or unchanged, flushed): each
+        post's rows as its file says, changed in place (an address moved to another post is
+        updated, never deleted and added again, which the unique index would refuse)."""
+        wanted = {path: post.id for post, source in made for path in source.old_paths}
+        ids = {post.id for post, _ in made}
+        for path, row in self.rows.items():
+            if path in wanted:
+                row.post_id = wanted[path]
+            elif row.post_id in ids:
+                db.session.delete(row)
+        db.session.add_all(
+            PathRedirect(path=path, post_id=post_id)
+            for path, post_id in wanted.items()
+            if path not in self.rows
+        )
+
+    def _site_answers(self, path: str) -> bool:
+        """Whether `path` is under a folder of the site's own (/admin/, /static/, /tags/, ...,
+        but /posts/<old>/ is an old post's address), or a route of the site (a post's or
+        page's own URL included) answers it or the same address with a slash (both are one old
+        address: redirects.normal_path)."""
+        first = path.strip("/").split("/")[0]
+        if first != "posts" and first in self.reserved:
+            return True
+        for candidate in dict.fromkeys((path, path.rstrip("/") + "/")):
+            try:
+                endpoint, args = self.routes.match(candidate, method="GET")
+            except (NotFound, RequestRedirect):  # a redirect: to the form with a slash, tried next
+                continue
+            except HTTPException:  # a method not allowed: a route all the same
+                return True
+            if endpoint == "blog.post":
+                if ("post", args["slug"]) in self.keys:
+                    return True
+            elif (
+                endpoint != "blog.page"
+                or ("page", args["slug"]) in self.keys
+                or args["slug"] in self.reserved
+            ):
+                return True
+        return False
