@@ -9,17 +9,21 @@ or date makes a new one (old cards stay: a preview cached elsewhere may still po
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import current_app
-from PIL import Image, ImageDraw, ImageFont
 
 from .local_time import to_local
 from .storage import MediaStore, get_store
+
+if TYPE_CHECKING:  # Pillow is imported when a card is drawn, not at every worker's start
+    from PIL import ImageDraw
 
 WIDTH, HEIGHT = 1200, 630
 MARGIN = 80
@@ -27,9 +31,20 @@ MARGIN = 80
 BACKGROUND, TEXT, MUTED, ACCENT = "#fdfdfc", "#1d1f21", "#5d6167", "#1f5fa8"
 TITLE_SIZES = (72, 64, 56, 48, 42, 36, 32)  # tried in turn until the title fits
 TITLE_MAX_LINES = 5
-# DejaVu covers Latin, Greek, Cyrillic, Arabic, Hebrew...; Pillow's own font (Latin only) is the
-# fallback where it is not installed.
-_FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
+# Part of every card's key and of setup's marker: raise it when cards are drawn differently, and
+# the next `inkwell setup` draws every post's card again under new keys (2: CJK fonts).
+DESIGN = 2
+# Fonts tried in turn for each text on a card: the first installed one with a glyph for every
+# character draws it. DejaVu (Debian's fonts-dejavu-core) covers Latin, Greek, Cyrillic, Arabic,
+# Hebrew...; Chinese, Japanese and Korean need one of Debian's CJK fonts (fonts-noto-cjk,
+# fonts-wqy-microhei or fonts-droid-fallback), or their characters would be empty boxes.
+# Pillow's own font (Latin only) is the last resort.
+_FONTS = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
+    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+    Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),
+)
 
 
 # Where cards live in the media store. They are drawn from the posts' rows, so a backup leaves
@@ -47,7 +62,7 @@ class CardText:
 
     @property
     def key(self) -> str:
-        drawn = "\n".join((self.title, self.site_name, self.date)).encode()
+        drawn = "\n".join((self.title, self.site_name, self.date, f"design {DESIGN}")).encode()
         return f"{CARDS}{hashlib.sha256(drawn).hexdigest()[:32]}.png"
 
 
@@ -116,7 +131,7 @@ def store_cards(cards: list[CardText], store: MediaStore | None = None) -> int:
 
 def store_missing_cards(store: MediaStore | None = None) -> tuple[int, int] | None:
     """`inkwell setup`: store every published post's missing card, once per card text
-    settings (SITE_TITLE, TIME_ZONE) and media store. Posts saved before cards existed, or
+    settings (SITE_TITLE, TIME_ZONE), DESIGN and media store. Posts saved before cards existed, or
     after either setting changed, would otherwise link an og:image that is a 404 until
     `inkwell media cards` runs.
 
@@ -126,7 +141,7 @@ def store_missing_cards(store: MediaStore | None = None) -> tuple[int, int] | No
     (a missing card must not stop the blog from starting)."""
     store = store or get_store()
     settings = "\n".join((current_app.config["SITE_TITLE"],
-                          current_app.config.get("TIME_ZONE") or "UTC"))
+                          current_app.config.get("TIME_ZONE") or "UTC", f"design {DESIGN}"))
     marker = f"{CARDS}checked-{hashlib.sha256(settings.encode()).hexdigest()[:16]}"
     try:
         if store.exists(marker):
@@ -149,17 +164,20 @@ def store_missing_cards(store: MediaStore | None = None) -> tuple[int, int] | No
 def draw_card(text: CardText) -> bytes:
     """The card as PNG bytes: an accent bar, the title wrapped and shrunk to fit, then the
     site's name and the date along the bottom."""
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, WIDTH, 16), fill=ACCENT)
-    footer_font = _font(34)
     footer_top = HEIGHT - MARGIN - 40
     font, lines = _fit_title(draw, text.title, max_height=footer_top - MARGIN - 30)
     draw.multiline_text((MARGIN, MARGIN), "\n".join(lines), font=font, fill=TEXT, spacing=14)
-    date_width = draw.textlength(text.date, font=footer_font)
-    site_name = _cut(draw, text.site_name, footer_font, WIDTH - 2 * MARGIN - date_width - 40)
-    draw.text((MARGIN, footer_top), site_name, font=footer_font, fill=ACCENT)
-    draw.text((WIDTH - MARGIN - date_width, footer_top), text.date, font=footer_font, fill=MUTED)
+    date_font = font_for(text.date, 34)
+    date_width = draw.textlength(text.date, font=date_font)
+    name_font = font_for(text.site_name, 34)
+    site_name = _cut(draw, text.site_name, name_font, WIDTH - 2 * MARGIN - date_width - 40)
+    draw.text((MARGIN, footer_top), site_name, font=name_font, fill=ACCENT)
+    draw.text((WIDTH - MARGIN - date_width, footer_top), text.date, font=date_font, fill=MUTED)
     out = io.BytesIO()
     image.save(out, "PNG", optimize=True)
     return out.getvalue()
@@ -169,7 +187,7 @@ def _fit_title(draw: ImageDraw.ImageDraw, title: str, max_height: int):
     """The largest size at which the title wraps into the space; at the smallest, the lines
     that fit, the last one ending in an ellipsis."""
     for size in TITLE_SIZES:
-        font = _font(size)
+        font = font_for(title, size)
         lines = _wrap(draw, title, font, WIDTH - 2 * MARGIN)
         height = draw.multiline_textbbox((0, 0), "\n".join(lines), font=font, spacing=14)[3]
         if len(lines) <= TITLE_MAX_LINES and height <= max_height:
@@ -212,10 +230,47 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
     return lines or [""]
 
 
-def _font(size: int):
-    """DejaVu Sans Bold when installed, otherwise Pillow's built-in font at that size."""
-    for folder in _FONT_DIRS:
-        path = folder / "DejaVuSans-Bold.ttf"
-        if path.is_file():
-            return ImageFont.truetype(str(path), size)
-    return ImageFont.load_default(size=size)
+def font_for(text: str, size: int):
+    """The first installed font of _FONTS that can draw every character of `text`, at `size`;
+    the first installed one when none can (some boxes, rather than nothing); Pillow's built-in
+    font when none is installed."""
+    from PIL import ImageFont
+
+    installed = _installed_fonts()
+    if not installed:
+        return ImageFont.load_default(size=size)
+    chars = set(text)
+    for path in installed:
+        if all(_has_glyph(path, char) for char in chars):
+            return _truetype(path, size)
+    return _truetype(installed[0], size)
+
+
+@functools.cache
+def _installed_fonts() -> tuple[Path, ...]:
+    return tuple(path for path in _FONTS if path.is_file())
+
+
+@functools.lru_cache(maxsize=64)
+def _truetype(path: Path, size: int):
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(path), size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_glyph(path: Path, char: str) -> bool:
+    """Whether the font draws `char` as itself: a character it lacks is drawn as its .notdef
+    glyph (a box), the same picture as U+FFFF, which no font has. Blank characters (spaces,
+    marks that draw nothing) count as drawn."""
+    return glyph_picture(path, char) != glyph_picture(path, "\uffff")
+
+
+@functools.lru_cache(maxsize=64)
+def glyph_picture(path: Path, char: str) -> bytes:
+    """The pixels of `char` drawn alone in the font at path (48 px)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (96, 96))
+    ImageDraw.Draw(image).text((8, 8), char, font=_truetype(path, 48), fill=255)
+    return image.tobytes()

@@ -15,8 +15,9 @@ from inkwell.content.files import import_content
 from inkwell.database import write_intent
 from inkwell.extensions import db
 from inkwell.models import Post
-from inkwell.share_cards import CardText, draw_card
+from inkwell.share_cards import _FONTS, CardText, draw_card, font_for, glyph_picture
 
+from ..services import missing
 from .admin_support import add_admin, client_sign_in, csrf_token
 from .test_content_folder import png, run_import, write
 
@@ -185,3 +186,19 @@ def test_setup_stores_missing_cards_once_per_site_title_and_time_zone(app, clien
     result = runner.invoke(args=["setup"])
     assert result.exit_code == 0 and "Share cards checked: 1." in result.output
     assert len(stored_cards(app)) == 1
+
+
+def test_titles_in_chinese_japanese_and_korean_are_drawn_in_a_font_that_has_them():
+    """DejaVu has no CJK glyphs: such a title drawn in it is a row of boxes. A CJK font of
+    Debian's (CI installs fonts-wqy-microhei) draws it instead; Latin titles keep DejaVu."""
+    dejavu, *cjk_fonts = _FONTS
+    if not dejavu.is_file() or not any(path.is_file() for path in cjk_fonts):
+        missing("DejaVu and a CJK font (apt-get install fonts-dejavu-core fonts-wqy-microhei)")
+    box = glyph_picture(dejavu, "\uffff")
+    for title in ("機械学習の入門", "深度学习", "한국어 제목"):
+        assert all(glyph_picture(dejavu, c) == box for c in title if not c.isspace())  # boxes
+        font = font_for(title, 72)
+        assert Path(font.path) in cjk_fonts
+        assert all(glyph_picture(Path(font.path), c) != glyph_picture(Path(font.path), "\uffff")
+                   for c in title)
+    assert Path(font_for("Hello, world: Καλημέρα", 72).path) == dejavu
