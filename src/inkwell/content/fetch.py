@@ -20,8 +20,6 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from PIL import Image, UnidentifiedImageError
-
 from .figures import FigureLink, embedded_figure
 from .foreign import Guess
 
@@ -149,6 +147,9 @@ def _image_suffix(content_type: str, data: bytes) -> str:
     declared = content_type.split(";")[0].strip().lower()
     if declared == "image/svg+xml" or data.lstrip()[:5] in (b"<svg ", b"<?xml"):
         return ".svg"  # the figure pipeline sanitizes it, or refuses it
+    # Pillow here, not at the top: this module is imported at every worker's start (~12 ms).
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             kind = Image.MIME.get(image.format or "", "")
