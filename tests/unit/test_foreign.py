@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 
 from inkwell.content.foreign import (
-    alias_slugs,
     date_from_name,
     drop_attribute_lists,
+    old_paths,
     read_foreign,
 )
 from inkwell.content.frontmatter import SourceError
@@ -133,9 +133,18 @@ def test_templating_left_in_the_text_is_flagged_with_its_line_but_not_in_code():
     assert guess.line == 4 and "{{ url_for('p2') }}" in guess.message
 
 
-def test_hugo_aliases_become_old_slugs_when_inkwell_can_answer_them():
-    slugs, guesses = alias_slugs(["/posts/old-garden/", "/2021/04/garden.html"], "post")
-    assert slugs == ["old-garden"]
+def test_aliases_and_a_literal_permalink_are_old_paths_in_one_form():
+    meta = {"aliases": ["/posts/old-garden/", "/2021/04/garden.html", "old/index.html",
+                        "https://old.example/caf%C3%A9/?x=1#y", "/2021/04/garden.html/", 7],
+            "permalink": "/garden/"}
+    paths, guesses = old_paths(meta)
+    assert paths == ["/posts/old-garden", "/2021/04/garden.html", "/old", "/café", "/garden"]
     [guess] = guesses
-    assert "/2021/04/garden.html" in guess.message
-    assert alias_slugs("/about-me/", "page") == (["about-me"], [])
+    assert "7" in guess.message and "not kept" in guess.message
+    assert old_paths({"aliases": "/about-me/"}) == (["/about-me"], [])
+
+
+@pytest.mark.parametrize("permalink", ["/:categories/:year/:title/", "pretty", "/blog/:slug"])
+def test_a_permalink_with_placeholders_is_a_guess_not_a_path(permalink):
+    paths, [guess] = old_paths({"permalink": permalink})
+    assert paths == [] and "placeholders" in guess.message and "aliases" in guess.message
