@@ -9,17 +9,33 @@ from __future__ import annotations
 
 from flask import abort, redirect, render_template, url_for
 
-from ..models import Post
+from ..models import Post, utcnow
 from ..share_links import shared_post
 from . import bp
 
 NOINDEX = "noindex, nofollow, noarchive"
 
 
+class _PublishedNow:
+    """A draft written in the editor as it would read if published now: the editor dates it
+    at the moment of publishing (its stored date is only when it was begun). Read-only: the
+    row itself is never changed by a preview."""
+
+    def __init__(self, post: Post):
+        self._post = post
+        self.published_at = utcnow().replace(microsecond=0)
+
+    def __getattr__(self, name: str):
+        return getattr(self._post, name)
+
+
 def reader_view(post: Post, banner: str, back_url: str = ""):
-    """`post` in the template its readers get, with a banner saying it is a preview."""
+    """`post` in the template its readers get, with a banner saying it is a preview. A
+    scheduled post shows its date; a draft from a file the date its front matter gives; an
+    editor's draft today's, as publishing it now would."""
     template = "blog/post.html" if post.kind == "post" else "blog/page.html"
-    html = render_template(template, post=post, preview={"banner": banner, "back": back_url})
+    shown = _PublishedNow(post) if post.status == "draft" and not post.source_path else post
+    html = render_template(template, post=shown, preview={"banner": banner, "back": back_url})
     return html, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": NOINDEX}
 
 
