@@ -51,7 +51,7 @@ def test_static_files_are_served_with_long_caching_and_plotly_from_its_wheel(liv
         status, headers, _ = fetch(base + "/static/css/site.css" + css)
         assert status == 200 and "immutable" in headers["Cache-Control"]
         assert headers["X-Content-Type-Options"] == "nosniff"  # WhiteNoise's answers too
-        plotly = html.split('src="/static/vendor/')[1].split('"')[0]
+        plotly = html.split('"full": "/static/vendor/')[1].split('"')[0]
         status, headers, body = fetch(base + "/static/vendor/" + plotly)
         assert status == 200 and b"plotly" in body[:2000].lower()
         assert "javascript" in headers["Content-Type"]
