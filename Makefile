@@ -77,9 +77,13 @@ stack: $(STAMP) .env
 	$(BIN)/inkwell deploy stack --http-port $(STACK_HTTP_PORT) --https-port $(STACK_HTTPS_PORT) \
 		--app-servers $(STACK_APP_SERVERS) --server $(STACK_SERVER)
 
-# Mozilla HTTP Observatory grade and testssl.sh findings for the stack on 127.0.0.1:80/443.
+# Mozilla HTTP Observatory grade and testssl.sh findings for the stack on 127.0.0.1:80/443, and
+# Lighthouse's scores of every page type under make run and make stack (docs/stack.md).
+# AUDIT=lighthouse or AUDIT=https runs one part; AUDIT_ARGS e.g. --target run --page home.
+AUDIT ?=
+AUDIT_ARGS ?=
 audit: $(STAMP) .env
-	$(BIN)/inkwell deploy audit
+	$(BIN)/inkwell deploy audit $(if $(AUDIT),--only $(AUDIT)) $(AUDIT_ARGS)
 
 # The container path on a real Docker engine: its own dockerd, local stand-in base images, the
 # image built from the Dockerfile, run alone and with compose.yaml (docs/compose.md).

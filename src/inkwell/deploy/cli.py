@@ -371,23 +371,56 @@ def compose_setup_command(target: Path, certs: Path | None) -> None:
 @deploy_group.command("audit")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Scanner install, stack and reports [default: instance/audit].")
-def audit_command(work_dir: Path | None) -> None:
-    """Grade the stack's HTTPS (Mozilla HTTP Observatory) and run testssl.sh; needs ports 80/443."""
+@click.option("--only", type=click.Choice(["https", "lighthouse"]),
+              help="One part: https (Observatory and testssl.sh, ports 80/443) or lighthouse "
+                   "(page scores, free high ports) [default: both].")
+@click.option("--target", "targets", multiple=True, type=click.Choice(["run", "stack"]),
+              help="Lighthouse on make run's gunicorn, make stack's nginx, or both [default].")
+@click.option("--page", "pages", multiple=True,
+              help="Lighthouse on these page types only (home, post, tag, search, archive, "
+                   "chart, '3 charts', login, admin) [default: all].")
+def audit_command(work_dir: Path | None, only: str | None, targets: tuple[str, ...],
+                  pages: tuple[str, ...]) -> None:
+    """Grade the stack's HTTPS (Mozilla HTTP Observatory, testssl.sh; needs ports 80/443) and
+    score every page type with Lighthouse, mobile and desktop, under make run and make stack."""
+    from . import lighthouse
     from .audit import run_audit
 
     app_dir = Path.cwd()
-    instance = instance_folder(app_dir)
-    with _config_errors_as_messages():
-        result = run_audit(app_dir, (work_dir or instance / "audit").resolve())
-    click.echo(f"Mozilla HTTP Observatory grade: {result.grade} (score {result.score})")
-    for name in result.failed_tests:
-        click.echo(f"  failed: {name}")
-    summary = ", ".join(f"{k} {v}" for k, v in sorted(result.testssl_counts.items()))
-    click.echo(f"testssl.sh findings: {summary}")
-    for line in result.testssl_bad:
-        click.secho(f"  {line}", fg="red")
-    click.echo("PASS" if result.passed else "FAIL: wanted grade A+ and no HIGH/CRITICAL finding")
-    sys.exit(0 if result.passed else 1)
+    work = (work_dir or instance_folder(app_dir) / "audit").resolve()
+    unknown = set(pages) - {p.name for p in lighthouse.PAGES}
+    if unknown:
+        raise click.BadParameter(f"no page type {', '.join(sorted(unknown))}", param_hint="--page")
+    passed = True
+    if only != "lighthouse":
+        with _config_errors_as_messages():
+            result = run_audit(app_dir, work)
+        click.echo(f"Mozilla HTTP Observatory grade: {result.grade} (score {result.score})")
+        for name in result.failed_tests:
+            click.echo(f"  failed: {name}")
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(result.testssl_counts.items()))
+        click.echo(f"testssl.sh findings: {summary}")
+        for line in result.testssl_bad:
+            click.secho(f"  {line}", fg="red")
+        passed = result.passed
+    if only != "https":
+        echo = click.echo if sys.stdout.isatty() else (lambda line: None)
+        with _config_errors_as_messages():
+            cli = lighthouse.install()
+            scores = lighthouse.measure(app_dir, work / "lighthouse",
+                                        targets or tuple(lighthouse.TARGETS), pages or None, echo)
+        click.echo(f"\nLighthouse {lighthouse.version(cli)}; goals: performance >= 95, the "
+                   "rest 100 ('!' below goal; the admin pages: accessibility, best practices)")
+        click.echo(lighthouse.format_table(scores))
+        for score in scores:
+            for line in score.shortfalls:
+                click.secho(f"  {score.target} {score.page} {score.form_factor}: {line}",
+                            fg="yellow")
+        click.echo(f"Reports: {work / 'lighthouse' / 'reports'}")
+        passed = passed and all(score.passed for score in scores)
+    click.echo("PASS" if passed else "FAIL: wanted grade A+, no HIGH/CRITICAL finding and every "
+                                     "Lighthouse score at its goal")
+    sys.exit(0 if passed else 1)
 
 
 ETC_SITE = Path("/etc/nginx/sites-enabled") / "inkwell.conf"
