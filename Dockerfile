@@ -14,8 +14,9 @@ COPY requirements.lock requirements-build.lock ./
 RUN /venv/bin/pip install --require-hashes -r requirements.lock -r requirements-build.lock
 # The build context is what .dockerignore lets in: pyproject.toml, README.md, src/, content/.
 COPY . ./
-# Kept out of the final /venv: the 65 MB plotly package (only plotly.min.js is served, copied
-# out first), pip and setuptools (build tools), the models of every AWS service but S3 and
+# Kept out of the final /venv: the 65 MB plotly package (only its plotly.min.js is served, for
+# charts the partial bundles in Inkwell's static files cannot draw; copied out first), pip and
+# setuptools (build tools), the models of every AWS service but S3 and
 # the credential services (27 MB), native libraries' debug symbols, Pillow's AVIF codec (5 MB:
 # Inkwell neither accepts nor writes AVIF; without it Pillow says AVIF is unsupported), the
 # helpers of SQLAlchemy's and Alembic's own test suites (2.5 MB, never imported), and the

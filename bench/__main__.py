@@ -20,7 +20,7 @@ from pathlib import Path
 from .common import QUICK_ENV, RESULTS_DIR, cpu_layout, is_quick, verdict, write_result
 
 SCENARIOS = ["app_vs_bare", "instructions", "cold_start", "import_speed", "page_weight", "stack",
-             "push_content", "notebook_import"]
+             "push_content", "notebook_import", "chart_weight"]
 # Run only when asked for (`make drills`): failure drills, not measurements of speed.
 ON_REQUEST = ["drills"]
 

@@ -34,6 +34,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from PIL import Image
 
+from .chart_weight import chart_script
 from .common import (
     BIN,
     BenchError,
@@ -135,13 +136,11 @@ def _picked_images(base: str, html: str) -> int:
 
 
 def _plotly_gzip(base: str, html: str) -> int:
-    """plotly.js's gzip size: charts.js fetches it (data-plotly-src) when a chart nears view."""
-    found = re.search(r'data-plotly-src="([^"]+)"', html)
-    if found is None:
-        raise BenchError("the post has no data-plotly-src: are its charts there?")
-    status, _, body = fetch(urljoin(base, found.group(1)))
+    """plotly.js's gzip size: the bundle charts.js fetches when a chart nears view."""
+    url = chart_script(base, html)
+    status, _, body = fetch(url)
     if status != 200:
-        raise BenchError(f"{found.group(1)} answered {status}")
+        raise BenchError(f"{url} answered {status}")
     return len(gzip.compress(body, 6))
 
 
