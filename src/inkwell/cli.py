@@ -242,9 +242,9 @@ def _compress_static() -> None:
 
     try:
         written = compress_static()
-    except OSError as e:  # a read-only install: the files still go out, only larger
-        click.secho(f"warning: could not write compressed static files ({e}); they are sent "
-                    "uncompressed unless nginx compresses them", fg="yellow", err=True)
+    except OSError as e:  # a read-only install (the server's service): nginx compresses there
+        click.echo(f"Static files: no .gz copies written ({e.strerror}: {e.filename}); without "
+                   "nginx in front they go out uncompressed.")
         return
     if written:
         click.echo(f"Compressed {len(written)} static files.")
