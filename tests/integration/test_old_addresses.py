@@ -185,6 +185,12 @@ def test_a_content_folder_keeps_its_aliases_and_drops_removed_ones(settings, tmp
         assert result.exit_code == 0, result.output
         assert moved_to(client, "/2019/spring/") is None
         assert moved_to(client, "/2019/s.html") == "/posts/spring/"
+        # The file is gone (its post unpublished): another file may take its address.
+        (folder / "posts/spring.md").unlink()
+        (folder / "posts/summer.md").write_text(hugo("Summer", ["/2019/s.html"]))
+        result = runner.invoke(args=["setup"])
+        assert result.exit_code == 0 and "already redirects" not in result.output
+        assert moved_to(client, "/2019/s.html") == "/posts/summer/"
 
 
 def test_a_jekyll_permalink_redirects_and_one_with_placeholders_is_a_warning(

@@ -139,9 +139,16 @@ def test_aliases_and_a_literal_permalink_are_old_paths_in_one_form():
             "permalink": "/garden/"}
     paths, guesses = old_paths(meta)
     assert paths == ["/posts/old-garden", "/2021/04/garden.html", "/old", "/café", "/garden"]
-    [guess] = guesses
-    assert "7" in guess.message and "not kept" in guess.message
+    relative, number = guesses
+    assert "old/index.html does not start with /" in relative.message and "/old" in relative.message
+    assert "7" in number.message and "not kept" in number.message
     assert old_paths({"aliases": "/about-me/"}) == (["/about-me"], [])
+
+
+@pytest.mark.parametrize("alias", ["/a\x00b", "http://[::1", "", "?only=query"])
+def test_an_alias_that_is_no_path_is_not_kept(alias):
+    paths, [guess] = old_paths({"aliases": [alias]})
+    assert paths == [] and "not kept" in guess.message
 
 
 @pytest.mark.parametrize("permalink", ["/:categories/:year/:title/", "pretty", "/blog/:slug"])

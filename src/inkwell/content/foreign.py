@@ -42,6 +42,7 @@ _JEKYLL_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
 # Keys Jekyll reads as a list from a space-separated string too ("tags: a b").
 _JEKYLL_LISTS = ("tags", "categories")
 # A Jekyll permalink only the site's _config.yml can fill in: :year, :title, ... or a style name.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PERMALINK_TEMPLATE = re.compile(r":[A-Za-z_]|^(?:pretty|date|ordinal|weekdate|none)$")
 _TOML_FENCE = "+++"
 
@@ -300,14 +301,32 @@ def old_paths(meta: dict) -> tuple[list[str], list[Guess]]:
         addresses.append(permalink)
     paths: list[str] = []
     for address in addresses:
-        if not isinstance(address, str) or not urlsplit(address.strip()).path:
-            guesses.append(Guess(None, f"the old address {address!r} is not a path such as "
-                                 "/2019/01/old-name/; it was not kept"))
-            continue
-        path = normal_path(unquote(urlsplit(address.strip()).path))
-        if len(path) > MAX_PATH_LENGTH:
-            guesses.append(Guess(None, f"the old address {address[:60]}... is longer than "
-                                 f"{MAX_PATH_LENGTH} characters; it was not kept"))
-        elif path not in paths:
+        path, guess = _old_path(address)
+        if guess is not None:
+            guesses.append(guess)
+        if path is not None and path not in paths:
             paths.append(path)
     return paths, guesses
+
+
+def _old_path(address: Any) -> tuple[str | None, Guess | None]:
+    """One old address as the path redirects.normal_path keeps, and what to say about it."""
+    try:
+        split = urlsplit(address.strip()) if isinstance(address, str) else None
+    except ValueError:  # "http://[::1": not an address at all
+        split = None
+    if split is None or not split.path:
+        return None, Guess(None, f"the old address {address!r} is not a path such as "
+                           "/2019/01/old-name/; it was not kept")
+    path = normal_path(unquote(split.path))
+    if _CONTROL.search(path):
+        return None, Guess(None, f"the old address {address!r} holds control characters; it "
+                           "was not kept")
+    if len(path) > MAX_PATH_LENGTH:
+        return None, Guess(None, f"the old address {address[:60]}... is longer than "
+                           f"{MAX_PATH_LENGTH} characters; it was not kept")
+    if not split.netloc and not split.path.startswith("/"):  # Hugo: relative to the section
+        return path, Guess(None, f"the old address {address} does not start with /: it was "
+                           f"taken from the site's root, as {path}; write it in full if the "
+                           "old blog read it from the post's folder")
+    return path, None

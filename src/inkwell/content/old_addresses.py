@@ -6,7 +6,8 @@ Each import decides, before it writes anything, which addresses its files keep:
   /static/, /media/, /tags/, /archive/, ...), the home page, a route, or a post's or page's own
   URL, whatever its status, also one this import makes;
 - an address two files claim goes to the first file in path order (files are read sorted);
-  one that already redirects to a post no file of this import makes stays with that post.
+  one that already redirects to a post no file of this import makes stays with that post (but
+  a content folder owns every post a file made: a removed file's addresses are let go).
 Each refusal is a warning on its file (with --strict, the file fails). Then the rows of the
 posts the import's files made are made to match the files: an address taken out of a file is
 deleted, a new one added. Deleting a post deletes its rows (ON DELETE CASCADE).
@@ -38,14 +39,12 @@ class OldAddresses:
     def __init__(self, posts: list[Post], sources: list[PostSource], owned: bool) -> None:
         self.rows = {row.path: row for row in db.session.scalars(select(PathRedirect))}
         self.keys = {(p.kind, p.slug) for p in posts} | {s.key for s in sources}
-        relatives = {s.relative for s in sources}
-        # The posts whose addresses this import decides: those its files make (as _Import
-        # matches them: by slug, or a content folder's file by its path).
-        self.decided = {
-            p.id
-            for p in posts
-            if (p.kind, p.slug) in {s.key for s in sources} or owned and p.source_path in relatives
-        }
+        keys = {s.key for s in sources}
+        # The posts whose addresses this import decides: those its files make (_Import matches
+        # them by slug); a content folder's files own every post a file made, also those whose
+        # file is gone (unpublished: their addresses are let go).
+        self.decided = {p.id for p in posts if (p.kind, p.slug) in keys or owned and p.source_path}
+        self.owned = owned
         self.url_of = {p.id: _own_url(p.kind, p.slug) for p in posts}
         self.taken: dict[str, PostSource] = {}
         self.routes = current_app.url_map.bind("localhost")
@@ -100,7 +99,7 @@ class OldAddresses:
         post's rows as its file says, changed in place (an address moved to another post is
         updated, never deleted and added again, which the unique index would refuse)."""
         wanted = {path: post.id for post, source in made for path in source.old_paths}
-        ids = {post.id for post, _ in made}
+        ids = {post.id for post, _ in made} | (self.decided if self.owned else set())
         for path, row in self.rows.items():
             if path in wanted:
                 row.post_id = wanted[path]
