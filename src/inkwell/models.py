@@ -166,7 +166,9 @@ class PathRedirect(db.Model):
     __table_args__ = (UniqueConstraint("path", name="uq_path_redirects_path"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    path: Mapped[str] = mapped_column(String(500))
+    # Case matters (a binary collation where the default ignores it; see migration 0007).
+    path: Mapped[str] = mapped_column(
+        String(500).with_variant(String(500, collation="utf8mb4_bin"), "mysql", "mariadb"))
     post_id: Mapped[int] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE"), index=True)
 

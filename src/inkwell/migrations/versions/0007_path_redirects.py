@@ -22,7 +22,14 @@ def upgrade() -> None:
     op.create_table(
         "path_redirects",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("path", sa.String(500), nullable=False),
+        # Case matters, as on the old server: a binary collation where the default ignores it.
+        sa.Column(
+            "path",
+            sa.String(500).with_variant(
+                sa.String(500, collation="utf8mb4_bin"), "mysql", "mariadb"
+            ),
+            nullable=False,
+        ),
         sa.Column(
             "post_id", sa.Integer(), sa.ForeignKey("posts.id", ondelete="CASCADE"), nullable=False
         ),
@@ -32,5 +39,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_path_redirects_post_id", table_name="path_redirects")
+    # The table takes its indexes with it (MariaDB refuses to drop the foreign key's index alone).
     op.drop_table("path_redirects")
