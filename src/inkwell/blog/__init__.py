@@ -126,6 +126,7 @@ def _site_links() -> SimpleNamespace:
         site_css=url_for("static", filename="css/site.css"),
         code_css=url_for("static", filename="css/code.css"),
         charts_js=url_for("static", filename="js/charts.js"),
+        code_js=url_for("static", filename="js/code.js"),
         favicon=url_for("static", filename="favicon.svg"),
         nav=[
             (url_for("blog.page", slug=slug), label)

@@ -34,7 +34,8 @@ WORDS_PER_MINUTE = 220
 # rerender` (and every `inkwell setup`) re-renders the posts an older version made.
 # 1: pre and table focusable (tabindex), code themes with AA contrast (issue 16).
 # 2: a chart names the plotly.js bundle it needs and has a visible fallback line (issue 16).
-RENDER_VERSION = 2
+# 3: code blocks name their language and have a head line for the copy button (issue 16).
+RENDER_VERSION = 3
 _LANG_RE = re.compile(r"^[\w#+.-]+$")
 _MATH_TOKENS = {"math_inline", "math_inline_double", "math_block", "math_block_label"}
 
@@ -222,14 +223,23 @@ def _render_fence(
         return _render_chart(token.content, env)
     code = html.escape(token.content)
     if not _LANG_RE.match(lang):
-        return f'<pre class="highlight"><code>{code}</code></pre>\n'
+        return _code_block(f'<pre class="highlight"><code>{code}</code></pre>', "")
     lexer = _lexer(lang)
     if lexer is not None:
         try:
             code = highlight(token.content, lexer, _formatter())
         except Exception:  # a lexer bug must not stop a post from saving; show it unhighlighted
             pass
-    return f'<pre class="highlight"><code class="language-{lang}">{code}</code></pre>\n'
+    named = lexer.name if lexer is not None else _fence_lang(token)
+    pre = f'<pre class="highlight"><code class="language-{lang}">{code}</code></pre>'
+    return _code_block(pre, named)
+
+
+def _code_block(pre: str, language: str) -> str:
+    """A code block with a head line naming its language (Pygments' name, "Python"; as written
+    when Pygments has none); static/js/code.js puts a copy button in the head."""
+    label = f'<span class="code-lang">{html.escape(language)}</span>' if language else ""
+    return f'<div class="code-block"><div class="code-head">{label}</div>{pre}</div>\n'
 
 
 def _fence_lang(token: Token) -> str:
