@@ -81,12 +81,16 @@ def image_alone(checks: Checks, guide: Guide, port: int, measures: dict) -> None
         post = _get(f"{base}/posts/welcome/")
         css = re.search(r'href="(/static/css/[^"]+)"', post).group(1)
         _get(base + css)
-        plotly = re.search(r'src="(/static/vendor/plotly-[^"]+)"', post).group(1)
-        request = urllib.request.Request(base + plotly, headers={"Accept-Encoding": "gzip"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.headers["Content-Encoding"] == "gzip", "plotly.min.js not gzipped"
+        # Each plotly.js bundle js/charts.js may load (data-plotly-bundles), partial and full.
+        bundles = re.findall(r'"(/static/vendor/plotly[^"]+\.min\.js[^"]*)"', post)
+        assert len(bundles) == 3, f"plotly.js bundles on the post: {bundles}"
+        for plotly in bundles:
+            request = urllib.request.Request(base + plotly, headers={"Accept-Encoding": "gzip"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.headers["Content-Encoding"] == "gzip", f"{plotly} not gzipped"
         assert "<html" in home
-        return f"/, /posts/welcome/, {css.split('?')[0]}, {plotly.split('?')[0]} (gzip)"
+        names = ", ".join(b.split("?")[0].rsplit("/", 1)[-1] for b in bundles)
+        return f"/, /posts/welcome/, {css.split('?')[0]}, {names} (gzip)"
 
     checks.run("pages, a static file and plotly.min.js answer 200", pages)
 

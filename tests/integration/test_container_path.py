@@ -121,12 +121,15 @@ def test_dockerfile_cmd_serves_the_blog(clean_venv, tmp_path):
         css = re.search(r'href="(/static/css/site\.css\?v=\w+)"', page).group(1)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{css}") as response:
             assert response.status == 200  # WhiteNoise: no nginx in a bare container
-        plotly = re.search(r'src="(/static/vendor/[^"]+plotly\.min\.js)"', page).group(1)
-        gzipped = urllib.request.Request(f"http://127.0.0.1:{port}{plotly}",
-                                         headers={"Accept-Encoding": "gzip"})
-        with urllib.request.urlopen(gzipped) as response:  # compressed at build time
-            assert response.headers["Content-Encoding"] == "gzip"
-            assert len(response.read()) < 2_500_000
+        # The plotly.js bundles js/charts.js picks from (data-plotly-bundles): partial and full.
+        bundles = re.findall(r'"(/static/vendor/plotly[^"]+\.min\.js[^"]*)"', page)
+        assert len(bundles) == 3, bundles
+        for plotly in bundles:
+            gzipped = urllib.request.Request(f"http://127.0.0.1:{port}{plotly}",
+                                             headers={"Accept-Encoding": "gzip"})
+            with urllib.request.urlopen(gzipped) as response:  # compressed at build time
+                assert response.headers["Content-Encoding"] == "gzip"
+                assert len(response.read()) < 2_500_000
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0].decode(errors="replace")
