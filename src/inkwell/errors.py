@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, abort, make_response, render_template, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -76,6 +76,10 @@ def register(app: Flask) -> None:
                 moved = moved_post(request.path)
             except OperationalError as outage:
                 return database_unavailable(outage)
+            except SQLAlchemyError as error:  # a schema without the table yet: a 404 still
+                app.logger.warning("old addresses not looked up: %s", error)
+                db.session.rollback()
+                moved = None
             if moved is not None:
                 return moved
         response = error_response(e.code or 500, e.description if e.code != 404 else "")

@@ -271,3 +271,32 @@ def test_migration_0007_goes_up_and_down(backend, request, tmp_path):
         assert [c["column_names"] for c in unique] == [["path"]]
     finally:
         engine.dispose()
+
+
+def test_a_404_on_a_database_without_the_table_is_still_a_404(tmp_path, empty_pg_database):
+    """A schema older than 0007 (an app server started before `inkwell db upgrade`): PostgreSQL
+    says the table is missing, which is no outage. (SQLite calls it an OperationalError, which
+    the app answers with a 503, as for any table it misses.)"""
+    url = pg_url(empty_pg_database)
+    engine = create_engine(url)
+    try:
+        upgrade(engine, "0006")
+    finally:
+        engine.dispose()
+    settings = {"SQLALCHEMY_DATABASE_URI": url, "MEDIA_ROOT": str(tmp_path / "media")}
+    with make_app(tmp_path, **settings, SITE_URL="http://blog.example") as app:
+        client = app.test_client()
+        assert client.get("/2019/01/old-name/").status_code == 404
+        assert client.get("/").status_code == 200  # the session is usable after it
+
+
+def test_a_404_while_the_database_is_down_is_a_503_to_try_again(tmp_path):
+    """The path may be an old address: "try again", never a 404 (or a 500) that sticks."""
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:9/none",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "SITE_URL": "http://blog.example",
+    }
+    with make_app(tmp_path, **settings) as app:
+        response = app.test_client().get("/2019/01/old-name/")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "10"
