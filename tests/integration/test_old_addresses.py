@@ -219,6 +219,7 @@ def test_jekylls_space_separated_tags_and_categories_are_lists(app, client, writ
             ),
             "_posts/commas.md": jekyll("Commas", "tags: machine learning, python\n"),
             "ours.md": "---\ntitle: Ours\ndate: 2020-01-01\ntags: machine learning\n---\nText.\n",
+            "2020-01-02-dated.md": "---\ntitle: Dated\ntags: machine learning\n---\nText.\n",
         }
     )
     imported(app, folder)
@@ -228,6 +229,7 @@ def test_jekylls_space_separated_tags_and_categories_are_lists(app, client, writ
         assert posts["bastille"].extra["categories"] == ["life", "notes"]
         assert [t.name for t in posts["commas"].tags] == ["machine learning", "python"]
         assert [t.name for t in posts["ours"].tags] == ["machine learning"]  # not Jekyll's
+        assert [t.name for t in posts["dated"].tags] == ["machine learning"]  # Inkwell's too
     assert client.get("/tags/france/").status_code == 200
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -41,6 +42,8 @@ _PELICAN_LINE = re.compile(r"^([A-Za-z][\w-]*)\s*:\s*(.*)$")
 _JEKYLL_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
 # Keys Jekyll reads as a list from a space-separated string too ("tags: a b").
 _JEKYLL_LISTS = ("tags", "categories")
+# Front-matter keys of Jekyll's that Inkwell's own files do not have.
+_JEKYLL_ONLY = {"layout", "permalink", "published", "category", "categories"}
 # A Jekyll permalink only the site's _config.yml can fill in: :year, :title, ... or a style name.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PERMALINK_TEMPLATE = re.compile(r":[A-Za-z_]|^(?:pretty|date|ordinal|weekdate|none)$")
@@ -88,7 +91,7 @@ def read_foreign(text: str, path: str) -> ForeignSource:
     if text.startswith(_TOML_FENCE):
         raw, body = _toml(text, path)
     elif text.lstrip("\ufeff").startswith("---"):
-        raw, body = parse_source(text, path, _jekyll_lists if is_jekyll_post(Path(path)) else None)
+        raw, body = parse_source(text, path, _jekyll_lists(Path(path)))
     else:
         raw, body = _pelican(text)
     body_line = text.count("\n") - body.count("\n") + 1
@@ -100,16 +103,19 @@ def read_foreign(text: str, path: str) -> ForeignSource:
     return ForeignSource(meta, body, body_line, guesses)
 
 
-def is_jekyll_post(path: Path) -> bool:
-    """A file Jekyll would read as a post: named 2024-05-01-title.md, or in a _posts folder."""
-    return bool(_JEKYLL_NAME.match(path.name)) or "_posts" in path.parts
+def _jekyll_lists(path: Path) -> Callable[[dict], dict]:
+    """Front matter as Jekyll reads it in a post of its own (in a _posts folder, or named
+    2024-05-01-title.md, as Inkwell's may be, with a key only Jekyll uses): `tags: a b` (and
+    categories) is a list. A string with commas is left to be split at them, as Inkwell does."""
 
+    def adapt(raw: dict) -> dict:
+        if "_posts" not in path.parts and not (
+                _JEKYLL_NAME.match(path.name) and _JEKYLL_ONLY.intersection(raw)):
+            return raw
+        return raw | {key: raw[key].split() for key in _JEKYLL_LISTS
+                      if isinstance(raw.get(key), str) and "," not in raw[key]}
 
-def _jekyll_lists(raw: dict) -> dict:
-    """Jekyll's `tags: a b` (and categories) as the list it means. A string with commas is
-    left to be split at them (`tags: a, b`), as Inkwell reads it."""
-    return raw | {key: raw[key].split() for key in _JEKYLL_LISTS
-                  if isinstance(raw.get(key), str) and "," not in raw[key]}
+    return adapt
 
 
 def date_from_name(name: str) -> datetime | None:
