@@ -185,6 +185,14 @@ def test_a_content_folder_keeps_its_aliases_and_drops_removed_ones(settings, tmp
         assert result.exit_code == 0, result.output
         assert moved_to(client, "/2019/spring/") is None
         assert moved_to(client, "/2019/s.html") == "/posts/spring/"
+        # A new slug, and the old URL as an alias: the post moves, its old URL follows it.
+        (folder / "posts/spring.md").write_text(
+            hugo("Spring", ["/2019/s.html", "/posts/spring/"], extra='slug = "spring-2019"\n')
+        )
+        result = runner.invoke(args=["setup"])
+        assert result.exit_code == 0 and "address of this site" not in result.output
+        assert moved_to(client, "/posts/spring/") == "/posts/spring-2019/"
+        assert moved_to(client, "/2019/s.html") == "/posts/spring-2019/"
         # The file is gone (its post unpublished): another file may take its address.
         (folder / "posts/spring.md").unlink()
         (folder / "posts/summer.md").write_text(hugo("Summer", ["/2019/s.html"]))

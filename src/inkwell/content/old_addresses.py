@@ -38,8 +38,18 @@ class OldAddresses:
 
     def __init__(self, posts: list[Post], sources: list[PostSource], owned: bool) -> None:
         self.rows = {row.path: row for row in db.session.scalars(select(PathRedirect))}
-        self.keys = {(p.kind, p.slug) for p in posts} | {s.key for s in sources}
         keys = {s.key for s in sources}
+        existing = {(p.kind, p.slug) for p in posts}
+        # A content folder's file that changed its slug takes its post along (as _Import
+        # matches it: by path, when no post has the new slug and no file the old one): the old
+        # URL is free, to be one of its old addresses.
+        renamed = {s.relative: s.key for s in sources if s.key not in existing}
+        vacated = {
+            (p.kind, p.slug)
+            for p in posts
+            if owned and p.source_path in renamed and (p.kind, p.slug) not in keys
+        }
+        self.keys = (existing - vacated) | keys
         # The posts whose addresses this import decides: those its files make (_Import matches
         # them by slug); a content folder's files own every post a file made, also those whose
         # file is gone (unpublished: their addresses are let go).
