@@ -108,6 +108,14 @@ def test_the_editor_preview_loads_a_larger_bundle_when_a_chart_needs_it(browser,
         expect(page.locator("#preview .plotly-chart .bars path")).to_have_count(3)
         assert [u.rsplit("/", 1)[-1] for u in requested] == [
             "plotly-basic.min.js", "plotly-cartesian.min.js"]
+        # Saved, the editor opens again: its preview (rendered by the server) draws with the
+        # one bundle it needs.
+        page.fill("#title", "Two charts")
+        requested.clear()
+        page.click("text=Save draft")
+        page.wait_for_url(re.compile(r"/admin/posts/\d+$"))
+        page.wait_for_selector("#preview .plotly-chart .heatmaplayer image", timeout=15000)
+        assert [u.rsplit("/", 1)[-1] for u in requested] == ["plotly-cartesian.min.js"]
         assert errors == []
     finally:
         context.close()
