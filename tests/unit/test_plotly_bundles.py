@@ -70,9 +70,7 @@ def test_a_rendered_chart_names_its_bundle_and_the_sanitizer_keeps_it():
 def test_a_notebook_plotly_output_names_its_bundle_too():
     cell = new_code_cell("fig.show()", execution_count=1)
     figure = {"data": [{"type": "histogram2d", "x": [1], "y": [2]}], "layout": {}}
-    cell.outputs = [
-        new_output("display_data", data={"application/vnd.plotly.v1+json": figure})
-    ]
+    cell.outputs = [new_output("display_data", data={"application/vnd.plotly.v1+json": figure})]
     post = read_notebook(plain_notebook([cell]).encode(), Path("nb.ipynb"))
     assert bundles_in(render_markdown(post.body).html) == ["cartesian"]
 
