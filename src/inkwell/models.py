@@ -210,8 +210,10 @@ class Media(db.Model):
     name: Mapped[str] = mapped_column(String(255), default="", server_default="")
     # {"original": "ab12.jpg", "480": "ab12-480.jpg", "480.webp": "ab12-480.webp", ...}
     variants: Mapped[dict] = mapped_column(JSON, default=dict)
-    # SHA-256 of a figure's file in the content folder: the same bytes are stored once.
-    source_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # SHA-256 of the file (a figure in the content folder, an upload): the same bytes are one
+    # item, unique also against two uploads at once (migration 0008).
+    source_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True,
+                                                    unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -175,3 +175,31 @@ def test_the_delete_page_names_posts_that_still_show_the_image(site, author):
     media_id = max(int(i) for i in re.findall(r"/admin/media/(\d+)/delete",
                                               author.get("/admin/media/").text))
     assert "Uses the picture" in author.get(f"/admin/media/{media_id}/delete").text
+
+
+def test_the_same_image_uploaded_twice_at_once_is_one_item_and_one_set_of_files(site, author):
+    """Both requests look for the image's hash before either has stored it (resizing takes
+    a while); the unique hash makes the later commit fail, and that request answers with the
+    first one's item and removes its own files (migration 0008)."""
+    import threading
+
+    data = photo(1600, 1000, gps=False)  # bytes no other test uploads
+    before = stored_keys(site)
+    answers: list = []
+    start = threading.Barrier(3)
+    token = csrf_token(author.get("/admin/media/").text)
+
+    def send():
+        start.wait()
+        answers.append(author.post("/admin/media/upload", files={"file": ("twin.jpg", data)},
+                                   headers={"X-CSRFToken": token, **XHR}))
+
+    threads = [threading.Thread(target=send) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [200, 200, 201], [a.text for a in answers]
+    assert len({a.json()["markdown"] for a in answers}) == 1  # one item, whoever was first
+    originals = {k for k in stored_keys(site) - before if re.fullmatch(r"[0-9a-f]+\.jpg", k)}
+    assert len(originals) == 1, originals  # the others' files were removed

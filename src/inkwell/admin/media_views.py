@@ -6,11 +6,13 @@ checked, cleaned and stored by `inkwell.media`. A refused file leaves nothing be
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import error_response, wants_json
@@ -106,7 +108,24 @@ def upload():
         return error_response(503, "Media storage is not answering; nothing was saved. Try again.")
     media.source_hash = digest
     media.name = upload_name(upload_file.filename)
-    db.session.commit()
+    variants = dict(media.variants)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same bytes arrived at the same moment in another request, which committed first
+        # (the unique hash): its item is the answer, and this one's files go.
+        db.session.rollback()
+        store = get_store()
+        for key in sorted(set(variants.values())):
+            with contextlib.suppress(Exception):
+                store.delete(key)
+        same = db.session.scalar(select(Media).where(Media.source_hash == digest))
+        if same is None:
+            raise
+        if alt and not same.alt:
+            same.alt = alt
+        db.session.commit()
+        return _uploaded(same, alt, created=False)
     log.info("upload %s (%d bytes) from %s", media.key, len(data), client_ip())
     return _uploaded(media, alt, created=True)
 
