@@ -172,6 +172,18 @@ def test_static_and_media_are_answered_by_nginx(stack):
     assert "/static/" not in log and "/media/" not in log
 
 
+def test_the_chart_bundles_come_from_nginx_gzipped(stack):
+    post = fetch(stack, "/posts/welcome/").text
+    # Every plotly.js bundle js/charts.js may load (data-plotly-bundles): partial and full.
+    bundles = re.findall(r'"(/static/vendor/plotly[^"]+\.min\.js[^"]*)"', post)
+    assert len(bundles) == 3, bundles
+    for path in bundles:
+        answer = fetch(stack, path, headers={"Accept-Encoding": "gzip"})
+        assert answer.status == 200 and answer.headers["Content-Encoding"] == "gzip", path
+        assert "javascript" in answer.headers["Content-Type"]
+    assert "/static/vendor/" not in app_log(stack)
+
+
 def test_text_is_gzipped_but_not_admin_pages(stack):
     answer = fetch(stack, "/posts/welcome/", headers={"Accept-Encoding": "gzip"})
     assert answer.headers["Content-Encoding"] == "gzip"
