@@ -378,7 +378,7 @@ def compose_setup_command(target: Path, certs: Path | None) -> None:
               help="Lighthouse on make run's gunicorn, make stack's nginx, or both [default].")
 @click.option("--page", "pages", multiple=True,
               help="Lighthouse on these page types only (home, post, tag, search, archive, "
-                   "chart, '3 charts', login, admin) [default: all].")
+                   "chart, '3 charts', login, admin, editor) [default: all].")
 def audit_command(work_dir: Path | None, only: str | None, targets: tuple[str, ...],
                   pages: tuple[str, ...]) -> None:
     """Grade the stack's HTTPS (Mozilla HTTP Observatory, testssl.sh; needs ports 80/443) and

@@ -60,6 +60,7 @@ PAGES = (
     PageType("3 charts", "/posts/lighthouse-three-charts/"),
     PageType("login", "/admin/login", ADMIN),
     PageType("admin", "/admin/", ADMIN, signed_in=True),
+    PageType("editor", "/admin/posts/new", ADMIN, signed_in=True),
 )
 TARGETS = {"run": "make run (gunicorn, no nginx)", "stack": "make stack (nginx, TLS)"}
 
@@ -236,6 +237,8 @@ def sign_in(base_url: str, password: str, ca_file: Path | None = None) -> str:
             urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(ca_file)))
         )
     opener = urllib.request.build_opener(*handlers)
+    # Over HTTPS the CSRF check also wants the form's page as the Referer, as a browser sends.
+    opener.addheaders = [("Referer", f"{base_url}/admin/login")]
     with opener.open(f"{base_url}/admin/login", timeout=30) as response:
         form = response.read().decode()
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
@@ -433,7 +436,8 @@ def measure(
     content = work / "content"
     write_content(app_dir, content)
     reports = work / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(reports, ignore_errors=True)  # only this run's reports
+    reports.mkdir(parents=True)
     results = []
     for name in targets:
         kind = RunTarget if name == "run" else StackTarget
