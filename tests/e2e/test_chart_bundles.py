@@ -81,6 +81,9 @@ def test_without_javascript_a_chart_is_its_title_and_a_link(browser, live_server
             expect(caption).to_be_visible()
             expect(caption).to_contain_text("Interactive chart: Posts per year")
             expect(caption.locator("a")).to_have_attribute("href", re.compile("^#chart"))
+            # No empty box under it: the room kept for drawing is for readers with JavaScript.
+            box = page.locator("figure.chart").bounding_box()
+            assert box["height"] < 120, box
     finally:
         context.close()
 
