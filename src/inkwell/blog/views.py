@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import Post, SlugRedirect, Tag, tag_counts
 from ..search import search_posts
 from . import bp
-from .caching import cacheable, last_change
+from .caching import cacheable, last_change, rendered_post
 from .queries import latest_posts, posts_of_year, posts_per_year, tagged_posts, visible_post
 
 
@@ -49,7 +49,8 @@ def post(slug: str):
     found = visible_post("post", slug)
     if found is None:
         return _moved_or_missing("post", slug)
-    return cacheable(render_template("blog/post.html", post=found), last_change([found]))
+    html, etag = rendered_post("blog/post.html", found)
+    return cacheable(html, last_change([found]), etag=etag)
 
 
 def _moved_or_missing(kind: str, slug: str):
@@ -117,4 +118,5 @@ def page(slug: str):
         return _moved_or_missing("page", slug)
     if not request.path.endswith("/"):
         return redirect(url_for("blog.page", slug=slug), 308)
-    return cacheable(render_template("blog/page.html", post=found), last_change([found]))
+    html, etag = rendered_post("blog/page.html", found)
+    return cacheable(html, last_change([found]), etag=etag)
