@@ -31,10 +31,12 @@ def test_scores_are_the_categories_out_of_100():
     }
 
 
-def test_a_category_lighthouse_could_not_score_is_none():
+def test_a_category_lighthouse_could_not_score_is_none_and_says_why():
     broken = report()
     broken["categories"]["performance"]["score"] = None
+    broken["runtimeError"] = {"code": "NO_NAVSTART", "message": "Please run Lighthouse again."}
     assert category_scores(broken)["performance"] is None
+    assert shortfalls(broken)[0] == "Lighthouse: Please run Lighthouse again."
 
 
 def test_shortfalls_name_the_failing_audits_of_categories_below_goal():
