@@ -64,6 +64,21 @@ def pg_url(name: str) -> str:
     return normalise_database_url(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
 
 
+@pytest.fixture
+def empty_engine(request, tmp_path):
+    """An engine on an empty database of the test's `backend` parameter ("sqlite" or
+    "postgresql"), for migrations run up and down; disposed afterwards."""
+    if request.getfixturevalue("backend") == "postgresql":
+        url = pg_url(request.getfixturevalue("empty_pg_database"))
+    else:
+        url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def _empty_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:

@@ -5,12 +5,11 @@ hash; downgrade goes back to a plain index."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, insert, inspect, select
+from sqlalchemy import insert, inspect, select
 
 from inkwell.migrations import downgrade, upgrade
 from inkwell.models import Media
 
-from ..conftest import pg_url
 from ..services import BACKENDS
 
 
@@ -21,29 +20,22 @@ def hash_index(engine) -> dict:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_migration_0008_makes_the_hash_unique_and_keeps_every_item(backend, request, tmp_path):
-    if backend == "postgresql":
-        url = pg_url(request.getfixturevalue("empty_pg_database"))
-    else:
-        url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
-    engine = create_engine(url)
+def test_migration_0008_makes_the_hash_unique_and_keeps_every_item(backend, empty_engine):
+    engine = empty_engine
     media = Media.__table__
-    try:
-        upgrade(engine, "0007")
-        with engine.begin() as connection:
-            for key, digest in (("a", "same"), ("b", "same"), ("c", "other"), ("d", None)):
-                connection.execute(insert(media).values(
-                    key=key, content_type="image/png", width=1, height=1, size=1, alt="",
-                    variants={"original": f"{key}.png"}, source_hash=digest))
-        upgrade(engine)
-        assert hash_index(engine)["unique"]
-        with engine.connect() as connection:
-            rows = dict(connection.execute(select(media.c.key, media.c.source_hash)).all())
-        assert rows == {"a": "same", "b": None, "c": "other", "d": None}
+    upgrade(engine, "0007")
+    with engine.begin() as connection:
+        for key, digest in (("a", "same"), ("b", "same"), ("c", "other"), ("d", None)):
+            connection.execute(insert(media).values(
+                key=key, content_type="image/png", width=1, height=1, size=1, alt="",
+                variants={"original": f"{key}.png"}, source_hash=digest))
+    upgrade(engine)
+    assert hash_index(engine)["unique"]
+    with engine.connect() as connection:
+        rows = dict(connection.execute(select(media.c.key, media.c.source_hash)).all())
+    assert rows == {"a": "same", "b": None, "c": "other", "d": None}
 
-        downgrade(engine, "0007")
-        assert not hash_index(engine)["unique"]
-        upgrade(engine)
-        assert hash_index(engine)["unique"]
-    finally:
-        engine.dispose()
+    downgrade(engine, "0007")
+    assert not hash_index(engine)["unique"]
+    upgrade(engine)
+    assert hash_index(engine)["unique"]

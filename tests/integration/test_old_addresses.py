@@ -265,22 +265,15 @@ def test_a_page_view_does_not_look_for_old_addresses(app, client, write_posts):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_migration_0007_goes_up_and_down(backend, request, tmp_path):
-    if backend == "postgresql":
-        url = pg_url(request.getfixturevalue("empty_pg_database"))
-    else:
-        url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
-    engine = create_engine(url)
-    try:
-        upgrade(engine)
-        assert "path_redirects" in inspect(engine).get_table_names()
-        downgrade(engine, "0006")
-        assert "path_redirects" not in inspect(engine).get_table_names()
-        upgrade(engine)
-        unique = inspect(engine).get_unique_constraints("path_redirects")
-        assert [c["column_names"] for c in unique] == [["path"]]
-    finally:
-        engine.dispose()
+def test_migration_0007_goes_up_and_down(backend, empty_engine):
+    engine = empty_engine
+    upgrade(engine)
+    assert "path_redirects" in inspect(engine).get_table_names()
+    downgrade(engine, "0006")
+    assert "path_redirects" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    unique = inspect(engine).get_unique_constraints("path_redirects")
+    assert [c["column_names"] for c in unique] == [["path"]]
 
 
 def test_a_404_on_a_database_without_the_table_is_still_a_404(tmp_path, empty_pg_database):
