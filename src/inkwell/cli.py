@@ -101,7 +101,8 @@ def db_status() -> None:
         sys.exit(1)
 
 
-def _import(path: Path, strict: bool = False, fetch_images: bool = False) -> int:
+def _import(path: Path, strict: bool = False, fetch_images: bool = False,
+            jekyll_permalink: str | None = None) -> int:
     from .content.files import import_path
 
     bar = _progress(f"Importing {path}")
@@ -111,6 +112,7 @@ def _import(path: Path, strict: bool = False, fetch_images: bool = False) -> int
         progress=lambda files: _iterate(bar(files)),
         strict=strict,
         fetch_images=fetch_images,
+        jekyll_permalink=jekyll_permalink,
     )
     for warning in report.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
@@ -125,6 +127,22 @@ def _import(path: Path, strict: bool = False, fetch_images: bool = False) -> int
     return 1 if report.errors else 0
 
 
+def _jekyll_permalink(_ctx: click.Context, _param: click.Parameter,
+                      value: str | None) -> str | None:
+    """--jekyll-permalink: a style Jekyll has, or a template of placeholders Inkwell fills."""
+    from .content.foreign import jekyll_template, jekyll_unknown
+
+    if value is None:
+        return None
+    unknown = jekyll_unknown(jekyll_template(value))
+    if not value.strip() or unknown:
+        why = f":{unknown[0]} is not a placeholder it knows" if unknown else "it is empty"
+        raise click.BadParameter(
+            f"{value!r} is not a Jekyll permalink style (date, pretty, ordinal, weekdate, none) "
+            f"or a template Inkwell can fill ({why})")
+    return value
+
+
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--strict", is_flag=True,
@@ -132,12 +150,17 @@ def _import(path: Path, strict: bool = False, fetch_images: bool = False) -> int
 @click.option("--fetch-images", is_flag=True,
               help="Copy images linked from other sites into the media store (public "
                    "addresses only, size and time limited).")
+@click.option("--jekyll-permalink", metavar="STYLE_OR_TEMPLATE", callback=_jekyll_permalink,
+              help="The old Jekyll site's permalink (date, pretty, ordinal, weekdate, none, or "
+                   "a template such as /:year/:title/), for its posts' old addresses; default: "
+                   "its _config.yml's, else date.")
 @with_appcontext
-def import_command(path: Path, strict: bool, fetch_images: bool) -> None:
+def import_command(path: Path, strict: bool, fetch_images: bool,
+                   jekyll_permalink: str | None) -> None:
     """Import posts from a folder (or one file): Markdown, also from Pelican, Jekyll or Hugo,
     and Jupyter notebooks; re-running updates them in place."""
     with write_intent():
-        sys.exit(_import(path, strict, fetch_images))
+        sys.exit(_import(path, strict, fetch_images, jekyll_permalink))
 
 
 @click.command("export")

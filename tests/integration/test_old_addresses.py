@@ -201,7 +201,7 @@ def test_a_content_folder_keeps_its_aliases_and_drops_removed_ones(settings, tmp
         assert moved_to(client, "/2019/s.html") == "/posts/summer/"
 
 
-def test_a_jekyll_permalink_redirects_and_one_with_placeholders_is_a_warning(
+def test_a_jekyll_permalink_redirects_and_one_with_placeholders_is_filled_in(
     app, client, write_posts
 ):
     folder = write_posts(
@@ -212,11 +212,16 @@ def test_a_jekyll_permalink_redirects_and_one_with_placeholders_is_a_warning(
         }
     )
     output = imported(app, folder / "_posts")
+    assert "0 warnings" in output, output
     assert moved_to(client, "/blog/bastille.html") == "/posts/bastille/"
-    assert "2019-07-15-later.md: the permalink /:year/:title/ has placeholders" in output
-    assert "2019-07-16-pretty.md: the permalink pretty has placeholders" in output
+    assert moved_to(client, "/2019/later/") == "/posts/later/"
+    assert moved_to(client, "/2019/07/16/pretty/") == "/posts/pretty/"
     with app.app_context():
-        assert db.session.scalars(select(PathRedirect.path)).all() == ["/blog/bastille.html"]
+        assert sorted(db.session.scalars(select(PathRedirect.path))) == [
+            "/2019/07/16/pretty",
+            "/2019/later",
+            "/blog/bastille.html",
+        ]
 
 
 def test_jekylls_space_separated_tags_and_categories_are_lists(app, client, write_posts):

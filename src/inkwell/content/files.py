@@ -80,13 +80,16 @@ def import_path(
     progress: Callable[[Iterable[Path]], Iterable[Path]] = lambda files: files,
     strict: bool = False,
     fetch_images: bool = False,
+    jekyll_permalink: str | None = None,
 ) -> ImportReport:
     """`inkwell import`: import one file or every post file under a folder; commit what
     succeeded (a bad file is reported and skipped, the others import). What was guessed is in
     report.warnings; `strict` makes a guess fail its file instead. `fetch_images` copies
-    images from other sites into the media store (fetch.py)."""
-    return _Import(path, max_file_size, owned=False, strict=strict,
-                   fetch_images=fetch_images).run(progress)
+    images from other sites into the media store (fetch.py). `jekyll_permalink`: the old
+    Jekyll site's permalink style or template, for its posts' default addresses (None: the
+    site's _config.yml's, else `date`)."""
+    return _Import(path, max_file_size, owned=False, strict=strict, fetch_images=fetch_images,
+                   jekyll_permalink=jekyll_permalink).run(progress)
 
 
 def import_content(
@@ -129,7 +132,7 @@ class _Import:
     the figures it stored removed again."""
 
     def __init__(self, path: Path, max_file_size: int, owned: bool, strict: bool = False,
-                 fetch_images: bool = False) -> None:
+                 fetch_images: bool = False, jekyll_permalink: str | None = None) -> None:
         self.path, self.owned, self.strict = path, owned, strict  # strict: a guess fails
         config = current_app.config
         # FETCH_ALLOW_LOOPBACK is set by tests only (their image server is on 127.0.0.1).
@@ -141,7 +144,8 @@ class _Import:
         self.reader = SourceReader(
             path, root, owned=owned, strict=strict, max_file_size=max_file_size,
             max_notebook_size=config["IMPORT_MAX_NOTEBOOK_SIZE"],
-            media_url=config["MEDIA_URL"], fetch_limits=fetch_limits)
+            media_url=config["MEDIA_URL"], fetch_limits=fetch_limits,
+            jekyll_permalink=jekyll_permalink)
         self.report = ImportReport()
         self.check_only = False
         self.written: list[Post] = []  # created or updated: their share cards follow the commit
@@ -257,6 +261,8 @@ class _Import:
             self.report.warnings.extend(warning_line(source.file, g) for g in refused)
             self.addresses.take(source, kept)
             accepted.append(source)
+        for source in accepted:  # the old blog's default addresses: after all named ones
+            self.addresses.take_defaults(source)
         return accepted
 
     def _write_post(self, source: PostSource, post: Post | None,

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+import yaml
 
 from ..redirects import MAX_PATH_LENGTH, normal_path
 from .figures import FigureLink, images_not_beside
@@ -75,6 +78,8 @@ class ForeignSource:
     body: str
     body_line: int  # the file line the body starts on
     guesses: list[Guess]
+    origin: str = ""  # "jekyll" or "pelican" when the file is one of their posts: its old
+    # default address (default_paths)
 
 
 def read_foreign(text: str, path: str) -> ForeignSource:
@@ -88,19 +93,22 @@ def read_foreign(text: str, path: str) -> ForeignSource:
         guesses.append(Guess(_first_difference(text, repaired), "repaired garbled characters "
                              "(mojibake, text decoded twice); check the spelling there"))
         text = repaired
+    origin = ""
     if text.startswith(_TOML_FENCE):
         raw, body = _toml(text, path)
     elif text.lstrip("\ufeff").startswith("---"):
         raw, body = parse_source(text, path, _jekyll_lists(Path(path)))
+        origin = "jekyll" if _is_jekyll(Path(path), raw) else ""
     else:
         raw, body = _pelican(text)
+        origin = "pelican" if raw else ""
     body_line = text.count("\n") - body.count("\n") + 1
     meta = _adopt(raw, path, guesses, text)
     body = drop_attribute_lists(body)
     if meta.get("title"):
         meta["title"] = _ATTR_LIST.sub("", meta["title"]).strip()
     guesses.extend(_templating(body, body_line))
-    return ForeignSource(meta, body, body_line, guesses)
+    return ForeignSource(meta, body, body_line, guesses, origin)
 
 
 def _jekyll_lists(path: Path) -> Callable[[dict], dict]:
@@ -109,13 +117,19 @@ def _jekyll_lists(path: Path) -> Callable[[dict], dict]:
     categories) is a list. A string with commas is left to be split at them, as Inkwell does."""
 
     def adapt(raw: dict) -> dict:
-        if "_posts" not in path.parts and not (
-                _JEKYLL_NAME.match(path.name) and _JEKYLL_ONLY.intersection(raw)):
+        if not _is_jekyll(path, raw):
             return raw
         return raw | {key: raw[key].split() for key in _JEKYLL_LISTS
                       if isinstance(raw.get(key), str) and "," not in raw[key]}
 
     return adapt
+
+
+def _is_jekyll(path: Path, raw: dict) -> bool:
+    """A Jekyll post: in a _posts folder, or named 2024-05-01-title.md with a key only Jekyll
+    uses (Inkwell's own files may be named so too)."""
+    return "_posts" in path.parts or bool(
+        _JEKYLL_NAME.match(path.name) and _JEKYLL_ONLY.intersection(raw))
 
 
 def date_from_name(name: str) -> datetime | None:
@@ -286,10 +300,148 @@ def _inside(path: Path, root: Path) -> bool:
     return target.is_relative_to(root.resolve()) and target.is_file()
 
 
-def old_paths(meta: dict) -> tuple[list[str], list[Guess]]:
-    """The post's addresses on the blog it came from, to answer with a 301 to it: Hugo's
-    `aliases` and a Jekyll `permalink` without placeholders, each as redirects.normal_path
-    keeps it (a full URL: its path). What cannot be kept is said."""
+# Jekyll's permalink styles (_config.yml `permalink:`, also `inkwell import --jekyll-permalink`).
+JEKYLL_STYLES = {
+    "date": "/:categories/:year/:month/:day/:title:output_ext",
+    "pretty": "/:categories/:year/:month/:day/:title/",
+    "ordinal": "/:categories/:year/:y_day/:title:output_ext",
+    "weekdate": "/:categories/:year/W:week/:short_day/:title:output_ext",
+    "none": "/:categories/:title:output_ext",
+}
+_JEKYLL_PLACEHOLDER = re.compile(r":([a-z_]+)")
+# Jekyll's placeholders from the post's date (its UrlDrop), as strftime formats.
+_JEKYLL_DATE_PARTS = {
+    "year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S",
+    "short_year": "%y", "long_month": "%B", "long_day": "%A", "y_day": "%j", "week": "%V",
+    "w_year": "%G", "w_day": "%u",
+}  # fmt: skip
+_JEKYLL_OTHER_PARTS = {"i_month", "i_day", "short_month", "short_day", "title", "slug", "name",
+                       "categories", "output_ext", "collection"}
+# Jekyll's slugify: "pretty" keeps what is readable in a URL; the default only letters, digits.
+_JEKYLL_PRETTY = re.compile(r"[^\w.~!$&'()+,;=@]+")
+_JEKYLL_DEFAULT = re.compile(r"[^\w]+|_+")
+_PELICAN_DROP = re.compile(r"[^\w\s-]")
+
+
+def jekyll_template(permalink: str) -> str:
+    """A Jekyll permalink setting as a template: a style name (date, pretty, ...) is its
+    template, anything else is one already (/:year/:title/)."""
+    return JEKYLL_STYLES.get(permalink.strip(), permalink.strip())
+
+
+def jekyll_unknown(template: str) -> list[str]:
+    """The placeholders of `template` Inkwell cannot fill (as Jekyll: `:title_` is `:title`)."""
+    names = (match.group(1) for match in _JEKYLL_PLACEHOLDER.finditer(template))
+    return [name for name in names if _jekyll_name(name) is None]
+
+
+def _jekyll_name(name: str) -> str | None:
+    for candidate in (name, name.rstrip("_")):
+        if candidate in _JEKYLL_DATE_PARTS or candidate in _JEKYLL_OTHER_PARTS:
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class JekyllPost:
+    """What Jekyll fills a permalink in with: the post's date, its file's stem (with the
+    date: 2019-07-14-bastille), its front-matter `slug` if any, and its categories (the
+    folders above _posts, then `categories` and `category`)."""
+
+    date: datetime | None
+    stem: str
+    slug: str | None
+    categories: tuple[str, ...]
+
+
+def jekyll_post(meta: dict, file: Path, folders: list[str]) -> JekyllPost:
+    """The JekyllPost of a file (`meta` as its front matter gave it: `slug` not yet made from
+    the file name): `folders` are those between the site and its _posts."""
+    found: list[str] = list(folders)
+    for key in ("categories", "category"):
+        value = meta.get(key)
+        items = value.split() if isinstance(value, str) else value
+        if isinstance(items, list):
+            found.extend(str(item) for item in items if item is not None)
+    slug = meta.get("slug") if isinstance(meta.get("slug"), str) else None
+    when = meta.get("date")
+    if isinstance(when, date) and not isinstance(when, datetime):
+        when = datetime.combine(when, time())
+    return JekyllPost(when if isinstance(when, datetime) else None, file.stem, slug,
+                      tuple(dict.fromkeys(found)))
+
+
+def jekyll_address(template: str, post: JekyllPost) -> str | None:
+    """The address Jekyll made from `template` for `post` (None: it needs a date the post
+    does not have, or a placeholder Inkwell does not know: jekyll_unknown)."""
+    title_from = post.slug or _JEKYLL_NAME.sub("", post.stem)
+    when = post.date
+    values = {
+        "title": _JEKYLL_PRETTY.sub("-", title_from).strip("-"),
+        "slug": _JEKYLL_DEFAULT.sub("-", title_from).strip("-").lower(),
+        "name": _JEKYLL_DEFAULT.sub("-", post.stem).strip("-").lower(),
+        "categories": "/".join(dict.fromkeys(c.lower() for c in post.categories)),
+        "output_ext": ".html",
+        "collection": "posts",
+    }
+    if when is not None:
+        values |= {name: when.strftime(fmt) for name, fmt in _JEKYLL_DATE_PARTS.items()}
+        values |= {"i_month": str(when.month), "i_day": str(when.day),
+                   "short_month": when.strftime("%b").upper(),
+                   "short_day": when.strftime("%a").upper()}
+    missing = False
+
+    def fill(match: re.Match) -> str:
+        nonlocal missing
+        name = _jekyll_name(match.group(1))
+        if name is None or name not in values:
+            missing = True
+            return ""
+        # The part of the name after the placeholder (":title_" is ":title" then "_").
+        return values[name] + match.group(1)[len(name):]
+
+    address = _JEKYLL_PLACEHOLDER.sub(fill, template)
+    return None if missing else "/" + address.lstrip("/")
+
+
+def site_permalink(config: Path, max_size: int) -> tuple[str | None, Guess | None]:
+    """The permalink template of a Jekyll site's _config.yml (None: it sets none), and a
+    warning if it cannot be used (then: None)."""
+    try:
+        if config.stat().st_size > max_size:
+            raise ValueError(f"larger than {max_size / 1e6:.0f} MB")
+        data = yaml.safe_load(config.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, yaml.YAMLError) as e:  # UnicodeDecodeError is a ValueError
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return None, Guess(None, f"the Jekyll site's {config} cannot be read ({reason}): "
+                           "its `permalink` is not used; pass --jekyll-permalink")
+    permalink = data.get("permalink") if isinstance(data, dict) else None
+    if permalink is None:
+        return None, None
+    template = jekyll_template(str(permalink))
+    unknown = jekyll_unknown(template)
+    if not isinstance(permalink, str) or unknown:
+        why = f"the placeholder :{unknown[0]} is" if unknown else "it is not text, which is"
+        return None, Guess(None, f"the permalink {permalink!r} of {config} is not used: {why} "
+                           "not one Inkwell knows; pass --jekyll-permalink")
+    return template, None
+
+
+def pelican_slug(given: Any, title: str) -> str:
+    """The slug Pelican gave a post: its `Slug:` (`given`), else its title as Pelican's
+    slugify makes it (ASCII, lowercase, punctuation dropped, spaces and hyphens one hyphen)."""
+    if isinstance(given, str) and given:
+        return given
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[-\s]+", "-", _PELICAN_DROP.sub("", text).strip()).lower()
+
+
+def old_paths(meta: dict, origin: str = "",
+              jekyll: JekyllPost | None = None) -> tuple[list[str], list[Guess]]:
+    """The post's addresses on the blog it came from, as its file names them, to answer with a
+    301 to it: `aliases` (Hugo's), a Jekyll `permalink` (its placeholders filled in for
+    `jekyll`), Hugo's `url`, Pelican's `URL:` and `Save_as:` (origin "pelican"), each as
+    redirects.normal_path keeps it (a full URL: its path). What cannot be kept is said."""
     guesses: list[Guess] = []
     aliases = meta.get("aliases", [])
     if isinstance(aliases, str):
@@ -300,11 +452,22 @@ def old_paths(meta: dict) -> tuple[list[str], list[Guess]]:
     addresses = list(aliases)
     permalink = meta.get("permalink")
     if isinstance(permalink, str) and _PERMALINK_TEMPLATE.search(permalink.strip()):
-        guesses.append(Guess(None, f"the permalink {permalink} has placeholders only the old "
-                             "site's _config.yml fills in; to keep its old address answering, "
-                             "add the address it made to `aliases: [...]`"))
+        template = jekyll_template(permalink)
+        unknown = jekyll_unknown(template)
+        address = jekyll_address(template, jekyll) if jekyll and not unknown else None
+        if address is not None:
+            addresses.append(address)
+        else:
+            why = f"the placeholder :{unknown[0]}, which Inkwell does not know" if unknown \
+                else "placeholders of the post's date, which it does not have"
+            guesses.append(Guess(None, f"the permalink {permalink} has {why}; to keep its "
+                                 "old address answering, add the address it made to "
+                                 "`aliases: [...]`"))
     elif permalink is not None:
         addresses.append(permalink)
+    # Hugo's url, Pelican's URL and Save_as: paths from the site's root, with or without "/".
+    keys = ("url", "save_as") if origin == "pelican" else ("url",)
+    addresses.extend(_rooted(meta[key]) for key in keys if meta.get(key) is not None)
     paths: list[str] = []
     for address in addresses:
         path, guess = _old_path(address)
@@ -313,6 +476,30 @@ def old_paths(meta: dict) -> tuple[list[str], list[Guess]]:
         if path is not None and path not in paths:
             paths.append(path)
     return paths, guesses
+
+
+def default_paths(meta: dict, origin: str, kind: str, given_slug: Any,
+                  jekyll: JekyllPost | None, jekyll_style: str | None) -> list[str]:
+    """The address the old blog gave the post by default, its file naming none: a Jekyll
+    post's from the site's permalink style (`jekyll_style`, a template), a Pelican article's
+    /{slug}.html (a page's /pages/{slug}.html). Perhaps never used (the old site may have had
+    another setting), so never a warning: what cannot be made or kept is left out."""
+    if origin == "jekyll" and "permalink" not in meta and jekyll and jekyll_style:
+        address = jekyll_address(jekyll_style, jekyll)
+    elif origin == "pelican" and "url" not in meta and "save_as" not in meta:
+        slug = pelican_slug(given_slug, meta.get("title") or "")
+        address = (f"/pages/{slug}.html" if kind == "page" else f"/{slug}.html") if slug else None
+    else:
+        address = None
+    path, guess = _old_path(address) if address else (None, None)
+    return [path] if path is not None and guess is None else []
+
+
+def _rooted(address: Any) -> Any:
+    """A path the old blog read from the site's root, with its leading slash."""
+    if isinstance(address, str) and "://" not in address and not address.startswith("/"):
+        return "/" + address
+    return address
 
 
 def _old_path(address: Any) -> tuple[str | None, Guess | None]:

@@ -8,7 +8,10 @@ Each import decides, before it writes anything, which addresses its files keep:
 - an address two files claim goes to the first file in path order (files are read sorted);
   one that already redirects to a post no file of this import makes stays with that post (but
   a content folder owns every post a file made: a removed file's addresses are let go).
-Each refusal is a warning on its file (with --strict, the file fails). Then the rows of the
+Each refusal is a warning on its file (with --strict, the file fails). A default address (the
+one a Jekyll or Pelican site gave a post its file names no address for: PostSource.
+default_paths) follows the same rules, after every file's own addresses, and is left out
+without a word when it cannot be kept (it may never have existed). Then the rows of the
 posts the import's files made are made to match the files: an address taken out of a file is
 deleted, a new one added. Deleting a post deletes its rows (ON DELETE CASCADE).
 """
@@ -103,6 +106,20 @@ class OldAddresses:
         """`source` keeps `kept` (from check): no later file may have them."""
         source.old_paths = kept
         self.taken.update(dict.fromkeys(kept, source))
+
+    def take_defaults(self, source: PostSource) -> None:
+        """`source` keeps those of its default addresses that no rule refuses (check), after
+        every file has taken its own addresses: those go first."""
+        for path in source.default_paths:
+            if path in self.taken:  # this file's own address, or an earlier one's
+                continue
+            own = normal_path(_own_url(*source.key))
+            row = self.rows.get(path)
+            if path == own or self._site_answers(path) or (
+                    row is not None and row.post_id not in self.decided):
+                continue
+            source.old_paths.append(path)
+            self.taken[path] = source
 
     def write(self, made: list[tuple[Post, PostSource]]) -> None:
         """Rows for the addresses of the posts `made` (written or unchanged, flushed): each

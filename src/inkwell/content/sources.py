@@ -11,7 +11,17 @@ from pathlib import Path
 
 from .fetch import FetchLimits, copy_remote_images
 from .figures import FigureLink, figure_links
-from .foreign import Guess, date_from_name, old_paths, read_foreign, site_images
+from .foreign import (
+    Guess,
+    date_from_name,
+    default_paths,
+    jekyll_post,
+    jekyll_template,
+    old_paths,
+    read_foreign,
+    site_images,
+    site_permalink,
+)
 from .frontmatter import SourceError, title_from_body
 from .notebooks import NOTEBOOK_SUFFIX, read_notebook
 from .slugs import slugify
@@ -35,6 +45,9 @@ class PostSource:
     guesses: list[Guess] = field(default_factory=list)
     # Its addresses on the old blog (aliases, permalink), normalized: 301 to the post.
     old_paths: list[str] = field(default_factory=list)
+    # The address the old blog gave it by default (Jekyll's, Pelican's): the same, but one
+    # that cannot be kept is left out without a word (old_addresses.py).
+    default_paths: list[str] = field(default_factory=list)
 
 
 def find_post_files(path: Path) -> list[Path]:
@@ -99,20 +112,25 @@ def _complete_meta(meta: dict, body: str, path: Path) -> tuple[dict, str]:
 class SourceReader:
     """Reads the files of one import. `root`: the folder links may lead into (resolved);
     `owned`: a content folder (its files own their posts, nothing is read from above it);
-    `strict`: a guess fails its file; `fetch_limits`: copy remote images (None: warn only)."""
+    `strict`: a guess fails its file; `fetch_limits`: copy remote images (None: warn only);
+    `jekyll_permalink`: the old Jekyll site's permalink style or template (None: its
+    _config.yml's, else `date`)."""
 
     def __init__(self, path: Path, root: Path, *, owned: bool, strict: bool,
                  max_file_size: int, max_notebook_size: int, media_url: str,
-                 fetch_limits: FetchLimits | None) -> None:
+                 fetch_limits: FetchLimits | None, jekyll_permalink: str | None = None) -> None:
         self.path, self.root, self.owned, self.strict = path, root, owned, strict
         self.max_file_size, self.max_notebook_size = max_file_size, max_notebook_size
         self.media_url, self.fetch_limits = media_url, fetch_limits
+        self.jekyll_permalink = jekyll_template(jekyll_permalink) if jekyll_permalink else None
+        self.site_configs: dict[Path, tuple[str | None, Guess | None]] = {}
 
     def read(self, file: Path) -> PostSource:
         """The post `file` holds, checked; SourceError naming the file (and line) if not."""
         if self.path.is_dir():
             _check_inside(file, self.root)
         guesses: list[Guess] = []
+        origin = ""
         if file.suffix.lower() == NOTEBOOK_SUFFIX:
             raw = _read_bytes(file, self.max_notebook_size, "IMPORT_MAX_NOTEBOOK_SIZE")
             notebook = read_notebook(raw, file)
@@ -121,21 +139,58 @@ class SourceReader:
             # Markdown cells may link pictures beside the notebook, as a post does.
             figures = notebook.figures + figure_links(body, file, self.root, 1, embedded)
         else:
-            meta, body, raw, figures, guesses = self._read_markdown(file)
+            meta, body, raw, figures, guesses, origin = self._read_markdown(file)
         if not meta.get("date") and date_from_name(file.name):
             meta["date"] = date_from_name(file.name)  # Jekyll's 2024-05-01-title.md
         relative = file.relative_to(self.path).as_posix() if self.path.is_dir() else file.name
         if "page" not in meta and relative.startswith("pages/"):
             meta["page"] = True  # content/pages/about.md is a page without saying so
+        given_slug = meta.get("slug")
+        # Jekyll's categories include the folders above _posts (travel/_posts/x.md: travel).
+        above = relative.split("/")[:-1]
+        folders = above[: len(above) - above[::-1].index("_posts") - 1] if "_posts" in above \
+            else []
+        jekyll = jekyll_post(meta, file, folders)
         meta, body = _complete_meta(meta, body, file)
         key = ("page" if meta.get("page") else "post", meta["slug"])
-        paths, more = old_paths(meta)
+        paths, more = old_paths(meta, origin, jekyll)
         guesses = guesses + more
+        style = None
+        if origin == "jekyll" and "permalink" not in meta:
+            style, unreadable = self._jekyll_style(file)
+            guesses += [unreadable] if unreadable else []
+        defaults = default_paths(meta, origin, key[0], given_slug, jekyll, style)
         if self.strict and guesses:
             raise refusal(file, guesses)
-        return PostSource(file, relative, meta, body, raw, key, figures, guesses, paths)
+        return PostSource(file, relative, meta, body, raw, key, figures, guesses, paths,
+                          [path for path in defaults if path not in paths])
 
-    def _read_markdown(self, file: Path) -> tuple[dict, str, bytes, list[FigureLink], list]:
+    def _jekyll_style(self, file: Path) -> tuple[str | None, Guess | None]:
+        """The permalink template of a Jekyll post: --jekyll-permalink, else the `permalink`
+        of the _config.yml of the site its _posts folder is in (looked for above _posts, as
+        far as the folder imported, or the one above it for `inkwell import _posts`), else
+        `date`. A _config.yml that cannot be read is said once (on the first post)."""
+        if self.jekyll_permalink:
+            return self.jekyll_permalink, None
+        parts = file.parent.parts
+        if "_posts" not in parts:
+            return jekyll_template("date"), None
+        site = Path(*parts[: len(parts) - parts[::-1].index("_posts") - 1])
+        limit = self.root if self.owned else self.root.parent
+        for folder in (site, *site.parents):
+            if not folder.resolve().is_relative_to(limit):
+                break
+            config = folder / "_config.yml"
+            if config.is_file():
+                if config not in self.site_configs:
+                    self.site_configs[config] = site_permalink(config, self.max_file_size)
+                    template, guess = self.site_configs[config]
+                    return template or jekyll_template("date"), guess
+                return self.site_configs[config][0] or jekyll_template("date"), None
+        return jekyll_template("date"), None
+
+    def _read_markdown(self, file: Path) -> tuple[dict, str, bytes, list[FigureLink], list,
+                                                  str]:
         """A Markdown file, from Inkwell or another blog (foreign.py), its figures, and what
         was guessed reading it."""
         text, raw = _read_text(file, self.max_file_size)
@@ -154,7 +209,7 @@ class SourceReader:
         else:
             fetched, not_fetched = copy_remote_images(remote, str(file), self.fetch_limits)
         return (source.meta, source.body, raw, figures + at_root + fetched,
-                source.guesses + unresolved + not_fetched)
+                source.guesses + unresolved + not_fetched, source.origin)
 
 
 def warning_line(file: Path, guess: Guess) -> str:
