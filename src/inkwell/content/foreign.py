@@ -3,7 +3,8 @@
 What is understood: YAML (`---`) and TOML (`+++`, Hugo) front matter and Pelican's `Key: value`
 header block; the keys those tools use for the same things (Hugo's lastmod, Pelican's Modified
 and Summary, Jekyll's `published: false` and space-separated `tags: a b`); the post's old
-addresses (Hugo's aliases, a Jekyll permalink: old_paths); a Jekyll file name's date
+addresses (Hugo's aliases and url, a Jekyll permalink, Pelican's URL and Save_as: old_paths;
+the ones a Jekyll or Pelican site gave it by default: default_paths); a Jekyll file name's date
 (2024-05-01-slug.md); kramdown/pandoc attribute lists (`# Heading {#id}`, `{: .class}`), which
 are dropped rather than shown as text; text whose encoding was garbled once (mojibake), repaired
 with ftfy. What is only guessed is said: each file gets warnings (Guess) with their line.
@@ -414,7 +415,8 @@ def site_permalink(config: Path, max_size: int) -> tuple[str | None, Guess | Non
     except (OSError, ValueError, yaml.YAMLError) as e:  # UnicodeDecodeError is a ValueError
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         return None, Guess(None, f"the Jekyll site's {config} cannot be read ({reason}): "
-                           "its `permalink` is not used; pass --jekyll-permalink")
+                           "its posts' old addresses are made with the `date` style; pass "
+                           "--jekyll-permalink to give the site's")
     permalink = data.get("permalink") if isinstance(data, dict) else None
     if permalink is None:
         return None, None
@@ -423,7 +425,8 @@ def site_permalink(config: Path, max_size: int) -> tuple[str | None, Guess | Non
     if not isinstance(permalink, str) or unknown:
         why = f"the placeholder :{unknown[0]} is" if unknown else "it is not text, which is"
         return None, Guess(None, f"the permalink {permalink!r} of {config} is not used: {why} "
-                           "not one Inkwell knows; pass --jekyll-permalink")
+                           "not one Inkwell knows (the `date` style is); pass "
+                           "--jekyll-permalink")
     return template, None
 
 

@@ -1,5 +1,6 @@
-"""The old addresses an import keeps (Hugo aliases, Jekyll permalinks: foreign.old_paths), as
-path redirects; redirects.py answers them.
+"""The old addresses an import keeps (Hugo aliases, Jekyll permalinks, ...: foreign.old_paths;
+a Jekyll or Pelican post's default address: foreign.default_paths), as path redirects;
+redirects.py answers them.
 
 Each import decides, before it writes anything, which addresses its files keep:
 - an address the site answers itself is refused: one under the site's own folders (/admin/,
