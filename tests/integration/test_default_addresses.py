@@ -169,3 +169,17 @@ def test_a_default_the_site_or_another_file_has_is_left_out_without_a_word(
     output = imported(app, folder / "_posts")
     assert "0 warnings" in output, output
     assert moved_to(client, "/2019/07/14/later.html") == "/posts/c/"
+
+
+def test_strict_fails_every_jekyll_post_of_a_site_whose_config_cannot_be_read(app, write_posts):
+    folder = write_posts(
+        {
+            "_config.yml": "permalink: /:year/:weird/\n",
+            "_posts/2019-07-14-bastille.md": jekyll("Bastille", ""),
+            "_posts/2019-07-15-lyon.md": jekyll("Lyon", ""),
+        }
+    )
+    result = app.test_cli_runner().invoke(args=["import", "--strict", str(folder / "_posts")])
+    assert result.exit_code == 1
+    assert result.output.count("refused (--strict): the permalink '/:year/:weird/' of") == 2
+    assert paths(app) == []

@@ -461,8 +461,9 @@ def old_paths(meta: dict, origin: str = "",
         if address is not None:
             addresses.append(address)
         else:
-            why = f"the placeholder :{unknown[0]}, which Inkwell does not know" if unknown \
-                else "placeholders of the post's date, which it does not have"
+            why = (f"the placeholder :{unknown[0]}, which Inkwell does not know" if unknown
+                   else "placeholders of the post's date, which it does not have" if jekyll
+                   else "placeholders only the old site filled in")
             guesses.append(Guess(None, f"the permalink {permalink} has {why}; to keep its "
                                  "old address answering, add the address it made to "
                                  "`aliases: [...]`"))

@@ -169,7 +169,8 @@ class SourceReader:
         """The permalink template of a Jekyll post: --jekyll-permalink, else the `permalink`
         of the _config.yml of the site its _posts folder is in (looked for above _posts, as
         far as the folder imported, or the one above it for `inkwell import _posts`), else
-        `date`. A _config.yml that cannot be read is said once (on the first post)."""
+        `date`. A _config.yml that cannot be read is said once (on the first post; with
+        --strict, on each, which fails them all)."""
         if self.jekyll_permalink:
             return self.jekyll_permalink, None
         parts = file.parent.parts
@@ -182,11 +183,11 @@ class SourceReader:
                 break
             config = folder / "_config.yml"
             if config.is_file():
-                if config not in self.site_configs:
+                first = config not in self.site_configs
+                if first:
                     self.site_configs[config] = site_permalink(config, self.max_file_size)
-                    template, guess = self.site_configs[config]
-                    return template or jekyll_template("date"), guess
-                return self.site_configs[config][0] or jekyll_template("date"), None
+                template, guess = self.site_configs[config]
+                return template or jekyll_template("date"), guess if first or self.strict else None
         return jekyll_template("date"), None
 
     def _read_markdown(self, file: Path) -> tuple[dict, str, bytes, list[FigureLink], list,
