@@ -126,7 +126,7 @@ def format_table(results: Iterable[Score]) -> str:
                 else:
                     cell = f"{score}{'!' if score < GOALS[category] else ' '}"
                 cells.append(f"{cell:>9}")
-        lines.append(f"{target:<6} {page:<9} " + " ".join(cells))
+        lines.append(f"{target:<6} {page:<9} " + " ".join(cells).rstrip())
     return "\n".join(lines)
 
 
@@ -276,9 +276,9 @@ class RunTarget:
             "PORT": str(self.port),
             "CONTENT_DIR": str(content),
             "INKWELL_INSTANCE_PATH": str(work / "instance"),
+            "SITE_URL": f"http://127.0.0.1:{self.port}",
         }
-        self.env.pop("SITE_URL", None)
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = self.env["SITE_URL"]
         self.ca_file: Path | None = None
         self._proc: subprocess.Popen | None = None
 
