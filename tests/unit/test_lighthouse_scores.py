@@ -7,13 +7,8 @@ import json
 from pathlib import Path
 
 from inkwell.content.files import import_content
-from inkwell.deploy.lighthouse import (
-    Score,
-    category_scores,
-    format_table,
-    shortfalls,
-    write_content,
-)
+from inkwell.deploy.audit_site import write_content
+from inkwell.deploy.lighthouse import Score, category_scores, format_table, shortfalls
 
 REPORT = Path(__file__).parent / "fixtures" / "lighthouse-chart-mobile.json"
 
