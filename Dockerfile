@@ -19,10 +19,14 @@ COPY . ./
 # setuptools (build tools), the models of every AWS service but S3 and
 # the credential services (27 MB), native libraries' debug symbols, Pillow's AVIF codec (5 MB:
 # Inkwell neither accepts nor writes AVIF; without it Pillow says AVIF is unsupported), the
-# helpers of SQLAlchemy's and Alembic's own test suites (2.5 MB, never imported), and the
-# bytecode of Pygments' ~250 language modules (3.8 MB: one is compiled when a post's code block
-# first needs it, at save time, never for a page view). The posts in content/ (if any) go to
-# /app/content for `inkwell setup`.
+# helpers of SQLAlchemy's and Alembic's own test suites (2.5 MB, never imported), SQLAlchemy's
+# dialects for the databases Inkwell does not run on (MySQL/MariaDB, Oracle, SQL Server: 1.8 MB;
+# no driver for them is installed, and such a DATABASE_URL is refused with a clear message
+# either way), the test suites that jsonschema, referencing and traitlets ship (0.8 MB), WTForms'
+# .po translation sources (gettext reads the .mo beside them), and the bytecode of Pygments'
+# ~250 language modules (3.8 MB: one is compiled when a post's code block first needs it, at
+# save time, never for a page view). The posts in content/ (if any) go to /app/content for
+# `inkwell setup`.
 RUN /venv/bin/pip install --no-deps --no-build-isolation . \
     && /venv/bin/python -c "from inkwell.assets import bundle_plotly; bundle_plotly()" \
     && /venv/bin/pip uninstall --yes --quiet plotly narwhals setuptools pip \
@@ -35,6 +39,13 @@ RUN /venv/bin/pip install --no-deps --no-build-isolation . \
         /venv/lib/python3*/site-packages/pillow.libs/libavif-*.so* \
         /venv/lib/python3*/site-packages/sqlalchemy/testing \
         /venv/lib/python3*/site-packages/alembic/testing \
+        /venv/lib/python3*/site-packages/sqlalchemy/dialects/mssql \
+        /venv/lib/python3*/site-packages/sqlalchemy/dialects/mysql \
+        /venv/lib/python3*/site-packages/sqlalchemy/dialects/oracle \
+        /venv/lib/python3*/site-packages/jsonschema/benchmarks \
+    && find /venv/lib/python3*/site-packages -mindepth 2 -maxdepth 3 -type d -name tests -prune \
+        -exec rm -rf {} + \
+    && find /venv/lib/python3*/site-packages/wtforms/locale -name "*.po" -delete \
     && find /venv -type f \( -name "*.so" -o -name "*.so.*" \) -exec strip --strip-unneeded {} + \
     && /venv/bin/python -m compileall -q /venv \
     && find /venv/lib/python3*/site-packages/pygments/lexers/__pycache__ -name "*.pyc" \
