@@ -313,6 +313,18 @@ def check_paas_settings(settings: dict) -> None:
             "DATABASE_URL must be a database server on a PaaS, such as the postgres:// URL of "
             "the host's PostgreSQL (a SQLite file is lost with the disk on every deploy)"
         )
+    # Local media in the dyno's temporary folder (where the instance folder is on a PaaS): the
+    # release step's figures never reach the web processes, and uploads are lost at the next
+    # restart. A MEDIA_ROOT elsewhere (a volume the host keeps, as Dokku or Fly mount one) is
+    # the author's call.
+    temporary = Path(tempfile.gettempdir()).resolve()
+    if (settings["MEDIA_BACKEND"] == "local"
+            and Path(settings["MEDIA_ROOT"]).resolve().is_relative_to(temporary)):
+        raise ConfigError(
+            "MEDIA_BACKEND must be s3 on a PaaS, with S3_BUCKET and its keys (figures and "
+            "uploads on the host's disk are lost at every deploy and restart), or MEDIA_ROOT "
+            "a volume the host keeps"
+        )
 
 
 def new_secret_key() -> str:

@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, inspect
 
 from inkwell.config import new_secret_key, normalise_database_url
 
-from ..services import PG_ADMIN_URL, free_port, missing, wait_for_http
+from ..services import PG_ADMIN_URL, free_port, missing, new_bucket, wait_for_http
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.container, pytest.mark.postgres]
@@ -143,10 +143,10 @@ def postgres_url(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def paas_env(app_dir, workdir) -> dict[str, str]:
+def paas_env(app_dir, workdir, s3_endpoint) -> dict[str, str]:
     """What a dyno's environment holds: the host's variables, the app's config vars (but
-    DATABASE_URL), and what the buildpack's .profile.d sets (PATH, PYTHONPATH=$HOME); HOME is
-    the app folder."""
+    DATABASE_URL; media in a bucket, as docs/paas.md says), and what the buildpack's
+    .profile.d sets (PATH, PYTHONPATH=$HOME); HOME is the app folder."""
     tmp = workdir / "tmp"
     tmp.mkdir()
     tmp.chmod(0o1777)
@@ -162,6 +162,8 @@ def paas_env(app_dir, workdir) -> dict[str, str]:
         "SECRET_KEY": new_secret_key(),
         "SITE_URL": SITE_URL,
         "TRUSTED_PROXIES": "1",
+        "MEDIA_BACKEND": "s3",
+        **new_bucket(s3_endpoint),
     }
 
 
@@ -277,6 +279,7 @@ def test_release_and_web_serve_as_the_router_calls_them(app_dir, paas_env, workd
     ({"DATABASE_URL": "postgres://postgres@127.0.0.1:{closed_port}/inkwell"}, "DATABASE_URL"),
     ({"DATABASE_URL": None}, "DATABASE_URL"),
     ({"SITE_URL": "http://inkwell-paas.example"}, "SITE_URL"),
+    ({"MEDIA_BACKEND": None}, "MEDIA_BACKEND"),  # local media, on a disk thrown away
 ])
 def test_a_bad_setting_fails_the_release_with_one_line(app_dir, paas_env, empty_pg_database,
                                                        change, variable):
