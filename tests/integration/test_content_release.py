@@ -54,12 +54,14 @@ def posts(database_url: str) -> dict[str, str]:
         engine.dispose()
 
 
-def test_the_procfile_release_line_imports_the_content_folder(tmp_path, empty_pg_database):
+def test_the_procfile_release_line_imports_the_content_folder(tmp_path, empty_pg_database,
+                                                             s3_endpoint):
     app = app_folder(tmp_path)
     lines = dict(line.split(":", 1) for line in (REPO / "Procfile").read_text().splitlines()
                  if line.strip() and not line.startswith("#"))
     database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + empty_pg_database
-    env = environment(tmp_path, database_url)
+    # Media in a bucket: on a PaaS, local media in the temporary folder is refused.
+    env = environment(tmp_path, database_url, MEDIA_BACKEND="s3", **new_bucket(s3_endpoint))
     done = subprocess.run(["bash", "-c", lines["release"].strip()], cwd=app, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
