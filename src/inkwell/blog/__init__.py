@@ -81,29 +81,14 @@ def first_image_url(body_html: str, site_url: str) -> str:
     return urljoin(site_url + "/", html.unescape(found[1])) if found else ""
 
 
-# The most card URLs a process remembers (share_card_url): a few hundred bytes each.
-_REMEMBERED_CARD_URLS = 4096
-
-
 def share_card_url(post, site_url: str) -> str:
     """The absolute URL of the share card of a post without an image of its own (post.html
     asks only then; share_cards.py), '' for a page: derived from stored fields, so no query and
-    nothing drawn.
-
-    Remembered per app by (title, date), the only fields of the post that its card's text
-    depends on (the site's name and time zone are the app's): the local date, the hash, the
-    store's URL and the join were ~13 % of a post view, for the same answer every time."""
+    nothing drawn (and only when the page is rendered: caching.RenderedPosts keeps pages)."""
     from ..share_cards import card_url
 
-    urls: dict = current_app.extensions.setdefault("inkwell_card_urls", {})
-    remembered = (post.kind, post.title, post.published_at)
-    url = urls.get(remembered)
-    if url is None:
-        if len(urls) >= _REMEMBERED_CARD_URLS:
-            urls.clear()
-        found = card_url(post)
-        url = urls[remembered] = urljoin(site_url + "/", found) if found else ""
-    return url
+    found = card_url(post)
+    return urljoin(site_url + "/", found) if found else ""
 
 
 @bp.record_once
