@@ -1,6 +1,8 @@
-"""plotly.js in a real browser (issue 16): a chart post fetches only the bundle its charts need
-and draws with it; without JavaScript a chart is a caption, not an empty box; the editor's
-preview moves to a larger bundle when a new chart needs one."""
+"""plotly.js in a real browser (issue 16): a chart post shows its static picture at once and
+fetches plotly.js when the reader reaches for the chart (a chart with no picture, when it comes
+near the screen), only the bundle its charts need; without JavaScript a chart is its picture, or
+a caption, never an empty box; the editor's preview moves to a larger bundle when a new chart
+needs one."""
 
 from __future__ import annotations
 
@@ -28,8 +30,13 @@ def _errors(page) -> list[str]:
 
 
 def _draw(page, base: str, path: str) -> None:
+    """Open a chart post and bring its first chart to life as a reader would: scroll to it and,
+    when it shows a picture, move the pointer onto it."""
     page.goto(base + path)
-    page.locator(".plotly-chart").first.scroll_into_view_if_needed()
+    chart = page.locator(".plotly-chart").first
+    chart.scroll_into_view_if_needed()
+    if chart.locator(".chart-picture").count():
+        chart.hover()
     page.wait_for_selector(".plotly-chart .main-svg", timeout=15000)
 
 
@@ -70,20 +77,93 @@ def test_figures_from_plotly_python_draw_with_the_partial_bundles(page, live_ser
         assert errors == []
 
 
-def test_without_javascript_a_chart_is_its_title_and_a_link(browser, live_server, runner):
+def test_without_javascript_a_chart_is_its_picture_or_its_title_and_a_link(
+        browser, live_server, runner, import_posts):
     assert runner.invoke(args=["setup"]).exit_code == 0
+    heat = go.Figure([go.Heatmap(z=[[1, 2], [3, 4]])], layout={"title": "Heat"})
+    import_posts({"heat.md": _post("heat", heat)})
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     try:
         with live_server() as base:
+            # A bar chart: its picture, named for a screen reader, with a bar per value.
             page.goto(base + "/posts/welcome/")
+            picture = page.locator("figure.chart .chart-picture")
+            expect(picture).to_be_visible()
+            expect(picture).to_have_attribute("aria-label", "Chart: Posts per year")
+            expect(picture.locator("svg path[fill]")).to_have_count(1)  # one bar trace
+            expect(page.locator("figure.chart .chart-fallback")).to_be_hidden()
+            # A heatmap has no picture: its caption says what it is and links to it, and there
+            # is no empty box under it (the room kept for drawing is for readers with JavaScript).
+            page.goto(base + "/posts/heat/")
             caption = page.locator("figure.chart .chart-fallback")
             expect(caption).to_be_visible()
-            expect(caption).to_contain_text("Interactive chart: Posts per year")
+            expect(caption).to_contain_text("Interactive chart: Heat")
             expect(caption.locator("a")).to_have_attribute("href", re.compile("^#chart"))
-            # No empty box under it: the room kept for drawing is for readers with JavaScript.
             box = page.locator("figure.chart").bounding_box()
             assert box["height"] < 120, box
+    finally:
+        context.close()
+
+
+def test_plotly_is_fetched_when_the_reader_reaches_for_a_pictured_chart(browser, live_server,
+                                                                        runner):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        with live_server() as base:
+            requested, errors = _plotly_requests(page), _errors(page)
+            page.goto(base + "/posts/welcome/")
+            picture = page.locator(".plotly-chart .chart-picture")
+            picture.scroll_into_view_if_needed()
+            page.wait_for_load_state("networkidle")
+            expect(picture).to_be_visible()
+            assert requested == []  # seen, not touched: the picture is all the page fetched
+            picture.hover()
+            page.wait_for_selector(".plotly-chart .main-svg", timeout=15000)
+            expect(picture).to_have_count(0)  # plotly.js's chart took its place
+            assert [u.rsplit("/", 1)[-1] for u in requested] == ["plotly-basic.min.js"]
+            assert errors == []
+    finally:
+        context.close()
+
+
+def test_keyboard_focus_on_a_picture_draws_the_chart_and_keeps_focus_on_it(browser, live_server,
+                                                                          runner):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        with live_server() as base:
+            page.goto(base + "/posts/welcome/")
+            page.locator(".plotly-chart .chart-picture").focus()
+            page.wait_for_selector(".plotly-chart .main-svg", timeout=15000)
+            focused = page.evaluate("document.activeElement.className")
+            assert "plotly-chart" in focused, focused
+    finally:
+        context.close()
+
+
+def test_a_chart_without_a_picture_is_fetched_only_when_it_comes_near_the_screen(
+        browser, live_server, runner, import_posts):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    heat = go.Figure([go.Heatmap(z=[[1, 2], [3, 4]])], layout={"title": "Heat"})
+    words = "\n\n".join("A paragraph before the chart." for _ in range(60))
+    import_posts({"heat.md": _post("heat", heat).replace("A chart.", words)})
+    context = browser.new_context(viewport={"width": 1280, "height": 400})
+    page = context.new_page()
+    try:
+        with live_server() as base:
+            requested = _plotly_requests(page)
+            page.goto(base + "/posts/heat/")
+            page.wait_for_load_state("networkidle")
+            top = page.locator(".plotly-chart").evaluate("e => e.getBoundingClientRect().top")
+            assert top > 400 + 300  # below the screen and the 300 px ahead where loading starts
+            assert requested == []  # a reader who stops here pays nothing
+            page.locator(".plotly-chart").scroll_into_view_if_needed()
+            page.wait_for_selector(".plotly-chart .main-svg", timeout=15000)
+            assert [u.rsplit("/", 1)[-1] for u in requested] == ["plotly-cartesian.min.js"]
     finally:
         context.close()
 

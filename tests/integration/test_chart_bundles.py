@@ -75,6 +75,9 @@ def test_the_feed_says_there_is_a_chart_and_links_to_it(live_server, runner):
     content = entry.content[0].value
     caption = re.search(r'<figcaption class="chart-fallback">(.*?)</figcaption>', content)
     assert caption and "Interactive chart: Posts per year" in caption[1]
+    # The static picture is for the page: a feed reader would drop its styles and SVG and
+    # leave its labels lying loose.
+    assert "chart-picture" not in content and "<svg" not in content
     # feedparser resolves the link against the entry's xml:base: the chart in the post.
     link = re.search(r'href="([^"]+)"', caption[1])[1]
     assert link.startswith(entry.link + "#chart")

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, request, url_for
 
+from ..content.chart_picture import without_pictures
 from ..local_time import to_local
 
 bp = Blueprint("blog", __name__)
@@ -96,6 +97,7 @@ def _image_filter(state) -> None:
     site_url = state.app.config["SITE_URL"]
     state.app.jinja_env.filters["first_image_url"] = partial(first_image_url, site_url=site_url)
     state.app.jinja_env.filters["share_card_url"] = partial(share_card_url, site_url=site_url)
+    state.app.jinja_env.filters["without_chart_pictures"] = without_pictures
 
 
 def _site_links() -> SimpleNamespace:

@@ -7,6 +7,7 @@ import functools
 import html
 import json
 import re
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from ..assets import plotly_bundle_for
+from .chart_picture import chart_picture
 from .sanitize import sanitize_html
 
 WORDS_PER_MINUTE = 220
@@ -35,7 +37,8 @@ WORDS_PER_MINUTE = 220
 # 1: pre and table focusable (tabindex), code themes with AA contrast (issue 16).
 # 2: a chart names the plotly.js bundle it needs and has a visible fallback line (issue 16).
 # 3: code blocks name their language and have a head line for the copy button (issue 16).
-RENDER_VERSION = 3
+# 4: a chart has a static picture (content/chart_picture.py) until plotly.js draws it.
+RENDER_VERSION = 4
 _LANG_RE = re.compile(r"^[\w#+.-]+$")
 _MATH_TOKENS = {"math_inline", "math_inline_double", "math_block", "math_block_label"}
 
@@ -59,13 +62,14 @@ def render_markdown(text: str, image_urls: Mapping[str, str] | None = None) -> R
     `image_urls`: image sources as the page would have them (Markdown images, reference-style
     images, raw <img src>) -> the URL to show instead (a content folder's figures, stored)."""
     md = _markdown()
-    env: dict[str, Any] = {"image_urls": image_urls or {}}
+    env: dict[str, Any] = {"image_urls": image_urls or {}, "chart_pictures": {},
+                           "picture_token": secrets.token_hex(8)}
     tokens = md.parse(text, env)
     body = md.renderer.render(tokens, md.options, env)
     plain_text, has_math = _plain_text(tokens)
     words = len(plain_text.split())
     return Rendered(
-        html=sanitize_html(body),
+        html=_put_pictures(sanitize_html(body), env["chart_pictures"]),
         toc_html=sanitize_html(_toc(env.get("headings", []))),
         summary_html=sanitize_html(_summary(md, tokens, env)),
         plain_text=plain_text,
@@ -284,14 +288,33 @@ def _render_chart(source: str, env: dict[str, Any]) -> str:
     # the figure says what it is and links to itself: in the feed the link (xml:base) is the post.
     anchor = _numbered_slug("chart")
     title = _chart_title(figure)
+    picture = chart_picture(figure, title)
+    slot = ""
+    if picture is not None:
+        # Our own markup (inline SVG, style attributes) that the sanitizer would drop: it goes
+        # in after sanitizing, in the place of a slot whose id nobody could have written.
+        slot_id = f"picture-{env['picture_token']}-{len(env['chart_pictures'])}"
+        env["chart_pictures"][_slot(slot_id)] = picture
+        slot = _slot(slot_id)
     return (
-        f'<figure class="chart" id="{anchor}"><div class="plotly-chart" '
-        f'data-plotly-bundle="{plotly_bundle_for(figure)}" '
-        f'data-plotly="{html.escape(compact, quote=True)}"></div>'
+        f'<figure class="chart{" has-picture" if picture else ""}" id="{anchor}">'
+        f'<div class="plotly-chart" data-plotly-bundle="{plotly_bundle_for(figure)}" '
+        f'data-plotly="{html.escape(compact, quote=True)}">{slot}</div>'
         f'<figcaption class="chart-fallback">Interactive chart{": " if title else ""}'
         f"{html.escape(title)} (<a href=\"#{anchor}\">drawn on the post's page</a>"
         " with JavaScript)</figcaption></figure>\n"
     )
+
+
+def _slot(slot_id: str) -> str:
+    return f'<div id="{slot_id}"></div>'
+
+
+def _put_pictures(sanitized: str, pictures: dict[str, str]) -> str:
+    """The sanitized body with each chart's slot replaced by its picture."""
+    for slot, picture in pictures.items():
+        sanitized = sanitized.replace(slot, picture, 1)
+    return sanitized
 
 
 _PLOTLY_MARKUP_RE = re.compile(r"<[^>]*>")

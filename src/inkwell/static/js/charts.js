@@ -1,9 +1,12 @@
 // Draws the Plotly charts in a post. Loaded with defer, only on pages that have a chart; the
-// figures live in data-plotly because the CSP forbids inline JS. plotly.js is fetched only when
-// a chart is about to scroll into view, and only the smallest bundle that draws every chart on
-// the page: each chart names the one it needs (data-plotly-bundle, chosen when the post was
-// rendered: basic < cartesian < full), data-plotly-bundles on this script gives their URLs.
-// The editor uses window.loadPlotlyFor and window.drawCharts for its preview.
+// figures live in data-plotly because the CSP forbids inline JS. Most charts come with a static
+// picture drawn when the post was rendered (content/chart_picture.py): the reader sees that at
+// once, and plotly.js is fetched when they reach for the chart (pointer over it, a tap, keyboard
+// focus), so a page does not pay for a chart library nobody uses. A chart without a picture is
+// drawn when it is about to scroll into view. Either way only the smallest bundle that draws
+// the charts is fetched: each chart names the one it needs (data-plotly-bundle, chosen when the
+// post was rendered: basic < cartesian < full), data-plotly-bundles on this script gives their
+// URLs. The editor uses window.loadPlotlyFor and window.drawCharts for its preview.
 "use strict";
 
 (function () {
@@ -29,7 +32,16 @@
       var fig = JSON.parse(el.getAttribute("data-plotly"));
       var layout = pageColours(el, fig.layout || {});
       Plotly.newPlot(el, fig.data, layout, { responsive: true, displaylogo: false });
-      // The line that stood in for the chart (no JavaScript, a feed reader) has done its job.
+      // The picture and the line that stood in for the chart (no JavaScript, a feed reader)
+      // have done their job; a reader who was on the picture with the keyboard stays on it.
+      var picture = el.querySelector(".chart-picture");
+      if (picture) {
+        if (document.activeElement === picture) {
+          el.setAttribute("tabindex", "-1");
+          el.focus({ preventScroll: true });
+        }
+        picture.remove();
+      }
       var fallback = el.parentNode.querySelector(".chart-fallback");
       if (fallback) fallback.remove();
     } catch (err) {
@@ -78,12 +90,24 @@
   var all = charts(document);
   if (!all.length || !urls.full) return;  // the editor, with no chart yet: it calls us itself
   function show(el) {
+    if (el.getAttribute("data-drawing")) return;
+    el.setAttribute("data-drawing", "1");
     window.loadPlotlyFor(document).then(function () { drawChart(el); }, function (err) {
+      el.removeAttribute("data-drawing");  // the next reach tries again
       console.error(err.message);
     });
   }
+  var unpictured = [];
+  all.forEach(function (el) {
+    var picture = el.querySelector(".chart-picture");
+    if (!picture) { unpictured.push(el); return; }
+    ["pointerenter", "pointerdown", "focus"].forEach(function (type) {
+      picture.addEventListener(type, function () { show(el); });
+    });
+  });
+  if (!unpictured.length) return;
   if (!("IntersectionObserver" in window)) {
-    all.forEach(show);
+    unpictured.forEach(show);
     return;
   }
   // Start a little ahead of the chart (300 px), so it is usually drawn by the time it is seen.
@@ -94,5 +118,5 @@
       show(entry.target);
     });
   }, { rootMargin: "300px 0px" });
-  all.forEach(function (el) { watcher.observe(el); });
+  unpictured.forEach(function (el) { watcher.observe(el); });
 })();
