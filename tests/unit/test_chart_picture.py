@@ -125,3 +125,24 @@ def test_the_feed_copy_has_the_caption_but_not_the_picture():
     assert "chart-picture" not in feed and "<svg" not in feed
     assert "Interactive chart: T" in feed and "Before." in feed and "After." in feed
     assert feed.count("<div") == feed.count("</div>")
+
+
+@pytest.mark.parametrize("figure", [
+    {"data": [{"y": [1e17, 1e17 + 16]}]},  # a tick step below a float's precision there
+    {"data": [{"y": [-1e308, 1e308]}]},  # a span past the largest float
+    {"data": [{"x": ["0001-01-01", "9999-12-31"], "y": [1, 2], "mode": "markers"}]},
+    {"data": [{"y": [None, None]}]},
+    {"data": [{"y": ["a", "b"]}]},
+], ids=["precision", "overflow", "calendar ends", "no values", "category y"])
+def test_values_at_the_ends_of_floats_and_dates_give_no_picture_and_no_error(figure):
+    assert chart_picture(figure, "") is None
+
+
+def test_tick_labels_have_the_decimals_their_step_needs():
+    def y_labels(ys):
+        picture = chart_picture({"data": [{"y": ys, "mode": "lines"}]}, "")
+        return re.findall(r'<text x="-6"[^>]*>([^<]*)</text>', picture)
+
+    assert y_labels([0, 10]) == ["0", "2", "4", "6", "8", "10"]
+    assert y_labels([0, 1.4])[:3] == ["0", "0.25", "0.5"]
+    assert y_labels([0, 140])[:3] == ["0", "25", "50"]

@@ -78,6 +78,10 @@ def chart_picture(figure: dict[str, Any], title: str) -> str | None:
         return _picture(figure, title)
     except NotDrawn:
         return None
+    except (ArithmeticError, ValueError, OSError):
+        # Values at the ends of what floats and dates hold (1e308, year 9999 padded past the
+        # calendar): plotly.js copes in its way; the picture steps aside.
+        return None
 
 
 def _picture(figure: dict[str, Any], title: str) -> str:
@@ -118,7 +122,9 @@ def _picture(figure: dict[str, Any], title: str) -> str:
     markers = any("markers" in t.kind for t in traces)
     x_axis = _axis(x_kind, x_values, x_layout, pad=0.04 if markers else 0.0,
                    categories=categories, bars=bool(bars), target=7)
-    y_axis = _axis(_axis_kind(y_layout, [t.y for t in traces]), y_values, y_layout,
+    if _axis_kind(y_layout, [t.get("y") for t in raw]) != "linear":
+        raise NotDrawn("a y axis of dates or categories")
+    y_axis = _axis("linear", y_values, y_layout,
                    pad=0.05 if (markers or bars) else 0.0, categories=[], bars=False,
                    target=6, from_zero=bool(bars))
     return _html(title, height, (left, right, top, bottom), legend_right, x_axis, y_axis, traces,
@@ -304,22 +310,31 @@ def _nice_step(span: float, target: int) -> float:
     return 10 * power
 
 
+def _decimals(step: float) -> int:
+    """The fewest decimals that write a tick step exactly (2 -> 0, 2.5 -> 1, 0.05 -> 2)."""
+    return next((d for d in range(15) if abs(round(step, d) - step) <= step * 1e-9), 15)
+
+
 def _linear_ticks(low: float, high: float, target: int) -> list[tuple[float, str]]:
     step = _nice_step(high - low, target)
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) + (1 if step / 10 ** math.floor(
-        math.log10(step)) == 2.5 else 0)
+    if step <= max(abs(low), abs(high)) * 1e-12:
+        raise NotDrawn("values too close together for floating point")
     biggest = max(abs(low), abs(high))
     scale, suffix = next(((s, x) for s, x in ((1e9, "G"), (1e6, "M"), (1e3, "k"))
                           if biggest >= 10 * s), (1.0, ""))
-    if scale > 1:
-        decimals = max(0, -math.floor(math.log10(step / scale) + 1e-9))
+    decimals = _decimals(step / scale)
+    first = math.ceil(low / step - 1e-9)
     ticks = []
-    value = math.ceil(low / step - 1e-9) * step
-    while value <= high + step * 1e-9:
+    for i in range(first, first + 4 * target):  # counted, never a float stepping in place
+        value = i * step
+        if value > high + step * 1e-9:
+            break
         shown = round(value / scale, decimals) + 0.0  # no "-0"
-        label = f"{shown:.{decimals}f}{suffix}".replace("-", "\u2212")
+        number = f"{shown:.{decimals}f}"
+        if decimals:  # "0.5", "1", as plotly.js writes them
+            number = number.rstrip("0").rstrip(".")
+        label = f"{number}{suffix}".replace("-", "\u2212")
         ticks.append((value, label))
-        value += step
     return ticks
 
 
