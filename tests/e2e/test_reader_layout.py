@@ -4,6 +4,7 @@ holds (long URLs, wide tables, long code lines), and axe finds nothing on any pu
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -12,6 +13,17 @@ from .axe import require_axe, violations
 
 LONG_URL = "https://example.org/" + "a-very-long-path-segment-without-any-break/" * 6
 LONG_CODE = f"numbers = {list(range(40))}"  # one line wider than any phone
+LONG_NAME = "Donaudampfschifffahrtsgesellschaftskapitänsmützenabzeichen"
+# A chart whose picture (content/chart_picture.py) has a legend, long titles and long category
+# names: on a phone the legend moves above the plot and nothing reaches past the picture.
+WIDE_CHART = json.dumps({
+    "data": [{"type": "bar", "x": [LONG_NAME, "b", LONG_NAME + "2"], "y": [1, 2, 3],
+              "name": LONG_NAME},
+             {"type": "bar", "x": [LONG_NAME, "b", LONG_NAME + "2"], "y": [2, 1, 2],
+              "name": "second " * 8}],
+    "layout": {"title": {"text": LONG_NAME * 2}, "xaxis": {"title": LONG_NAME},
+               "yaxis": {"title": LONG_NAME}},
+})
 POSTS = {
     "2026-01-05-long-lines.md": f"""---
 title: Long lines
@@ -29,6 +41,10 @@ Donaudampfschifffahrtselektrizitätenhauptbetriebswerkbauunterbeamtengesellschaf
 ```
 
     an indented code block whose one line is longer than any phone is wide, on purpose, to scroll
+
+```plotly
+{WIDE_CHART}
+```
 """,
     "2026-01-06-plain.md": "---\ntitle: Plain words\ntags: [wide things]\n---\nJust words.\n",
 }
@@ -59,6 +75,9 @@ def test_no_public_page_scrolls_sideways_on_a_phone(browser, server, width, sche
         assert table.evaluate("t => t.scrollWidth > t.clientWidth")
         assert table.get_attribute("tabindex") == "0"
         assert page.locator(".e-content pre[tabindex='0']").count() == 2
+        legend = page.locator(".chart-legend").bounding_box()
+        plot = page.locator(".chart-plot").bounding_box()
+        assert legend["y"] + legend["height"] <= plot["y"]  # above the plot, not beside it
     finally:
         context.close()
 
