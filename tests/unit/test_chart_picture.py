@@ -144,5 +144,6 @@ def test_tick_labels_have_the_decimals_their_step_needs():
         return re.findall(r'<text x="-6"[^>]*>([^<]*)</text>', picture)
 
     assert y_labels([0, 10]) == ["0", "2", "4", "6", "8", "10"]
-    assert y_labels([0, 1.4])[:3] == ["0", "0.25", "0.5"]
-    assert y_labels([0, 140])[:3] == ["0", "25", "50"]
+    assert y_labels([0, 1.4]) == ["0", "0.5", "1"]
+    assert y_labels([0, 0.07])[:3] == ["0", "0.02", "0.04"]
+    assert y_labels([0, 1.5e6]) == ["0", "0.5M", "1M", "1.5M"]

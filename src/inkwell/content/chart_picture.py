@@ -126,7 +126,7 @@ def _picture(figure: dict[str, Any], title: str) -> str:
         raise NotDrawn("a y axis of dates or categories")
     y_axis = _axis("linear", y_values, y_layout,
                    pad=0.05 if (markers or bars) else 0.0, categories=[], bars=False,
-                   target=6, from_zero=bool(bars))
+                   target=max(3, round((height - top - bottom) / 55)), from_zero=bool(bars))
     return _html(title, height, (left, right, top, bottom), legend_right, x_axis, y_axis, traces,
                  show_legend)
 
@@ -304,7 +304,7 @@ def _spacing(positions: list[float]) -> float:
 def _nice_step(span: float, target: int) -> float:
     raw = span / target
     power = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
+    for factor in (1, 2, 5, 10):  # plotly.js's steps
         if raw <= factor * power:
             return factor * power
     return 10 * power
@@ -320,8 +320,9 @@ def _linear_ticks(low: float, high: float, target: int) -> list[tuple[float, str
     if step <= max(abs(low), abs(high)) * 1e-12:
         raise NotDrawn("values too close together for floating point")
     biggest = max(abs(low), abs(high))
+    # From 10,000 on, thousands, millions, billions by the largest value: "0.5M", "1M", "1.5M".
     scale, suffix = next(((s, x) for s, x in ((1e9, "G"), (1e6, "M"), (1e3, "k"))
-                          if biggest >= 10 * s), (1.0, ""))
+                          if biggest >= max(s, 1e4)), (1.0, ""))
     decimals = _decimals(step / scale)
     first = math.ceil(low / step - 1e-9)
     ticks = []
@@ -333,7 +334,7 @@ def _linear_ticks(low: float, high: float, target: int) -> list[tuple[float, str
         number = f"{shown:.{decimals}f}"
         if decimals:  # "0.5", "1", as plotly.js writes them
             number = number.rstrip("0").rstrip(".")
-        label = f"{number}{suffix}".replace("-", "\u2212")
+        label = f"{number}{suffix if shown else ''}".replace("-", "\u2212")
         ticks.append((value, label))
     return ticks
 
@@ -435,7 +436,7 @@ def _svg(x: Axis, y: Axis, traces: list[Trace]) -> str:
         labels.append(f'<text x="-6" y="{where}" dy="4" text-anchor="end">'
                       f"{html.escape(text)}</text>")
     for i, label in enumerate(labels[:len(x.ticks)]):
-        if i % 2:  # every other x label gives way on a narrow screen (site.css)
+        if i % 2 and len(x.ticks) > 4:  # every other gives way on a narrow screen (site.css)
             labels[i] = label.replace("<text ", '<text class="chart-minor" ', 1)
     return (
         '<svg class="chart-axes" width="100%" height="100%" overflow="visible" '
