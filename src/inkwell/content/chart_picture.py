@@ -425,7 +425,7 @@ def _svg(x: Axis, y: Axis, traces: list[Trace]) -> str:
     grid, labels = [], []
     for value, text in x.ticks:
         where = _pct(x.fraction(value))
-        labels.append(f'<text x="{where}" y="100%" dy="18" text-anchor="middle">'
+        labels.append(f'<text x="{where}" y="100%" dy="16" text-anchor="middle">'
                       f"{html.escape(text)}</text>")
     for value, text in y.ticks:
         where = _pct(1 - y.fraction(value))
