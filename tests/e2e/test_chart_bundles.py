@@ -202,3 +202,26 @@ def test_the_editor_preview_loads_a_larger_bundle_when_a_chart_needs_it(browser,
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_pictured_chart_keeps_its_height_when_plotly_takes_its_place(browser, live_server,
+                                                                       runner, import_posts):
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    short = go.Figure(go.Scatter(x=[1, 2, 3], y=[2, 1, 3]), layout={"height": 220})
+    import_posts({"short.md": _post("short", short)})
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        with live_server() as base:
+            page.goto(base + "/posts/short/")
+            figure = page.locator("figure.chart")
+            before = figure.bounding_box()["height"]
+            figure.locator(".chart-picture").hover()
+            page.wait_for_selector(".plotly-chart .main-svg", timeout=15000)
+            after = figure.bounding_box()["height"]
+        # Its own height, not the room kept for a chart without a picture (320 px), and the
+        # same once plotly.js has drawn it: nothing under it moves.
+        assert 215 <= before <= 225, before
+        assert abs(after - before) <= 2, (before, after)
+    finally:
+        context.close()

@@ -147,3 +147,28 @@ def test_tick_labels_have_the_decimals_their_step_needs():
     assert y_labels([0, 1.4]) == ["0", "0.5", "1"]
     assert y_labels([0, 0.07])[:3] == ["0", "0.02", "0.04"]
     assert y_labels([0, 1.5e6]) == ["0", "0.5M", "1M", "1.5M"]
+
+
+def test_traces_take_the_colours_of_the_figures_colorway_or_its_template():
+    def colours(layout):
+        picture = chart_picture({"data": [{"y": [1, 2], "mode": "lines"}] * 2,
+                                 "layout": layout}, "")
+        return re.findall(r'<path d="[^"]*" fill="none" stroke="([^"]+)"', picture)
+
+    assert colours({}) == ["#1f77b4", "#ff7f0e"]  # plotly.js's own
+    assert colours({"template": {"layout": {"colorway": ["#636efa", "#EF553B"]}}}) == [
+        "#636efa", "#EF553B"]  # what plotly's Python library writes
+    assert colours({"colorway": ["red", "blue"],
+                    "template": {"layout": {"colorway": ["#636efa"]}}}) == ["red", "blue"]
+
+
+def test_the_title_is_centred_unless_the_layout_or_its_template_moves_it():
+    def title_tag(layout):
+        picture = chart_picture({"data": [{"y": [1, 2]}], "layout": layout}, "T")
+        return re.search(r'<span class="chart-picture-title"[^>]*>', picture)[0]
+
+    assert "style" not in title_tag({})
+    assert 'style="left:5%;text-align:left"' in title_tag(
+        {"template": {"layout": {"title": {"x": 0.05}}}})  # plotly's Python library
+    assert "style" not in title_tag({"title": {"text": "T", "x": 0.5},
+                                     "template": {"layout": {"title": {"x": 0.05}}}})

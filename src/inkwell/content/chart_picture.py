@@ -68,7 +68,9 @@ def _picture(figure: dict[str, Any], title: str) -> str:
         raise NotDrawn("stacked or overlaid bars")
     if "xaxis2" in layout or "yaxis2" in layout or "grid" in layout:
         raise NotDrawn("subplots")
-    colourway = layout.get("colorway")
+    # Plotly's Python library puts its colours in the figure's template: plotly.js uses them.
+    template = _dict(_dict(layout.get("template")).get("layout"))
+    colourway = layout.get("colorway", template.get("colorway"))
     if not (isinstance(colourway, list) and colourway and all(_is_colour(c) for c in colourway)):
         colourway = COLORWAY
     x_layout, y_layout = _dict(layout.get("xaxis")), _dict(layout.get("yaxis"))
@@ -105,8 +107,12 @@ def _picture(figure: dict[str, Any], title: str) -> str:
     y_axis = axis("linear", y_values, y_layout, title=_text(y_layout.get("title")),
                   pad=0.05 if (markers or bars) else 0.0, categories=[], bars=False,
                   target=max(3, round((height - top - bottom) / 55)), from_zero=bool(bars))
-    return _html(title, height, (left, right, top, bottom), legend_right, x_axis, y_axis, traces,
-                 show_legend)
+    # Where the title sits across the chart: plotly.js centres it unless the layout (or, from
+    # Python, its template: 0.05) moves it; left of a third it is anchored by its left end.
+    title_x = _number(_dict(layout.get("title")).get("x", _dict(template.get("title")).get("x")),
+                      0.5, 0, 1)
+    return _html(title, title_x, height, (left, right, top, bottom), legend_right, x_axis, y_axis,
+                 traces, show_legend)
 
 
 # --- reading the figure -----------------------------------------------------------------------
@@ -209,7 +215,7 @@ def _x_value(value: Any, kind: str, categories: list[str]) -> float | None:
 # --- drawing ------------------------------------------------------------------------------------
 
 
-def _html(title: str, height: float, margin: tuple[float, float, float, float],
+def _html(title: str, title_x: float, height: float, margin: tuple[float, float, float, float],
           legend_right: float, x: Axis, y: Axis, traces: list[Trace], show_legend: bool) -> str:
     left, right, top, bottom = margin
     label = f"Chart: {title}" if title else "Chart"
@@ -222,7 +228,8 @@ def _html(title: str, height: float, margin: tuple[float, float, float, float],
         f'--legend-r:{legend_right:g}px">'
     ]
     if title:
-        parts.append(f'<span class="chart-picture-title">{html.escape(title)}</span>')
+        place = f' style="left:{title_x * 100:g}%;text-align:left"' if title_x < 1 / 3 else ""
+        parts.append(f'<span class="chart-picture-title"{place}>{html.escape(title)}</span>')
     parts.append('<div class="chart-plot">')
     parts.append(_svg(x, y, traces))
     if x.title:
