@@ -207,7 +207,8 @@ def test_the_editor_preview_loads_a_larger_bundle_when_a_chart_needs_it(browser,
 def test_a_pictured_chart_keeps_its_height_when_plotly_takes_its_place(browser, live_server,
                                                                        runner, import_posts):
     assert runner.invoke(args=["setup"]).exit_code == 0
-    short = go.Figure(go.Scatter(x=[1, 2, 3], y=[2, 1, 3]), layout={"height": 220})
+    short = go.Figure(go.Scatter(x=[1, 2, 3], y=[2, 1, 3]),
+                      layout={"height": 220, "margin": {"t": 30, "b": 40}})
     import_posts({"short.md": _post("short", short)})
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
