@@ -183,3 +183,49 @@ def test_strict_fails_every_jekyll_post_of_a_site_whose_config_cannot_be_read(ap
     assert result.exit_code == 1
     assert result.output.count("refused (--strict): the permalink '/:year/:weird/' of") == 2
     assert paths(app) == []
+
+
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+def test_a_pelican_sites_settings_give_its_posts_old_addresses(app, client, write_posts):
+    folder = write_posts(
+        {
+            # Read, never run: the import below would fail if it were.
+            "pelicanconf.py": (
+                "import sys\nAUTHOR = 'Ann Smith'\nPATH = 'content'\n"
+                "ARTICLE_URL = '{date:%Y}/{date:%m}/{slug}/'\n"
+                "ARTICLE_SAVE_AS = '{date:%Y}/{date:%m}/{slug}/index.html'\n"
+                "PAGE_URL = '{slug}/'\nPAGE_SAVE_AS = '{slug}/index.html'\n"
+                "raise SystemExit('pelicanconf.py was run')\n"
+            ),
+            "content/hello.md": pelican("Title: Hello\nDate: 2019-01-02 10:00"),
+            "content/pages/about.md": pelican("Title: About me\nDate: 2019-01-01"),
+        }
+    )
+    output = imported(app, folder / "content")
+    assert "0 warnings" in output, output
+    assert moved_to(client, "/2019/01/hello/") == "/posts/hello/"
+    assert moved_to(client, "/2019/01/hello/index.html") == "/posts/hello/"
+    assert moved_to(client, "/hello.html") is None  # not where this site put it
+    assert moved_to(client, "/about-me/") == "/about/"
+
+
+def test_pelican_categories_authors_and_settings_it_cannot_read(app, client, write_posts):
+    folder = write_posts(
+        {
+            "pelicanconf.py": (
+                "ARTICLE_URL = '{category}/{author}/{slug}.html'\n"
+                "ARTICLE_SAVE_AS = ARTICLE_URL\n"  # not a string here: said, default kept
+                "PAGE_URL = '{date.year}/{slug}/'\n"  # attribute access: not filled in
+            ),
+            "python/first.md": pelican("Title: First\nDate: 2019-01-02\nAuthor: Ann"),
+            "second.md": pelican("Title: Second\nDate: 2019-01-03\nCategory: Deep Dives"),
+        }
+    )
+    output = imported(app, folder)
+    assert "ARTICLE_SAVE_AS in" in output and "PAGE_URL in" in output, output
+    # The folder below the content folder is the category; else DEFAULT_CATEGORY (misc).
+    assert moved_to(client, "/python/ann/first.html") == "/posts/first/"
+    # A post without an author leaves out the address that needs one; SAVE_AS's default stays.
+    assert moved_to(client, "/second.html") == "/posts/second/"
+    assert moved_to(client, "/first.html") == "/posts/first/"
+    assert output.count("pelicanconf.py") == 2  # said once, on the first post

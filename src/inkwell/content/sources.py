@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import pelican_site
 from .fetch import FetchLimits, copy_remote_images
 from .figures import FigureLink, figure_links
 from .foreign import (
@@ -124,6 +125,7 @@ class SourceReader:
         self.media_url, self.fetch_limits = media_url, fetch_limits
         self.jekyll_permalink = jekyll_template(jekyll_permalink) if jekyll_permalink else None
         self.site_configs: dict[Path, tuple[str | None, Guess | None]] = {}
+        self.pelican_sites: dict[Path, tuple[pelican_site.PelicanSite, list[Guess]]] = {}
 
     def read(self, file: Path) -> PostSource:
         """The post `file` holds, checked; SourceError naming the file (and line) if not."""
@@ -159,7 +161,13 @@ class SourceReader:
         if origin == "jekyll" and "permalink" not in meta:
             style, unreadable = self._jekyll_style(file)
             guesses += [unreadable] if unreadable else []
-        defaults = default_paths(meta, origin, key[0], given_slug, jekyll, style)
+        pelican = None
+        if origin == "pelican" and "url" not in meta and "save_as" not in meta:
+            site, unreadable = self._pelican_site(file)
+            guesses += unreadable
+            pelican = (pelican_site.addresses(site, meta, key[0], given_slug, file)
+                       if site else None)
+        defaults = default_paths(meta, origin, key[0], given_slug, jekyll, style, pelican)
         if self.strict and guesses:
             raise refusal(file, guesses)
         return PostSource(file, relative, meta, body, raw, key, figures, guesses, paths,
@@ -177,18 +185,38 @@ class SourceReader:
         if "_posts" not in parts:
             return jekyll_template("date"), None
         site = Path(*parts[: len(parts) - parts[::-1].index("_posts") - 1])
+        config = self._site_config(site, "_config.yml")
+        if config is None:
+            return jekyll_template("date"), None
+        first = config not in self.site_configs
+        if first:
+            self.site_configs[config] = site_permalink(config, self.max_file_size)
+        template, guess = self.site_configs[config]
+        return template or jekyll_template("date"), guess if first or self.strict else None
+
+    def _site_config(self, start: Path, name: str) -> Path | None:
+        """The nearest `name` in `start` or a folder above it, as far as the folder imported
+        (or the one above it, when a site's posts folder is what was imported)."""
         limit = self.root if self.owned else self.root.parent
-        for folder in (site, *site.parents):
+        for folder in (start, *start.parents):
             if not folder.resolve().is_relative_to(limit):
-                break
-            config = folder / "_config.yml"
-            if config.is_file():
-                first = config not in self.site_configs
-                if first:
-                    self.site_configs[config] = site_permalink(config, self.max_file_size)
-                template, guess = self.site_configs[config]
-                return template or jekyll_template("date"), guess if first or self.strict else None
-        return jekyll_template("date"), None
+                return None
+            if (folder / name).is_file():
+                return folder / name
+        return None
+
+    def _pelican_site(self, file: Path) -> tuple[pelican_site.PelicanSite | None, list[Guess]]:
+        """The Pelican site a post is in (its pelicanconf.py; None without one: Pelican's
+        defaults), and what its settings could not give, said on the first post only (with
+        --strict, on each)."""
+        config = self._site_config(file.parent, pelican_site.CONFIG_NAME)
+        if config is None:
+            return None, []
+        first = config not in self.pelican_sites
+        if first:
+            self.pelican_sites[config] = pelican_site.read_config(config, self.max_file_size)
+        site, guesses = self.pelican_sites[config]
+        return site, guesses if first or self.strict else []
 
     def _read_markdown(self, file: Path) -> tuple[dict, str, bytes, list[FigureLink], list,
                                                   str]:
