@@ -68,10 +68,11 @@ def read_config(config: Path, max_size: int) -> tuple[PelicanSite, list[Guess]]:
         if isinstance(value, str) and (name not in _TEMPLATES or template_fields(value)):
             site.settings[name] = value
         else:
-            guesses.append(Guess(node.lineno, f"{name} in {config} is not text Inkwell can fill "
-                                 "in (a string naming only {slug}, {date:...}, {category}, "
-                                 f"{{lang}}, {{author}}): Pelican's default "
-                                 f"{DEFAULTS[name]!r} is used"))
+            # The line is the config's, not the post's that the warning is listed under.
+            guesses.append(Guess(None, f"{name} in {config} (line {node.lineno}) is not text "
+                                 "Inkwell can fill in (a string naming only {slug}, "
+                                 "{date:...}, {category}, {lang}, {author}): Pelican's "
+                                 f"default {DEFAULTS[name]!r} is used"))
     return site, guesses
 
 
