@@ -30,12 +30,16 @@ SECURITY_HEADERS = (
     *(name for name, _ in security_headers.COMMON_HEADERS),
 )
 MEDIA_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+# How long nginx waits for the app's answer (nginx's own default). Well past gunicorn's TIMEOUT,
+# which ends a stuck request itself, because it is also how long a request queued in
+# inkwell.socket during a restart may wait: on a small, slow server (one shared vCPU: the new
+# release's `inkwell setup` and gunicorn's start took 36 s on the emulated 1 GiB test server)
+# it should be answered by the new release, not given a 504.
+READ_TIMEOUT = 60
 
 
 def render_site(settings: DeploySettings, unavailable_page: Path, uwsgi: bool = False) -> str:
     """The server blocks for the site; `uwsgi=True` talks to uWSGI with uwsgi_pass instead."""
-    from .gunicorn import TIMEOUT
-
     if uwsgi:
         settings = replace(settings, app_bind=f"unix:{settings.uwsgi_socket}", app_servers=())
     # The same values the app sends without nginx (inkwell.security_headers), in SECURITY_HEADERS
@@ -55,7 +59,7 @@ def render_site(settings: DeploySettings, unavailable_page: Path, uwsgi: bool = 
         media_csp=MEDIA_CSP,
         app_security_headers=SECURITY_HEADERS,
         unavailable_page=unavailable_page,
-        read_timeout=TIMEOUT + 5,
+        read_timeout=READ_TIMEOUT,
     )
 
 
