@@ -482,24 +482,18 @@ def old_paths(meta: dict, origin: str = "",
     return paths, guesses
 
 
-def default_paths(meta: dict, origin: str, kind: str, given_slug: Any,
-                  jekyll: JekyllPost | None, jekyll_style: str | None,
-                  pelican: list[str] | None = None) -> list[str]:
+def default_paths(meta: dict, origin: str, jekyll: JekyllPost | None,
+                  jekyll_style: str | None, pelican: list[str] | None = None) -> list[str]:
     """The addresses the old blog gave the post by default, its file naming none: a Jekyll
-    post's from the site's permalink style (`jekyll_style`, a template), a Pelican post's
-    from its site's pelicanconf.py (`pelican`: pelican_site.addresses), else Pelican's defaults,
-    /{slug}.html (a page's /pages/{slug}.html). Perhaps never used (the old site may have had
-    another setting), so never a warning: what cannot be made or kept is left out."""
+    post's from the site's permalink style (`jekyll_style`, a template), a Pelican post's as
+    pelican_site.addresses made them (`pelican`: its site's pelicanconf.py, else Pelican's
+    defaults, /{slug}.html). Perhaps never used (the old site may have had another setting),
+    so never a warning: what cannot be made or kept is left out."""
     addresses: list[str | None] = []
     if origin == "jekyll" and "permalink" not in meta and jekyll and jekyll_style:
         addresses.append(jekyll_address(jekyll_style, jekyll))
-    elif origin == "pelican" and "url" not in meta and "save_as" not in meta:
-        if pelican is not None:
-            addresses.extend(pelican)
-        else:
-            slug = pelican_slug(given_slug, meta.get("title") or "")
-            addresses.append((f"/pages/{slug}.html" if kind == "page" else f"/{slug}.html")
-                             if slug else None)
+    elif origin == "pelican" and pelican:
+        addresses.extend(pelican)
     paths = []
     for address in addresses:
         path, guess = _old_path(address) if address else (None, None)

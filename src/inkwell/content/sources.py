@@ -165,9 +165,9 @@ class SourceReader:
         if origin == "pelican" and "url" not in meta and "save_as" not in meta:
             site, unreadable = self._pelican_site(file)
             guesses += unreadable
-            pelican = (pelican_site.addresses(site, meta, key[0], given_slug, file)
-                       if site else None)
-        defaults = default_paths(meta, origin, key[0], given_slug, jekyll, style, pelican)
+            pelican = pelican_site.addresses(site or pelican_site.PelicanSite(file.parent),
+                                             meta, key[0], given_slug, file)
+        defaults = default_paths(meta, origin, jekyll, style, pelican)
         if self.strict and guesses:
             raise refusal(file, guesses)
         return PostSource(file, relative, meta, body, raw, key, figures, guesses, paths,
